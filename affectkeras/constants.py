@@ -1,0 +1,56 @@
+"""One place for the facts of the Aff-Wild2 / ABAW data: label names, AU sets, sentinels.
+
+Every other module imports these names; none repeats a class list or a sentinel value.
+"""
+
+from affectkeras.errors import check_choice
+
+# Frame rate the papers convert every video to before use.
+FPS = 30
+
+# Values that mark "not annotated" in the Aff-Wild2 annotation files.
+VA_MASK = -5.0
+EXPR_MASK = -1
+AU_MASK = -1
+
+# Column order of the VA files (`valence,arousal`) and of the `valence_arousal` output.
+VA_NAMES = ("valence", "arousal")
+
+# Expression classes in the order of the EXPR files' header and integer codes.
+EXPRESSIONS_8 = ("Neutral", "Anger", "Disgust", "Fear", "Happiness", "Sadness", "Surprise", "Other")
+EXPRESSIONS_7 = EXPRESSIONS_8[:7]  # ABAW 2020 / 2021: no "Other"
+
+# Action units in the order of the AU files' header.
+AUS_12 = ("AU1", "AU2", "AU4", "AU6", "AU7", "AU10", "AU12", "AU15", "AU23", "AU24", "AU25", "AU26")
+AUS_8 = ("AU1", "AU2", "AU4", "AU6", "AU12", "AU15", "AU20", "AU25")  # ABAW 2020
+
+# Names of the model outputs (and of the targets in a dataset).
+VA_OUTPUT = "valence_arousal"
+EXPR_OUTPUT = "expression"
+AU_OUTPUT = "action_units"
+OUTPUTS = (VA_OUTPUT, EXPR_OUTPUT, AU_OUTPUT)
+
+
+def expression_names(num_classes):
+    """Returns the expression class names for 7 or 8 classes."""
+    check_choice("num_classes", num_classes, (7, 8))
+    return EXPRESSIONS_7 if num_classes == 7 else EXPRESSIONS_8
+
+
+def au_names(num_aus):
+    """Returns the AU names for the 8-AU (ABAW 2020) or 12-AU set."""
+    check_choice("num_aus", num_aus, (8, 12))
+    return AUS_8 if num_aus == 8 else AUS_12
+
+
+# How each ABAW edition scores its tracks on Aff-Wild2. `expr_weights` / `au_weights` are
+# the (F1, accuracy) weights of the track score.
+ABAW_EDITIONS = {
+    2020: dict(num_expressions=7, num_aus=8, expr_weights=(0.67, 0.33), au_weights=(0.5, 0.5)),
+    2021: dict(num_expressions=7, num_aus=12, expr_weights=(0.67, 0.33), au_weights=(0.5, 0.5)),
+    2022: dict(num_expressions=8, num_aus=12, expr_weights=(1.0, 0.0), au_weights=(1.0, 0.0)),
+    2023: dict(num_expressions=8, num_aus=12, expr_weights=(1.0, 0.0), au_weights=(1.0, 0.0)),
+    2024: dict(num_expressions=8, num_aus=12, expr_weights=(1.0, 0.0), au_weights=(1.0, 0.0)),
+    2025: dict(num_expressions=8, num_aus=12, expr_weights=(1.0, 0.0), au_weights=(1.0, 0.0)),
+}
+LATEST_EDITION = max(ABAW_EDITIONS)

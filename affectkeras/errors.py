@@ -1,0 +1,46 @@
+"""The library's exception hierarchy.
+
+Every error derives from `AffectKerasError`; the concrete classes also derive from the
+built-in exception a caller would expect (`ValueError`, `FileNotFoundError`), so
+`except ValueError` keeps working for code that does not know this library.
+"""
+
+
+class AffectKerasError(Exception):
+    """Base class of every error raised by affectkeras."""
+
+
+class InvalidArgumentError(AffectKerasError, ValueError):
+    """An argument has a wrong value, type or shape; the message names it."""
+
+
+class DataFormatError(AffectKerasError, ValueError):
+    """A data or annotation file is malformed; the message names the file and line."""
+
+    def __init__(self, path, line, message):
+        self.path = str(path)
+        self.line = line
+        where = f"{self.path}:{line}" if line is not None else self.path
+        super().__init__(f"{where}: {message}")
+
+
+def check_choice(name, value, choices):
+    """Raises `InvalidArgumentError` unless `value` is one of `choices`."""
+    if value not in choices:
+        raise InvalidArgumentError(
+            f"`{name}` must be one of {sorted(choices, key=str)}. Received: {name}={value!r}"
+        )
+    return value
+
+
+def check_positive(name, value, *, integer=False, allow_zero=False):
+    """Raises `InvalidArgumentError` unless `value` is a positive (or >= 0) number."""
+    kind = int if integer else (int, float)
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok:
+        ok = value >= 0 if allow_zero else value > 0
+    if not ok:
+        what = "integer" if integer else "number"
+        bound = ">= 0" if allow_zero else "> 0"
+        raise InvalidArgumentError(f"`{name}` must be a {what} {bound}. Received: {name}={value!r}")
+    return value
