@@ -1,0 +1,41 @@
+"""The `affectkeras` command.
+
+Subcommands are thin wrappers over the library; each registers itself in `build_parser`.
+Errors the user can fix (a wrong argument, a missing or malformed file) print one line and
+exit with code 2 instead of a traceback.
+"""
+
+import argparse
+import sys
+
+from affectkeras._version import __version__
+from affectkeras.errors import AffectKerasError
+
+
+def build_parser():
+    """Returns the argument parser of the `affectkeras` command."""
+    parser = argparse.ArgumentParser(
+        prog="affectkeras",
+        description="Audio-visual multi-task affect recognition in the wild (Keras 3).",
+    )
+    parser.add_argument("--version", action="version", version=f"affectkeras {__version__}")
+    parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser
+
+
+def main(argv=None):
+    """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.run(args) or 0
+    except (AffectKerasError, FileNotFoundError) as error:
+        print(f"affectkeras {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

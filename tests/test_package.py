@@ -1,0 +1,55 @@
+"""Packaging facts: one version, the console script, CI runs the README, a TF-free core."""
+
+import ast
+import importlib.metadata
+import subprocess
+import sys
+
+import affectkeras
+from tests.conftest import REPO
+
+# The model code must run on Keras's JAX and PyTorch backends too: keras / keras.ops only.
+KERAS_ONLY = ["affectkeras/layers", "affectkeras/losses.py", "affectkeras/metrics", "affectkeras/_labels.py"]
+
+
+def imported_modules(path):
+    tree = ast.parse(path.read_text(), filename=str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+def test_core_modules_do_not_import_tensorflow():
+    files = []
+    for entry in KERAS_ONLY:
+        path = REPO / entry
+        files += sorted(path.rglob("*.py")) if path.is_dir() else [path]
+    assert len(files) >= 4
+    offenders = [
+        f"{file.relative_to(REPO)} imports {module}"
+        for file in files
+        for module in imported_modules(file)
+        if module.split(".")[0] == "tensorflow"
+    ]
+    assert not offenders
+
+
+def test_version_has_one_source():
+    assert importlib.metadata.version("affectkeras") == affectkeras.__version__
+
+
+def test_console_script_reports_the_version():
+    result = subprocess.run(
+        [sys.executable, "-m", "affectkeras.cli", "--version"], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == f"affectkeras {affectkeras.__version__}"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if line.startswith("pip install")]
+    assert len(commands) >= 2, "README must start with the two set-up commands"
+    assert "pytest" in commands[1] and "pytest" not in commands[0]
+    assert "README.md" in (REPO / ".ci" / "run").read_text()
