@@ -54,3 +54,6 @@ ABAW_EDITIONS = {
     2025: dict(num_expressions=8, num_aus=12, expr_weights=(1.0, 0.0), au_weights=(1.0, 0.0)),
 }
 LATEST_EDITION = max(ABAW_EDITIONS)
+
+# RAVDESS emotion names, in the order of its file-name code EE = 01..08 (index = EE - 1).
+RAVDESS_EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")

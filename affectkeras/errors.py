@@ -20,8 +20,25 @@ class DataFormatError(AffectKerasError, ValueError):
     def __init__(self, path, line, message):
         self.path = str(path)
         self.line = line
+        self.message = message
         where = f"{self.path}:{line}" if line is not None else self.path
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self):  # picklable, so that it crosses a process pool intact
+        return type(self), (self.path, self.line, self.message)
+
+
+class MediaError(DataFormatError):
+    """A video or audio file cannot be decoded (corrupt, truncated, empty, no usable stream).
+
+    The message is one line naming the file and what ffmpeg said about it.
+    """
+
+    def __init__(self, path, message):
+        super().__init__(path, None, message)
+
+    def __reduce__(self):
+        return type(self), (self.path, self.message)
 
 
 def check_choice(name, value, choices):

@@ -14,9 +14,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 @pytest.fixture(autouse=True)
 def _float32_policy():
-    """Every test starts and ends with the float32 policy and fresh Keras names."""
+    """Every test starts and ends with the float32 dtype policy."""
     keras.mixed_precision.set_global_policy("float32")
-    keras.utils.clear_session()
     yield
     keras.mixed_precision.set_global_policy("float32")
 

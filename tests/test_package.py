@@ -53,3 +53,13 @@ def test_ci_runs_the_readme_test_command():
     assert len(commands) >= 2, "README must start with the two set-up commands"
     assert "pytest" in commands[1] and "pytest" not in commands[0]
     assert "README.md" in (REPO / ".ci" / "run").read_text()
+
+
+def test_errors_survive_a_process_pool():
+    import pickle
+
+    from affectkeras.errors import DataFormatError, MediaError
+
+    for error in (DataFormatError("a.txt", 3, "short line"), MediaError("b.mp4", "no video stream")):
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error) and str(copy) == str(error)

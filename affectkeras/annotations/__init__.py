@@ -1,0 +1,103 @@
+"""Annotation readers: Aff-Wild2 / ABAW files, annotator fusion, resampling, downstream databases.
+
+Pure Python + numpy (no TensorFlow), so the readers work in any preprocessing job.
+
+- `affwild2`: per-video VA / EXPR / AU files, the ABAW 2022 MTL CSV, challenge folders,
+  merging tasks into a `FrameTable`, aligning labels to the frames that have a face crop.
+- `fusion`: mean / median-filtered fusion of several annotators chosen by MAIC, and
+  resampling label streams to 30 fps.
+- `downstream`: AffectNet / RAF-DB / CK+ folders, CSV lists, FER2013, JAFFE, RAVDESS,
+  RECOLA-style continuous CSVs, and subject-independent splits.
+"""
+
+from affectkeras.annotations.affwild2 import (
+    MTL_HEADER,
+    TASKS,
+    FrameTable,
+    Labels,
+    align_to_frames,
+    detect_task,
+    find_annotation_files,
+    find_annotation_folder,
+    list_face_frames,
+    merge_annotation_sets,
+    merge_labels,
+    read_annotation_file,
+    read_annotation_set,
+    read_mtl_csv,
+    source_video,
+)
+from affectkeras.annotations.downstream import (
+    AFFECTNET_CLASS_MAP,
+    EXPRESSION_ALIASES,
+    FER2013_EMOTIONS,
+    JAFFE_CODES,
+    RAFDB_CLASS_MAP,
+    ContinuousLabels,
+    ExpressionRecord,
+    RavdessRecord,
+    kfold_by_subject,
+    parse_ravdess_name,
+    read_continuous_csv,
+    read_expression_csv,
+    read_expression_folder,
+    read_fer2013,
+    read_jaffe,
+    read_ravdess,
+    split_by_subject,
+)
+from affectkeras.annotations.fusion import (
+    PAPER_WINDOWS,
+    average_correlations,
+    choose_fusion,
+    fuse_mean,
+    fuse_median_filtered,
+    maic,
+    median_filter,
+    resample_to_fps,
+    resampled_length,
+)
+
+__all__ = [
+    "AFFECTNET_CLASS_MAP",
+    "EXPRESSION_ALIASES",
+    "FER2013_EMOTIONS",
+    "JAFFE_CODES",
+    "MTL_HEADER",
+    "PAPER_WINDOWS",
+    "RAFDB_CLASS_MAP",
+    "TASKS",
+    "ContinuousLabels",
+    "ExpressionRecord",
+    "FrameTable",
+    "Labels",
+    "RavdessRecord",
+    "align_to_frames",
+    "average_correlations",
+    "choose_fusion",
+    "detect_task",
+    "find_annotation_files",
+    "find_annotation_folder",
+    "fuse_mean",
+    "fuse_median_filtered",
+    "kfold_by_subject",
+    "list_face_frames",
+    "maic",
+    "median_filter",
+    "merge_annotation_sets",
+    "merge_labels",
+    "parse_ravdess_name",
+    "read_annotation_file",
+    "read_annotation_set",
+    "read_continuous_csv",
+    "read_expression_csv",
+    "read_expression_folder",
+    "read_fer2013",
+    "read_jaffe",
+    "read_mtl_csv",
+    "read_ravdess",
+    "resample_to_fps",
+    "resampled_length",
+    "source_video",
+    "split_by_subject",
+]

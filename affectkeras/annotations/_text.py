@@ -1,0 +1,114 @@
+"""Small helpers shared by the annotation readers: reading lines and parsing number rows.
+
+Every error raised here names the file and the 1-based line number, so a user can open the
+file at the offending line.
+"""
+
+import pathlib
+
+import numpy as np
+
+from affectkeras.errors import DataFormatError
+
+
+def read_lines(path):
+    """Reads a text file as a list of lines, dropping trailing blank lines.
+
+    Universal newlines make `\\r\\n` files read like `\\n` files; a UTF-8 byte-order mark
+    (written by some spreadsheet tools) is dropped.
+
+    Args:
+        path: str or path. The file.
+
+    Returns:
+        A list of str, one per line, without line endings; line `i` of the list is line
+        `i + 1` of the file.
+
+    Raises:
+        FileNotFoundError: when the file does not exist (the message names it).
+    """
+    path = pathlib.Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"Annotation file not found: {path}")
+    with open(path, encoding="utf-8-sig", newline=None) as f:
+        lines = f.read().split("\n")
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return lines
+
+
+def split_header(line):
+    """Splits a CSV header into stripped names."""
+    return tuple(name.strip() for name in line.split(","))
+
+
+def parse_number_rows(path, rows, first_line, names):
+    """Converts rows of number strings to a float64 array, naming the first bad line.
+
+    Args:
+        path: str or path. The file, for error messages.
+        rows: list of list of str. One list of cells per line; all must have `len(names)`
+            cells (checked here).
+        first_line: int. The 1-based file line number of `rows[0]`.
+        names: sequence of str. The column names, for error messages.
+
+    Returns:
+        A float64 array `(len(rows), len(names))`.
+
+    Raises:
+        DataFormatError: a row with the wrong number of cells, a cell that is not a finite
+            number.
+    """
+    width = len(names)
+    for offset, cells in enumerate(rows):
+        if len(cells) != width:
+            raise DataFormatError(
+                path,
+                first_line + offset,
+                f"expected {width} comma-separated values ({','.join(names)}), "
+                f"found {len(cells)}: {','.join(cells)!r}",
+            )
+    if not rows:
+        return np.zeros((0, width), np.float64)
+    try:
+        values = np.array(rows, dtype=np.float64)
+    except ValueError:
+        values = None  # find the offending cell below, line by line
+    if values is None:
+        for offset, cells in enumerate(rows):
+            for name, cell in zip(names, cells):
+                try:
+                    float(cell)
+                except ValueError:
+                    raise DataFormatError(
+                        path, first_line + offset, f"{name} must be a number, found {cell!r}"
+                    ) from None
+        raise AssertionError("unreachable: numpy rejected a row that float() accepts")
+    bad = ~np.isfinite(values)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataFormatError(
+            path, first_line + int(row), f"{names[col]} must be a finite number, found {rows[row][col]!r}"
+        )
+    return values
+
+
+def first_bad(path, values, invalid, first_line, names, expected):
+    """Raises `DataFormatError` for the first True cell of `invalid` (no-op if none).
+
+    Args:
+        path: str or path. The file.
+        values: array `(rows, k)`. The parsed values.
+        invalid: bool array `(rows, k)`. True where a value is not allowed.
+        first_line: int. The 1-based file line of row 0.
+        names: sequence of str. Column names.
+        expected: str. What a valid value is, for the message.
+    """
+    if not invalid.any():
+        return
+    row, col = np.argwhere(invalid)[0]
+    value = values[row, col]
+    shown = int(value) if float(value).is_integer() else float(value)
+    raise DataFormatError(
+        path, first_line + int(row), f"{names[col]} = {shown} is not valid; expected {expected}"
+    )
