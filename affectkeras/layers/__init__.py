@@ -1,0 +1,24 @@
+"""Keras layers of the Aff-Wild / Aff-Wild2 networks.
+
+`ArcFace` is the additive angular margin expression head, `TemporalAttention` the causal
+windowed attention stacked on the RNN, `IndRNN` / `IndRNNCell` (with the `RecurrentMaxAbs`
+constraint) the independently recurrent RNN, and `FaceRescaling` / `VGGFacePreprocessing`
+the input normalisations of the papers and of the VGGFace weights. All are written with
+`keras.ops` only, so they run on the TensorFlow, JAX and PyTorch backends, and all are
+registered for `.keras` saving under the package name "affectkeras".
+"""
+
+from affectkeras.layers.arcface import ArcFace
+from affectkeras.layers.attention import TemporalAttention
+from affectkeras.layers.indrnn import IndRNN, IndRNNCell, RecurrentMaxAbs
+from affectkeras.layers.preprocessing import FaceRescaling, VGGFacePreprocessing
+
+__all__ = [
+    "ArcFace",
+    "FaceRescaling",
+    "IndRNN",
+    "IndRNNCell",
+    "RecurrentMaxAbs",
+    "TemporalAttention",
+    "VGGFacePreprocessing",
+]
