@@ -36,6 +36,7 @@ setup(
         "imageio-ffmpeg>=0.5",  # ships an ffmpeg binary for video and audio decoding
         "matplotlib>=3.7",
         "h5py>=3.8",
+        "pillow>=9",
     ],
     extras_require={
         "cuda": [TF.replace("tensorflow", "tensorflow[and-cuda]", 1)],

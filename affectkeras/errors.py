@@ -61,3 +61,11 @@ def check_positive(name, value, *, integer=False, allow_zero=False):
         bound = ">= 0" if allow_zero else "> 0"
         raise InvalidArgumentError(f"`{name}` must be a {what} {bound}. Received: {name}={value!r}")
     return value
+
+
+class WeightsError(AffectKerasError, ValueError):
+    """A weights file does not fit a model, or a download failed its hash check.
+
+    The message names the file, the first layer that does not fit, and the expected and
+    found weight shapes.
+    """
