@@ -9,7 +9,16 @@ import affectkeras
 from tests.conftest import REPO
 
 # The model code must run on Keras's JAX and PyTorch backends too: keras / keras.ops only.
-KERAS_ONLY = ["affectkeras/layers", "affectkeras/losses.py", "affectkeras/metrics", "affectkeras/_labels.py"]
+KERAS_ONLY = [
+    "affectkeras/layers",
+    "affectkeras/losses.py",
+    "affectkeras/metrics",
+    "affectkeras/_labels.py",
+    "affectkeras/backbones",
+    "affectkeras/models",
+    "affectkeras/weights.py",
+    "affectkeras/training.py",
+]
 
 
 def imported_modules(path):
@@ -63,3 +72,12 @@ def test_errors_survive_a_process_pool():
     for error in (DataFormatError("a.txt", 3, "short line"), MediaError("b.mp4", "no video stream")):
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error) and str(copy) == str(error)
+
+
+def test_import_is_light_and_builders_load_on_first_use():
+    code = (
+        "import sys, affectkeras; assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules; "
+        "from affectkeras import build_av_mt_vgg_rnn; print(build_av_mt_vgg_rnn.__module__)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "affectkeras.models.sequence"

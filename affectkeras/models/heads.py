@@ -1,0 +1,55 @@
+"""The task heads shared by every network, and the one place that names the tasks.
+
+Tasks are requested as `"va"`, `"expr"`, `"au"` (or the ABAW spellings `"VA"`, `"EXPR"`,
+`"AU"`); their outputs are always named `valence_arousal` (2, tanh), `expression`
+(softmax over 7 or 8 classes) and `action_units` (sigmoid over 8 or 12 AUs). Heads compute
+in float32 so that losses and metrics see float32 under `mixed_float16`.
+"""
+
+import keras
+
+from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, VA_OUTPUT
+from affectkeras.errors import InvalidArgumentError, check_choice
+
+TASK_OUTPUTS = {"va": VA_OUTPUT, "expr": EXPR_OUTPUT, "au": AU_OUTPUT}
+ALL_TASKS = tuple(TASK_OUTPUTS)
+
+
+def check_tasks(tasks):
+    """Returns `tasks` as a tuple of `"va"`, `"expr"`, `"au"` in that order, checking them."""
+    if isinstance(tasks, str):
+        tasks = (tasks,)
+    canonical = {str(task).lower() for task in tasks}
+    for task in canonical:
+        check_choice("tasks", task, ALL_TASKS)
+    if not canonical:
+        raise InvalidArgumentError(f"`tasks` must name at least one task. Received: tasks={tasks!r}")
+    return tuple(task for task in ALL_TASKS if task in canonical)
+
+
+def check_label_space(num_expressions, num_aus):
+    """Checks the expression / AU set sizes (7 or 8 classes; 8 or 12 AUs)."""
+    check_choice("num_expressions", num_expressions, (7, 8))
+    check_choice("num_aus", num_aus, (8, 12))
+
+
+def task_heads(features, *, tasks, num_expressions=8, num_aus=12, va_activation="tanh"):
+    """Adds the output layers of `tasks` on `features` (`(..., dim)`) and returns them by name.
+
+    Args:
+        features: KerasTensor. Shared features, `(batch, dim)` or `(batch, time, dim)`.
+        tasks: sequence of str. Subset of `"va"`, `"expr"`, `"au"`.
+        num_expressions: int. 7 or 8 expression classes.
+        num_aus: int. 8 or 12 action units.
+        va_activation: str. `"tanh"` (valence/arousal in [-1, 1]) or `"linear"` (AffWildNet).
+
+    Returns:
+        dict from output name to KerasTensor.
+    """
+    check_choice("va_activation", va_activation, ("tanh", "linear"))
+    heads = {
+        "va": lambda: keras.layers.Dense(2, activation=va_activation, dtype="float32", name=VA_OUTPUT),
+        "expr": lambda: keras.layers.Dense(num_expressions, activation="softmax", dtype="float32", name=EXPR_OUTPUT),
+        "au": lambda: keras.layers.Dense(num_aus, activation="sigmoid", dtype="float32", name=AU_OUTPUT),
+    }
+    return {TASK_OUTPUTS[task]: heads[task]()(features) for task in check_tasks(tasks)}

@@ -1,0 +1,187 @@
+"""Compile presets and the papers' three training strategies.
+
+- `compile_preset(model)`: the losses, loss weights, streaming metrics and optimiser of the
+  papers (Adam 1e-3, decayed x0.97 every 400 steps) for whatever task outputs `model` has,
+  so that `model.fit` works in one line.
+- Strategies (Aff-Wild2 paper, section V): (i) `freeze_cnn` then train the RNN; (ii)
+  train everything from a random RNN (`unfreeze_all`); (iii) `init_from` a model trained
+  with (i), then train everything. Call `compile_preset` again after changing what is
+  trainable (Keras fixes the trainable weights at compile time).
+"""
+
+import keras
+
+from affectkeras import losses, metrics
+from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, VA_OUTPUT
+from affectkeras.errors import InvalidArgumentError
+from affectkeras.layers import ArcFace
+from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
+
+
+def default_optimizer(*, learning_rate=1e-3, decay_rate=0.97, decay_steps=400):
+    """Adam with the papers' staircase exponential decay (x0.97 every 400 steps)."""
+    schedule = keras.optimizers.schedules.ExponentialDecay(
+        learning_rate, decay_steps=decay_steps, decay_rate=decay_rate, staircase=True
+    )
+    return keras.optimizers.Adam(schedule)
+
+
+def _output_layer(model, output_name):
+    for tensor, name in zip(model.outputs, model.output_names):
+        if name == output_name:
+            return tensor._keras_history.operation
+    return None
+
+
+def task_losses(model, *, class_weights=None, pos_weight=None, label_smoothing=0.0):
+    """The masked loss of each task output of `model`, keyed by output name.
+
+    An expression output produced by an `ArcFace` layer holds logits (`from_logits=True`).
+    """
+    found = {}
+    if VA_OUTPUT in model.output_names:
+        found[VA_OUTPUT] = losses.CCCLoss()
+    if EXPR_OUTPUT in model.output_names:
+        found[EXPR_OUTPUT] = losses.MaskedCategoricalCrossentropy(
+            from_logits=isinstance(_output_layer(model, EXPR_OUTPUT), ArcFace),
+            class_weights=class_weights,
+            label_smoothing=label_smoothing,
+        )
+    if AU_OUTPUT in model.output_names:
+        found[AU_OUTPUT] = losses.MaskedBinaryCrossentropy(pos_weight=pos_weight)
+    if not found:
+        raise InvalidArgumentError(
+            f"`model` has no output named {VA_OUTPUT!r}, {EXPR_OUTPUT!r} or {AU_OUTPUT!r}. "
+            f"Received: model.output_names={model.output_names}"
+        )
+    return found
+
+
+def task_metrics(model):
+    """The streaming metrics of each task output of `model`, keyed by output name."""
+    shapes = dict(zip(model.output_names, (tuple(t.shape) for t in model.outputs)))
+    found = {}
+    if VA_OUTPUT in shapes:
+        found[VA_OUTPUT] = [
+            metrics.ConcordanceCorrelation("valence", name="ccc_valence"),
+            metrics.ConcordanceCorrelation("arousal", name="ccc_arousal"),
+            metrics.ConcordanceCorrelation("mean", name="ccc"),
+        ]
+    if EXPR_OUTPUT in shapes:
+        classes = shapes[EXPR_OUTPUT][-1]
+        found[EXPR_OUTPUT] = [metrics.ExpressionF1(classes, name="f1"), metrics.ExpressionAccuracy(classes, name="accuracy")]
+    if AU_OUTPUT in shapes:
+        aus = shapes[AU_OUTPUT][-1]
+        found[AU_OUTPUT] = [metrics.AUF1(aus, name="f1"), metrics.AUAccuracy(aus, name="accuracy")]
+    return found
+
+
+def compile_preset(
+    model,
+    *,
+    optimizer=None,
+    loss_weights=None,
+    class_weights=None,
+    pos_weight=None,
+    label_smoothing=0.0,
+    **compile_kwargs,
+):
+    """Compiles `model` with the papers' losses, metrics and optimiser for its outputs.
+
+    The multi-task loss is the sum of the task losses (CCC for VA, cross-entropy for
+    expressions, binary cross-entropy for AUs), each masked by the Aff-Wild2 sentinels.
+
+    Args:
+        model: keras.Model. A network with outputs among `valence_arousal`, `expression`,
+            `action_units`.
+        optimizer: keras optimizer or None. None = `default_optimizer()`.
+        loss_weights: dict or None. Weight of each output's loss; None = 1 each.
+        class_weights: list or None. Expression class weights.
+        pos_weight: list or None. Per-AU positive weights.
+        label_smoothing: float. Expression label smoothing.
+        **compile_kwargs: passed on to `model.compile` (e.g. `jit_compile`, `steps_per_execution`).
+
+    Returns:
+        The compiled `model`.
+
+    Example:
+        >>> model = compile_preset(build_mt_vgg_rnn(width=0.05))
+        >>> model.fit(dataset, epochs=10)
+    """
+    task_loss = task_losses(
+        model, class_weights=class_weights, pos_weight=pos_weight, label_smoothing=label_smoothing
+    )
+    model.compile(
+        optimizer=optimizer or default_optimizer(),
+        loss=task_loss,
+        loss_weights=loss_weights or {name: 1.0 for name in task_loss},
+        metrics=task_metrics(model),
+        **compile_kwargs,
+    )
+    return model
+
+
+def _cnn_layers(model):
+    return [layer for layer in model.layers if layer.name in (VISUAL_CNN, AUDIO_CNN)]
+
+
+def freeze_cnn(model, *, include_audio=False):
+    """Strategy (i): makes the visual CNN (and optionally the audio CNN) non-trainable.
+
+    Args:
+        model: keras.Model. A network of `affectkeras.models`.
+        include_audio: bool. Also freeze the audio CNN (it has no pretrained weights, so by
+            default it keeps training).
+
+    Returns:
+        The names of the frozen layers.
+    """
+    names = (VISUAL_CNN, AUDIO_CNN) if include_audio else (VISUAL_CNN,)
+    frozen = [layer for layer in _cnn_layers(model) if layer.name in names]
+    if not frozen:
+        raise InvalidArgumentError(
+            f"`model` has no layer named {VISUAL_CNN!r}. Received: model.name={model.name!r}"
+        )
+    for layer in frozen:
+        layer.trainable = False
+    return [layer.name for layer in frozen]
+
+
+def unfreeze_all(model):
+    """Strategy (ii), and the second phase of (iii): makes every layer trainable."""
+    model.trainable = True
+    for layer in model.layers:
+        layer.trainable = True
+    return model
+
+
+def init_from(model, source, *, include_cnn=False):
+    """Strategy (iii): copies the RNN, attention and head weights of `source` into `model`.
+
+    Layers are matched by name; a layer whose weights differ in shape raises.
+
+    Args:
+        model: keras.Model. The network to initialise.
+        source: keras.Model. A trained network (e.g. trained with strategy (i)).
+        include_cnn: bool. Also copy the CNN streams.
+
+    Returns:
+        The names of the layers that were copied.
+    """
+    source_layers = {layer.name: layer for layer in source.layers}
+    skip = set() if include_cnn else {VISUAL_CNN, AUDIO_CNN}
+    copied = []
+    for layer in model.layers:
+        other = source_layers.get(layer.name)
+        if layer.name in skip or other is None or not layer.weights:
+            continue
+        mine, theirs = layer.get_weights(), other.get_weights()
+        shapes, source_shapes = [w.shape for w in mine], [w.shape for w in theirs]
+        if shapes != source_shapes:
+            raise InvalidArgumentError(
+                f"Layer {layer.name!r} has weights of shapes {shapes} but the source model's "
+                f"has {source_shapes}. Received: source.name={source.name!r}"
+            )
+        layer.set_weights(theirs)
+        copied.append(layer.name)
+    return copied

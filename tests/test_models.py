@@ -1,0 +1,215 @@
+"""Every network builder at tiny width: outputs, training, strategies, round trips, export."""
+
+import keras
+import numpy as np
+import pytest
+
+import affectkeras
+from affectkeras import training
+from affectkeras.backbones import VGGFace
+from affectkeras.errors import InvalidArgumentError
+from affectkeras.models import inference_model
+from tests.test_weights import _assert_loaded, _write_legacy_h5
+
+TINY = dict(width=0.05)
+T, SIZE = 4, 32
+RNG = np.random.default_rng(0)
+
+
+def faces(batch, time=None, size=SIZE):
+    shape = (batch, size, size, 3) if time is None else (batch, time, size, size, 3)
+    return RNG.integers(0, 256, shape).astype("uint8")
+
+
+def targets(batch, time=None, classes=8, aus=12):
+    lead = (batch,) if time is None else (batch, time)
+    y = {
+        "valence_arousal": RNG.uniform(-1, 1, lead + (2,)).astype("float32"),
+        "expression": RNG.integers(0, classes, lead).astype("float32"),
+        "action_units": RNG.integers(0, 2, lead + (aus,)).astype("float32"),
+    }
+    for value, sentinel in zip(y.values(), (-5.0, -1.0, -1.0)):
+        value[RNG.random(lead) < 0.3] = sentinel  # 30 % of each task unannotated
+    return y
+
+
+NETWORKS = {
+    "vggface_gru": lambda: affectkeras.build_cnn_rnn(sequence_length=T, input_size=SIZE, **TINY),
+    "vggface_lstm_attention": lambda: affectkeras.build_cnn_rnn(
+        rnn="lstm", attention=True, attention_length=2, sequence_length=T, input_size=SIZE, tasks=("va", "expr"), **TINY
+    ),
+    "vggface_indrnn_attention": lambda: affectkeras.build_cnn_rnn(
+        rnn="indrnn", attention=True, sequence_length=T, input_size=SIZE, tasks=("au",), num_aus=8, **TINY
+    ),
+    "resnet50_gru": lambda: affectkeras.build_cnn_rnn(backbone="resnet50", sequence_length=T, input_size=SIZE, **TINY),
+    "densenet121_gru_attention": lambda: affectkeras.build_cnn_rnn(
+        backbone="densenet121", attention=True, sequence_length=T, input_size=SIZE, tasks=("expr",), num_expressions=7, **TINY
+    ),
+    "affwildnet": lambda: affectkeras.build_cnn_rnn(
+        va_activation="linear", sequence_length=T, input_size=SIZE, name="affwildnet", **TINY
+    ),
+    "mt_vgg": lambda: affectkeras.build_mt_vgg(input_size=SIZE, **TINY),
+    "mt_vgg_rnn": lambda: affectkeras.build_mt_vgg_rnn(sequence_length=T, input_size=SIZE, **TINY),
+    "av_mt_vgg_rnn": lambda: affectkeras.build_av_mt_vgg_rnn(
+        sequence_length=T, input_size=SIZE, audio_window_steps=10, n_mels=8, **TINY
+    ),
+    "mt_arcres": lambda: affectkeras.build_mt_arcres(input_size=SIZE, **TINY),
+    "mt_arcvgg": lambda: affectkeras.build_mt_arcvgg(input_size=SIZE, num_expressions=7, num_aus=8, **TINY),
+}
+SEQUENCE = {name for name in NETWORKS if not name.startswith(("mt_vgg", "mt_arc")) or name == "mt_vgg_rnn"}
+MULTITASK = ["mt_vgg", "mt_vgg_rnn", "av_mt_vgg_rnn", "mt_arcres", "mt_arcvgg"]
+
+
+def inputs_for(model, batch=2):
+    shapes = {tensor.name: tuple(tensor.shape[1:]) for tensor in model.inputs}
+    out = {}
+    for name, shape in shapes.items():
+        if name == "faces":
+            out[name] = RNG.integers(0, 256, (batch,) + shape).astype("uint8")
+        elif name == "audio":
+            out[name] = RNG.normal(size=(batch,) + shape).astype("float32")
+        else:  # expression_labels
+            out[name] = np.array([0, -1] * (batch // 2), "int32")
+    return out
+
+
+EXPECTED_OUTPUTS = {
+    "vggface_gru": {"valence_arousal": 2},
+    "vggface_lstm_attention": {"valence_arousal": 2, "expression": 8},
+    "vggface_indrnn_attention": {"action_units": 8},
+    "resnet50_gru": {"valence_arousal": 2},
+    "densenet121_gru_attention": {"expression": 7},
+    "affwildnet": {"valence_arousal": 2},
+    "mt_vgg": {"valence_arousal": 2, "expression": 8, "action_units": 12},
+    "mt_vgg_rnn": {"valence_arousal": 2, "expression": 8, "action_units": 12},
+    "av_mt_vgg_rnn": {"valence_arousal": 2, "expression": 8, "action_units": 12},
+    "mt_arcres": {"valence_arousal": 2, "expression": 8, "action_units": 12},
+    "mt_arcvgg": {"valence_arousal": 2, "expression": 7, "action_units": 8},
+}
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_builder_output_names_and_shapes(name):
+    model = NETWORKS[name]()
+    outputs = model(inputs_for(model))
+    lead = (2, T) if name in SEQUENCE else (2,)
+    assert {key: tuple(value.shape) for key, value in outputs.items()} == {
+        key: lead + (width,) for key, width in EXPECTED_OUTPUTS[name].items()
+    }
+    assert all("/" not in layer.name for layer in model.layers)
+
+
+def test_affwildnet_has_a_linear_va_output_and_attention_is_optional():
+    assert NETWORKS["affwildnet"]().get_layer("valence_arousal").activation.__name__ == "linear"
+    assert "attention" not in [layer.name for layer in NETWORKS["vggface_gru"]().layers]
+    assert "attention" in [layer.name for layer in NETWORKS["vggface_lstm_attention"]().layers]
+
+
+def test_full_size_affwildnet_parameter_count():
+    model = affectkeras.build_cnn_rnn(va_activation="linear")  # VGG-Face fc6 + 2 x GRU(128)
+    conv, fc6 = 14_714_688, 18_878_464
+    gru = lambda inputs: 3 * (inputs * 128 + 128 * 128 + 2 * 128)  # noqa: E731 (reset_after GRU)
+    assert model.count_params() == conv + fc6 + gru(4096) + gru(128) + (128 * 2 + 2)
+
+
+@pytest.mark.parametrize("name", MULTITASK)
+def test_multitask_networks_train_two_steps_with_masked_labels(name):
+    model = training.compile_preset(NETWORKS[name](), run_eagerly=True)  # eager: no tracing cost
+    x = inputs_for(model, batch=4)
+    classes = EXPECTED_OUTPUTS[name]["expression"]
+    y = targets(4, T if name in SEQUENCE else None, classes, EXPECTED_OUTPUTS[name]["action_units"])
+    if "expression_labels" in x:
+        x["expression_labels"] = np.where(y["expression"] < 0, -1, y["expression"]).astype("int32")
+    history = model.fit(x, y, batch_size=2, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+    assert {"valence_arousal_ccc", "expression_f1", "action_units_f1"} <= set(history)
+
+
+def test_compile_preset_uses_logits_for_arcface_and_the_papers_optimizer():
+    model = training.compile_preset(NETWORKS["mt_arcres"]())
+    assert model.loss["expression"].from_logits
+    schedule = model.optimizer.learning_rate
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+    assert float(model.optimizer._learning_rate(800)) == pytest.approx(1e-3 * 0.97**2)
+    assert schedule is not None
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_keras_file_round_trip_gives_identical_predictions(name, tmp_path):
+    model = NETWORKS[name]()
+    x = inputs_for(model)
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    restored = keras.models.load_model(path)
+    expected, got = model(x), restored(x)
+    for key in expected:
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(got[key]), keras.ops.convert_to_numpy(expected[key]))
+
+
+def test_arcface_inference_model_drops_the_labels_input_and_gives_probabilities():
+    model = NETWORKS["mt_arcres"]()
+    served = inference_model(model)
+    assert [tensor.name for tensor in served.inputs] == ["faces"]
+    x = inputs_for(model)
+    probabilities = keras.ops.convert_to_numpy(served({"faces": x["faces"]})["expression"])
+    np.testing.assert_allclose(probabilities.sum(-1), 1.0, rtol=1e-5)
+    logits = keras.ops.convert_to_numpy(model({**x, "expression_labels": np.array([-1, -1], "int32")})["expression"])
+    np.testing.assert_allclose(probabilities, keras.ops.convert_to_numpy(keras.ops.softmax(logits)), rtol=1e-5, atol=1e-7)
+    assert inference_model(NETWORKS["mt_vgg"]()) is not None
+
+
+def test_strategy_freeze_cnn_then_init_from_and_train_all():
+    first = training.compile_preset(NETWORKS["mt_vgg_rnn"](), run_eagerly=True)
+    assert training.freeze_cnn(first) == ["visual_cnn"]
+    training.compile_preset(first, run_eagerly=True)
+    cnn_before = [w.copy() for w in first.get_layer("visual_cnn").get_weights()]
+    rnn_before = [w.copy() for w in first.get_layer("rnn_1").get_weights()]
+    first.fit(inputs_for(first, 2), targets(2, T), verbose=0)
+    for old, new in zip(cnn_before, first.get_layer("visual_cnn").get_weights()):
+        np.testing.assert_array_equal(old, new)  # strategy (i): the CNN does not move
+    assert any(not np.array_equal(a, b) for a, b in zip(rnn_before, first.get_layer("rnn_1").get_weights()))
+
+    second = NETWORKS["mt_vgg_rnn"]()
+    copied = training.init_from(second, first)
+    assert {"rnn_1", "rnn_2", "valence_arousal"} <= set(copied) and "visual_cnn" not in copied
+    for a, b in zip(second.get_layer("rnn_1").get_weights(), first.get_layer("rnn_1").get_weights()):
+        np.testing.assert_array_equal(a, b)
+    training.unfreeze_all(second)
+    assert all(layer.trainable for layer in second.layers)
+
+
+def test_init_from_refuses_mismatched_shapes():
+    small = NETWORKS["mt_vgg_rnn"]()
+    other = affectkeras.build_mt_vgg_rnn(sequence_length=T, input_size=SIZE, width=0.1)
+    with pytest.raises(InvalidArgumentError, match="rnn_1"):
+        training.init_from(small, other)
+
+
+def test_pretrained_backbone_weights_load_by_name_through_the_builder(tmp_path):
+    reference = VGGFace(include_top=False, input_shape=(SIZE, SIZE, 3), **TINY)
+    path = tmp_path / "vggface_notop.h5"
+    written = _write_legacy_h5(path, reference)
+    model = affectkeras.build_cnn_rnn(pretraining=str(path), sequence_length=T, input_size=SIZE, **TINY)
+    backbone = model.get_layer("visual_cnn").layer.get_layer("vggface")
+    _assert_loaded(backbone, written)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(backbone="vgg19"), "backbone='vgg19'"),
+        (dict(rnn="transformer"), "rnn='transformer'"),
+        (dict(tasks=("va", "pain")), "tasks='pain'"),
+        (dict(num_expressions=6), "num_expressions=6"),
+        (dict(feature_layer="fc6", backbone="resnet50"), "feature_layer='fc6'"),
+        (dict(rnn_units=0), "rnn_units=0"),
+    ],
+)
+def test_builder_arguments_are_checked(kwargs, message):
+    with pytest.raises(InvalidArgumentError, match=message):
+        affectkeras.build_cnn_rnn(**kwargs, **TINY)
+
+
+def test_arcface_networks_need_the_expression_task():
+    with pytest.raises(InvalidArgumentError, match="tasks="):
+        affectkeras.build_mt_arcres(tasks=("va",), **TINY)
