@@ -19,7 +19,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import affectkeras  # noqa: E402
-from affectkeras import layers, losses, metrics  # noqa: E402
+from affectkeras import layers, training  # noqa: E402
 from affectkeras.constants import AU_MASK, EXPR_MASK, VA_MASK, expression_names  # noqa: E402
 
 TIME, FACE, MELS, AUDIO_STEPS = 16, 32, 16, 8
@@ -80,26 +80,16 @@ def main(argv=None):
     keras.utils.set_random_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     model = build_model()
-    model.compile(
-        optimizer=keras.optimizers.Adam(3e-3),
-        loss={
-            "valence_arousal": losses.CCCLoss(),
-            "expression": losses.MaskedCategoricalCrossentropy(),
-            "action_units": losses.MaskedBinaryCrossentropy(),
-        },
-        metrics={
-            "valence_arousal": [metrics.ConcordanceCorrelation("mean", name="ccc")],
-            "expression": [metrics.ExpressionF1(7, name="f1")],
-            "action_units": [metrics.AUF1(12, name="f1")],
-        },
-    )
+    # The papers' losses and streaming metrics for the three heads; a faster learning rate
+    # than the papers' 1e-3 because the demo trains for seconds.
+    training.compile_preset(model, optimizer=keras.optimizers.Adam(3e-3))
     print(f"affectkeras {affectkeras.__version__}: {model.name}, {model.count_params():,} parameters")
     train_x, train_y = make_sequences(args.train_sequences, rng)
     test_x, test_y = make_sequences(32, rng)
     model.fit(train_x, train_y, batch_size=8, epochs=args.epochs, verbose=2)
     scores = model.evaluate(test_x, test_y, batch_size=8, verbose=0, return_dict=True)
     print("held-out: " + ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
-    print("held-out VA CCC of a constant predictor: 0.000")
+    print("(a constant predictor has a VA CCC of 0)")
 
     one = {name: value[:1] for name, value in test_x.items()}
     prediction = model.predict(one, verbose=0)

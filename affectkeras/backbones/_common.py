@@ -1,6 +1,8 @@
-"""Argument checks and weight loading shared by the backbone builders."""
+"""Argument checks, the pooled top and weight loading shared by the backbone builders."""
 
 import warnings
+
+import keras
 
 from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
 from affectkeras.weights import load_weights, resolve_weights
@@ -75,3 +77,15 @@ def load_backbone_weights(model, weights, head_layers):
             stacklevel=3,
         )
     return model
+
+
+def pooled_top(x, *, include_top, pooling, classes, head):
+    """The end of a backbone: global average pooling + softmax `head`, or optional pooling."""
+    if include_top:
+        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+        return keras.layers.Dense(classes, activation="softmax", name=head)(x)
+    if pooling == "avg":
+        return keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    if pooling == "max":
+        return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
+    return x

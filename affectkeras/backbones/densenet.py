@@ -121,13 +121,7 @@ def DenseNet121(
     x = layers.BatchNormalization(axis=-1, epsilon=_BN_EPSILON, name="bn")(x)
     x = layers.Activation("relu", name="relu")(x)
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation="softmax", name="predictions")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    x = _common.pooled_top(x, include_top=include_top, pooling=pooling, classes=classes, head='predictions')
 
     model = keras.Model(inputs, x, name=name)
     return _common.load_backbone_weights(model, weights, _HEAD_LAYERS)

@@ -122,13 +122,7 @@ def ResNet50Face(
         for block in range(1, blocks + 1):
             x = _bottleneck(x, filters, stage, block, strides=stride if block == 1 else 1)
 
-    if include_top:
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = layers.Dense(classes, activation="softmax", name="classifier")(x)
-    elif pooling == "avg":
-        x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    elif pooling == "max":
-        x = layers.GlobalMaxPooling2D(name="max_pool")(x)
+    x = _common.pooled_top(x, include_top=include_top, pooling=pooling, classes=classes, head='classifier')
 
     model = keras.Model(inputs, x, name=name)
     return _common.load_backbone_weights(model, weights, _HEAD_LAYERS)
