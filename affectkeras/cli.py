@@ -19,7 +19,10 @@ def build_parser():
         description="Audio-visual multi-task affect recognition in the wild (Keras 3).",
     )
     parser.add_argument("--version", action="version", version=f"affectkeras {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    from affectkeras.data import preprocess  # light: TensorFlow loads only when a job runs
+
+    preprocess.register(subparsers)
     return parser
 
 
