@@ -71,6 +71,10 @@ ALIGNMENTS = ("start", "center", "random")
 # starts from an empty filter, so its output lags the input by half the filter length.
 _SPEEX_BASE_TAPS = 64
 
+# Spectrogram frames whose STFT `log_mel_spectrogram` computes at once (41 s at a 10 ms hop,
+# ~8 MB of complex STFT): memory stays bounded whatever the signal's length.
+_STFT_CHUNK = 4096
+
 # Bytes read to find a file's sample rate and sample format (WAV chunks before "fmt ",
 # an MP3's first frame after its ID3 tag).
 _HEADER_BYTES = 65536
@@ -252,10 +256,10 @@ def _check_audio(audio, name="audio"):
 
 
 def _power_to_db(power, config):
-    """librosa's `power_to_db` with the fixed reference 1.0 (works for numpy arrays)."""
+    """librosa's `power_to_db` with the fixed reference 1.0, without `top_db` (elementwise)."""
     import librosa
 
-    db = librosa.power_to_db(power, ref=1.0, amin=config.amin, top_db=config.top_db)
+    db = librosa.power_to_db(power, ref=1.0, amin=config.amin, top_db=None)
     # float32 log10 puts silence a few ulps off 10*log10(amin); pin it to the floor exactly.
     return np.maximum(db, np.float32(config.floor_db))
 
@@ -287,18 +291,32 @@ def log_mel_spectrogram(audio, config=None):
         return np.full((config.num_frames(0), config.n_mels), config.floor_db, np.float32)
     import librosa
 
-    stft = librosa.stft(
-        audio,
-        n_fft=config.n_fft,
-        hop_length=config.hop_length,
-        win_length=config.win_length,
-        window=config.window,
-        center=True,
-        pad_mode="constant",
-    )
-    power = (stft.real**2 + stft.imag**2).T  # (time, bins)
-    mel = power @ _mel_basis(config)
-    return np.ascontiguousarray(_power_to_db(mel, config), dtype=np.float32)
+    # The STFT is computed `_STFT_CHUNK` frames at a time (the complex STFT and its power
+    # are 12 times the mel spectrogram's size: ~190 MB for 10 minutes at once), each chunk
+    # from the samples its frames cover, zero-padded beyond the ends as `center=True` pads.
+    # Decibels are elementwise but for `top_db`, applied once at the end.
+    half, hop = config.n_fft // 2, config.hop_length
+    mel = np.empty((config.num_frames(audio.size), config.n_mels), np.float32)
+    for start in range(0, len(mel), _STFT_CHUNK):
+        stop = min(start + _STFT_CHUNK, len(mel))
+        lo, hi = start * hop - half, (stop - 1) * hop - half + config.n_fft  # their samples
+        piece = audio[max(lo, 0) : min(hi, audio.size)]
+        before = max(-lo, 0)
+        if before or len(piece) < hi - lo:
+            piece = np.pad(piece, (before, hi - lo - before - len(piece)))
+        stft = librosa.stft(
+            piece,
+            n_fft=config.n_fft,
+            hop_length=hop,
+            win_length=config.win_length,
+            window=config.window,
+            center=False,
+        )
+        power = (stft.real**2 + stft.imag**2).T  # (time, bins)
+        mel[start:stop] = _power_to_db(power @ _mel_basis(config), config)
+    if config.top_db is not None:  # as librosa's `power_to_db(top_db=)`, at the whole signal's maximum
+        np.maximum(mel, mel.max() - config.top_db, out=mel)
+    return mel
 
 
 def silence_db(spectrogram, config=None):

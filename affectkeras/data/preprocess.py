@@ -42,6 +42,7 @@ import multiprocessing
 import os
 import pathlib
 import sys
+import tempfile
 import time
 import warnings
 
@@ -293,21 +294,61 @@ def _crop_bytes(path, size, quality):
         return _encode_jpeg(np.asarray(image), quality)
 
 
-def _crops_from_folder(folder, frames, size, quality):
-    from affectkeras import annotations as ann
+class _FolderCrops:
+    """The crops of a `cropped_aligned/<name>/` folder by frame k, read when asked for."""
 
-    present = set(ann.list_face_frames(folder).tolist())
-    by_index = {int(p.stem): p for p in pathlib.Path(folder).iterdir() if p.stem.isdigit()}
-    return {k: _crop_bytes(by_index[k], size, quality) for k in frames if k in present}
+    def __init__(self, folder, frames, size, quality):
+        from affectkeras import annotations as ann
+
+        present = set(ann.list_face_frames(folder).tolist())
+        by_index = {int(p.stem): p for p in pathlib.Path(folder).iterdir() if p.stem.isdigit()}
+        self._paths = {int(k): by_index[k] for k in frames if k in present}
+        self._size, self._quality = size, quality
+
+    def __contains__(self, k):
+        return k in self._paths
+
+    def get(self, k, default=None):
+        return _crop_bytes(self._paths[k], self._size, self._quality) if k in self._paths else default
 
 
-def _detect_crops(video_path, names, size, quality):
-    """Face crops per annotation name, detected in the video: {name: {frame k: jpeg}}."""
+class _SpilledCrops:
+    """Detected crops by frame k, kept in an anonymous temporary file in `folder`.
+
+    Memory holds an offset per crop, not the JPEG (~5 KB): a long video's crops would
+    otherwise grow with its length (~70 MB for 10 minutes) until its shard is written.
+    """
+
+    def __init__(self, folder=None):
+        self._file = tempfile.TemporaryFile(dir=folder)  # no name: gone when closed or on a crash
+        self._index = {}
+
+    def __setitem__(self, k, data):
+        self._file.seek(0, os.SEEK_END)
+        self._index[k] = (self._file.tell(), len(data))
+        self._file.write(data)
+
+    def __contains__(self, k):
+        return k in self._index
+
+    def get(self, k, default=None):
+        if k not in self._index:
+            return default
+        offset, length = self._index[k]
+        self._file.seek(offset)
+        return self._file.read(length)
+
+
+def _detect_crops(video_path, names, size, quality, folder=None):
+    """Face crops per annotation name, detected in the video: {name: `_SpilledCrops`}.
+
+    Each name's crops (frame k -> JPEG bytes) wait in a temporary file in `folder`.
+    """
     from affectkeras import faces, media
     from affectkeras.annotations import source_video
 
     sides = [source_video(n)[1] for n in names]
-    out = {name: {} for name in names}
+    out = {name: _SpilledCrops(folder) for name in names}
     if len(names) == 1 and sides[0] is None:
         for record in faces.iter_faces(video_path, fps=None, size=size, subject="persistent"):
             if record.crop is not None:
@@ -389,7 +430,7 @@ def process_job(job, out, config):
     names = [name for name, _, _ in job.entries]
     base = {"source_video": job.source, "video_file": job.video_path}
     try:
-        shared = _prepare(job, config)
+        shared = _prepare(job, config, out)
     except Exception as error:  # noqa: BLE001 - recorded per video, the job goes on
         return [{"name": n, "status": "failed", "error": _one_line(error), **base} for n in names]
     results = []
@@ -405,7 +446,7 @@ def process_job(job, out, config):
     return results
 
 
-def _prepare(job, config):
+def _prepare(job, config, out=None):
     """What the entries of one source video share: timeline, spectrogram, detected crops."""
     from affectkeras.audio import SpectrogramConfig
 
@@ -429,7 +470,9 @@ def _prepare(job, config):
         shared["spectrogram"], shared["audio_note"] = _spectrogram(job.video_path, spec_config)
         shared["spec_config"] = spec_config
     detect = [name for name, _, crops in job.entries if config.faces == "detect" or crops is None]
-    shared["detected"] = _detect_crops(job.video_path, detect, config.size, config.jpeg_quality) if detect else {}
+    shared["detected"] = (
+        _detect_crops(job.video_path, detect, config.size, config.jpeg_quality, out) if detect else {}
+    )
     return shared
 
 
@@ -441,7 +484,7 @@ def _write_entry(out, name, table, crops_dir, shared, config):
     if name in shared["detected"]:
         crops, face_source = shared["detected"][name], "detected"
     else:
-        crops, face_source = _crops_from_folder(crops_dir, frames, config.size, config.jpeg_quality), "crops"
+        crops, face_source = _FolderCrops(crops_dir, frames, config.size, config.jpeg_quality), "crops"
     times = np.array([shared["times"][int(k)] for k in frames], np.float64)
     keep = {
         "va": "va" in config.tasks,

@@ -6,6 +6,7 @@ that starts late is padded with silence, gaps are filled, and for a video file t
 is padded or trimmed to the video's duration.
 """
 
+import subprocess
 import warnings
 
 import numpy as np
@@ -63,17 +64,40 @@ def read_audio(path, *, sample_rate=SAMPLE_RATE, match_video=True):
     )
     args = ["-i", info.path, "-map", "0:a:0", "-vn", "-sn", "-dn", "-af", filters]
     args += ["-c:a", "pcm_f32le", "-f", "f32le", "-"]
-    out, lines, code = _ffmpeg.run(args)
+    proc = _ffmpeg.popen(args, stdout=subprocess.PIPE)
+    drain = _ffmpeg.StderrDrain(proc.stderr)
+    drain.start()
+    try:
+        signal = _read_samples(proc.stdout, length if match_video else None)
+    except BaseException:
+        proc.kill()
+        raise
+    finally:
+        code = proc.wait()
+        drain.join()
+        proc.stdout.close()
+        proc.stderr.close()
     if code != 0:
-        raise _ffmpeg.media_error(info.path, "cannot decode audio", lines, code)
-    signal = np.frombuffer(out, np.float32).copy()
-    if length is not None and match_video:
-        signal = _fit(signal, length)
+        raise _ffmpeg.media_error(info.path, "cannot decode audio", drain.tail, code)
     return signal
 
 
-def _fit(signal, length):
-    """Pads `signal` with zeros or trims it to `length` samples."""
-    if len(signal) >= length:
-        return signal[:length]
-    return np.concatenate([signal, np.zeros(length - len(signal), np.float32)])
+def _read_samples(stream, length=None):
+    """Reads float32 samples to the end of `stream`; with `length`, exactly that many.
+
+    With `length` the samples go straight into the returned array (zero-padded, the
+    excess dropped): a long video's signal is held once, never also as bytes.
+    """
+    if length is None:
+        return np.frombuffer(stream.read(), np.float32).copy()
+    signal = np.zeros(length, np.float32)
+    view = memoryview(signal).cast("B")
+    filled = 0
+    while filled < len(view):
+        count = stream.readinto(view[filled:])
+        if not count:
+            break
+        filled += count
+    while stream.read(1 << 16):  # what lies beyond the video's end
+        pass
+    return signal
