@@ -6,6 +6,7 @@ exit with code 2 instead of a traceback.
 """
 
 import argparse
+import os
 import sys
 
 from affectkeras._version import __version__
@@ -28,6 +29,8 @@ def build_parser():
 
 def main(argv=None):
     """Runs the command line `argv` (default: `sys.argv[1:]`) and returns the exit code."""
+    # TensorFlow's C++ start-up chatter would bury the command's own one-line messages.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
