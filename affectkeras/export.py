@@ -16,15 +16,9 @@ import tempfile
 import keras
 
 from affectkeras.errors import InvalidArgumentError
+from affectkeras.models.heads import named_outputs
 
 SIGNATURE = "serving_default"
-
-
-def _output_names(model):
-    if isinstance(model.output, dict):
-        return list(model.output)
-    outputs = model.outputs
-    return [tensor._keras_history.operation.name for tensor in outputs]
 
 
 def _input_specs(model, tf):
@@ -38,17 +32,17 @@ def _input_specs(model, tf):
 def _serving_function(model):
     """Calls `model` on positional tensors (in `model.inputs` order), returns a dict."""
     input_names = [tensor.name for tensor in model.inputs]
-    output_names = _output_names(model)
-    dict_inputs = isinstance(model.input, dict)
+    output_names = list(named_outputs(model))
 
     def serve(*tensors):
-        inputs = dict(zip(input_names, tensors)) if dict_inputs else list(tensors)
-        if not dict_inputs and len(tensors) == 1:
-            inputs = tensors[0]
+        if isinstance(model.input, dict):
+            inputs = dict(zip(input_names, tensors))
+        else:
+            inputs = tensors[0] if len(tensors) == 1 else list(tensors)
         outputs = model(inputs, training=False)
-        if not isinstance(outputs, dict):
-            outputs = dict(zip(output_names, outputs if isinstance(outputs, (list, tuple)) else [outputs]))
-        return outputs
+        if isinstance(outputs, dict):
+            return outputs
+        return dict(zip(output_names, outputs if isinstance(outputs, (list, tuple)) else [outputs]))
 
     return serve
 

@@ -15,6 +15,7 @@ from affectkeras import losses, metrics
 from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, VA_OUTPUT
 from affectkeras.errors import InvalidArgumentError
 from affectkeras.layers import ArcFace
+from affectkeras.models.heads import named_outputs
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
 
 
@@ -26,40 +27,34 @@ def default_optimizer(*, learning_rate=1e-3, decay_rate=0.97, decay_steps=400):
     return keras.optimizers.Adam(schedule)
 
 
-def _output_layer(model, output_name):
-    for tensor, name in zip(model.outputs, model.output_names):
-        if name == output_name:
-            return tensor._keras_history.operation
-    return None
-
-
 def task_losses(model, *, class_weights=None, pos_weight=None, label_smoothing=0.0):
     """The masked loss of each task output of `model`, keyed by output name.
 
     An expression output produced by an `ArcFace` layer holds logits (`from_logits=True`).
     """
+    outputs = named_outputs(model)
     found = {}
-    if VA_OUTPUT in model.output_names:
+    if VA_OUTPUT in outputs:
         found[VA_OUTPUT] = losses.CCCLoss()
-    if EXPR_OUTPUT in model.output_names:
+    if EXPR_OUTPUT in outputs:
         found[EXPR_OUTPUT] = losses.MaskedCategoricalCrossentropy(
-            from_logits=isinstance(_output_layer(model, EXPR_OUTPUT), ArcFace),
+            from_logits=isinstance(outputs[EXPR_OUTPUT]._keras_history.operation, ArcFace),
             class_weights=class_weights,
             label_smoothing=label_smoothing,
         )
-    if AU_OUTPUT in model.output_names:
+    if AU_OUTPUT in outputs:
         found[AU_OUTPUT] = losses.MaskedBinaryCrossentropy(pos_weight=pos_weight)
     if not found:
         raise InvalidArgumentError(
             f"`model` has no output named {VA_OUTPUT!r}, {EXPR_OUTPUT!r} or {AU_OUTPUT!r}. "
-            f"Received: model.output_names={model.output_names}"
+            f"Received: outputs {sorted(outputs)}"
         )
     return found
 
 
 def task_metrics(model):
     """The streaming metrics of each task output of `model`, keyed by output name."""
-    shapes = dict(zip(model.output_names, (tuple(t.shape) for t in model.outputs)))
+    shapes = {name: tuple(tensor.shape) for name, tensor in named_outputs(model).items()}
     found = {}
     if VA_OUTPUT in shapes:
         found[VA_OUTPUT] = [

@@ -115,7 +115,6 @@ def main(argv=None):
         achieved = flops * fps / 1e9
         print(f"| {name} | {model.count_params():,} | {flops / 1e9:.2f} | {fps:.1f} | {achieved:.1f} | "
               f"{achieved / peak:.0%} |", flush=True)
-        del model, predict
 
 
 if __name__ == "__main__":

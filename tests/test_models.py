@@ -213,3 +213,9 @@ def test_builder_arguments_are_checked(kwargs, message):
 def test_arcface_networks_need_the_expression_task():
     with pytest.raises(InvalidArgumentError, match="tasks="):
         affectkeras.build_mt_arcres(tasks=("va",), **TINY)
+
+
+def test_compile_preset_finds_every_output_of_an_arcface_inference_model():
+    served = training.compile_preset(inference_model(NETWORKS["mt_arcres"]()))
+    assert set(served.loss) == {"valence_arousal", "expression", "action_units"}
+    assert not served.loss["expression"].from_logits  # softmax probabilities, not ArcFace logits

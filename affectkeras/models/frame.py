@@ -10,7 +10,7 @@ import keras
 from affectkeras.constants import EXPR_OUTPUT
 from affectkeras.errors import InvalidArgumentError, check_positive
 from affectkeras.layers import ArcFace
-from affectkeras.models.heads import ALL_TASKS, check_label_space, check_tasks, task_heads
+from affectkeras.models.heads import ALL_TASKS, check_label_space, check_tasks, named_outputs, task_heads
 from affectkeras.models.streams import finish_model, scaled, visual_cnn
 
 LABELS_INPUT = "expression_labels"
@@ -209,8 +209,6 @@ def inference_model(model):
         )
     faces = next(tensor for tensor in model.inputs if tensor.name == "faces")
     embedding = model.get_layer("embedding_bn").output
-    outputs = {
-        name: tensor for name, tensor in zip(model.output_names, model.outputs) if name != EXPR_OUTPUT
-    }
+    outputs = {name: tensor for name, tensor in named_outputs(model).items() if name != EXPR_OUTPUT}
     outputs[EXPR_OUTPUT] = keras.layers.Softmax(name="expression_softmax")(arcface(embedding))
     return keras.Model({"faces": faces}, outputs, name=f"{model.name}_inference")

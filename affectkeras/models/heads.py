@@ -53,3 +53,14 @@ def task_heads(features, *, tasks, num_expressions=8, num_aus=12, va_activation=
         "au": lambda: keras.layers.Dense(num_aus, activation="sigmoid", dtype="float32", name=AU_OUTPUT),
     }
     return {TASK_OUTPUTS[task]: heads[task]()(features) for task in check_tasks(tasks)}
+
+
+def named_outputs(model):
+    """The outputs of `model` by name: the keys of a dict output, else the output layer names.
+
+    Keras's `model.output_names` gives layer names, which differ from the dict keys when an
+    output comes from a layer named otherwise (e.g. `inference_model`'s expression softmax).
+    """
+    if isinstance(model.output, dict):
+        return dict(model.output)
+    return dict(zip(model.output_names, model.outputs))
