@@ -24,6 +24,149 @@ def build_parser():
     from affectkeras.data import preprocess  # light: TensorFlow loads only when a job runs
 
     preprocess.register(subparsers)
+    _register_predict(subparsers)
+    _register_evaluate(subparsers)
+    _register_export(subparsers)
+    return parser
+
+
+def _register_predict(subparsers):
+    """Adds `affectkeras predict VIDEO --model PATH --out DIR` (`affectkeras.inference`)."""
+    from affectkeras.data.preprocess import _positive_int  # light module, same option checks
+
+    parser = subparsers.add_parser(
+        "predict",
+        help="per-frame valence/arousal, expressions and AUs of a video with a trained model",
+        description=(
+            "Detects, tracks and aligns the main face of VIDEO, runs a trained network on it (and on "
+            "the sound for audio-visual networks) and writes OUT/<video stem>.csv, one row per frame "
+            "of the video (frame_index, time, face_found, face box, track_id, then the predictions; "
+            "empty where no face was found), plus OUT/<stem>_va.png (valence and arousal over time) "
+            "and OUT/<stem>_circumplex.png."
+        ),
+    )
+    parser.add_argument("video", metavar="VIDEO", help="the video file (anything ffmpeg reads)")
+    parser.add_argument("--model", required=True, metavar="PATH",
+                        help="a .keras file, a run folder (model.keras), or a SavedModel folder "
+                             "written by `affectkeras.export.export_saved_model`")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
+    parser.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
+                        help="model inputs per call: frames for per-frame networks (default: 32), "
+                             "windows of consecutive frames for sequence networks (default: 4)")
+    parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
+
+    def error(message):  # one line and exit code 2, like the command's other errors
+        print(f"affectkeras predict: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+    def run(args):
+        from affectkeras import inference  # loads TensorFlow: only when the command runs
+
+        files = inference.predict_and_write(
+            args.video, args.model, args.out, batch_size=args.batch_size, progress=not args.quiet
+        )
+        for path in files:
+            if path is not None:
+                print(path)
+        return 0
+
+    parser.error = error
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _one_line_errors(parser, command):
+    """Makes `parser` report a wrong option in one line with exit code 2, like the command's other errors."""
+
+    def error(message):
+        print(f"affectkeras {command}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+    parser.error = error
+
+
+def _register_evaluate(subparsers):
+    """Adds `affectkeras evaluate --model PATH --records DIR --out DIR` (`affectkeras.evaluation`)."""
+    from affectkeras.constants import ABAW_EDITIONS, LATEST_EDITION  # light: no TensorFlow
+    from affectkeras.data.preprocess import _positive_int, _tasks_arg
+
+    parser = subparsers.add_parser(
+        "evaluate",
+        help="ABAW scores and a report of a trained model on preprocessed records",
+        description=(
+            "Predicts every frame of the records once with a trained network and scores it as an ABAW "
+            "edition does (VA: CCC; EXPR: macro F1 and accuracy; AU: per-AU F1; MTL when all three). "
+            "Writes OUT/metrics.json, OUT/report.md (scores, per-video CCC, confusion matrix, per-AU F1) "
+            "and PNG plots. Labels marked not annotated and frames without a face count in no score."
+        ),
+    )
+    parser.add_argument("--model", required=True, metavar="PATH",
+                        help="the trained model: a .keras file or a run folder (its model.keras)")
+    parser.add_argument("--records", required=True, metavar="DIR",
+                        help="folder of preprocessed records of the evaluation split (affectkeras preprocess "
+                             "--split validation)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder of the report (created)")
+    parser.add_argument("--tasks", type=_tasks_arg, default=None, metavar="LIST",
+                        help="comma-separated tasks to score among va,expr,au (default: every task the model has)")
+    parser.add_argument("--edition", type=int, choices=sorted(ABAW_EDITIONS), default=LATEST_EDITION,
+                        help=f"ABAW edition whose scoring to apply (default: {LATEST_EDITION})")
+    parser.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
+                        help="windows (sequence networks) or frames (per-frame networks) per batch (default: 8)")
+    parser.add_argument("--threshold", type=float, default=0.5, metavar="P",
+                        help="AU probability above which an AU counts as present (default: 0.5)")
+    parser.add_argument("--no-plots", dest="plots", action="store_false", help="write no PNG plots")
+
+    def run(args):
+        from affectkeras import evaluation  # loads TensorFlow: only when the command runs
+        from affectkeras.runs import load_trained_model
+
+        model = load_trained_model(args.model)
+        result = evaluation.evaluate(model, args.records, tasks=args.tasks, edition=args.edition,
+                                     batch_size=args.batch_size, threshold=args.threshold)
+        paths = evaluation.write_report(result, args.out, plots=args.plots)
+        print(result.summary())
+        print(paths["report"])
+        return 0
+
+    _one_line_errors(parser, "evaluate")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _register_export(subparsers):
+    """Adds `affectkeras export --model PATH --out DIR` (`affectkeras.export.export_model`)."""
+    parser = subparsers.add_parser(
+        "export",
+        help="SavedModel (and TFLite for per-frame networks) of a trained model",
+        description=(
+            "Writes OUT/saved_model (serving signature on raw uint8 faces and audio windows; ArcFace "
+            "networks without their labels input), OUT/model.tflite for per-frame networks (sequence "
+            "networks are skipped: their RNNs need TF Select ops), and OUT/export.json describing the "
+            "inputs, outputs and signature."
+        ),
+    )
+    parser.add_argument("--model", required=True, metavar="PATH",
+                        help="the trained model: a .keras file or a run folder (its model.keras)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created; must be empty)")
+    parser.add_argument("--tflite", action=argparse.BooleanOptionalAction, default=True,
+                        help="also write model.tflite where the network converts (default: --tflite)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an earlier export in OUT")
+
+    def run(args):
+        from affectkeras.export import export_model  # loads TensorFlow: only when the command runs
+        from affectkeras.runs import load_trained_model
+
+        description = export_model(load_trained_model(args.model), args.out, tflite=args.tflite,
+                                   overwrite=args.overwrite)
+        print(os.path.join(args.out, description["saved_model"]))
+        if description["tflite"]:
+            print(os.path.join(args.out, description["tflite"]))
+        else:
+            print(f"tflite skipped: {description['tflite_skipped']}")
+        return 0
+
+    _one_line_errors(parser, "export")
+    parser.set_defaults(run=run)
     return parser
 
 

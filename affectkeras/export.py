@@ -119,3 +119,111 @@ def export_tflite(model, path, *, overwrite=False):
     staging.write_bytes(flat_buffer)
     os.replace(staging, path)
     return path
+
+
+# ---------------------------------------------------------------------------- deployment folder
+
+SAVED_MODEL_DIR = "saved_model"
+TFLITE_FILE = "model.tflite"
+DESCRIPTION_FILE = "export.json"
+
+
+def _labels(name, size):
+    """Names of the columns of output `name` (None when its size fits no known set)."""
+    from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, VA_NAMES, VA_OUTPUT, au_names, expression_names
+
+    try:
+        if name == VA_OUTPUT:
+            return list(VA_NAMES)
+        if name == EXPR_OUTPUT:
+            return list(expression_names(size))
+        if name == AU_OUTPUT:
+            return list(au_names(size))
+    except InvalidArgumentError:
+        pass
+    return None
+
+
+def _spec(tensor):
+    shape = [None] + [None if dim is None else int(dim) for dim in tensor.shape[1:]]
+    return {"shape": shape, "dtype": str(tensor.dtype)}
+
+
+def is_sequence_model(model):
+    """True when `model` takes sequences (`faces` `(batch, time, size, size, 3)`): the RNN networks."""
+    faces = [tensor for tensor in model.inputs if tensor.name == "faces"]
+    return bool(faces) and len(faces[0].shape) == 5
+
+
+def export_model(model, out_dir, *, tflite=True, overwrite=False):
+    """Writes a deployment folder: SavedModel, TFLite where it works, and a JSON description.
+
+    - `out_dir/saved_model/`: `export_saved_model` of the inference network (ArcFace
+      networks lose their training-only labels input, see `affectkeras.models.inference_model`).
+    - `out_dir/model.tflite`: per-frame networks only. Sequence (RNN) networks are skipped:
+      their GRU / LSTM / IndRNN loops need TF Select ops, which the builtin TFLite runtime
+      lacks; the description says so.
+    - `out_dir/export.json`: inputs and outputs (shape, dtype, column names), the signature
+      name, the files written and why TFLite was skipped; written last.
+
+    Args:
+        model: keras.Model. A network of `affectkeras.models`.
+        out_dir: str or Path. Folder to create.
+        tflite: bool. Also convert to TFLite where the network allows it.
+        overwrite: bool. Replace what an earlier export left in `out_dir`; False refuses a
+            folder that is not empty.
+
+    Returns:
+        dict: the content of `export.json`.
+
+    Raises:
+        InvalidArgumentError: `out_dir` is not empty and `overwrite` is False.
+
+    Example:
+        >>> export_model(load_trained_model("runs/mt_vgg"), "deploy/mt_vgg")["tflite"]
+        'model.tflite'
+    """
+    from affectkeras._version import __version__
+    from affectkeras.models.frame import inference_model
+    from affectkeras.runs import write_json
+
+    out_dir = pathlib.Path(out_dir)
+    if out_dir.is_file() or (out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite):
+        raise InvalidArgumentError(
+            f"{out_dir} exists and is not an empty folder; pass overwrite=True (--overwrite) to replace "
+            f"the export in it. Received: out_dir={str(out_dir)!r}"
+        )
+    model = inference_model(model)
+    sequence = is_sequence_model(model)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / DESCRIPTION_FILE).unlink(missing_ok=True)  # an old description must not outlive its files
+    export_saved_model(model, out_dir / SAVED_MODEL_DIR, overwrite=overwrite)
+    skipped = None
+    if not tflite:
+        skipped = "not requested"
+    elif sequence:
+        skipped = (
+            f"{model.name} is a sequence (RNN) network: its recurrent loops need TF Select ops, which "
+            "the builtin TFLite runtime lacks; serve the SavedModel instead"
+        )
+    if skipped is None:
+        export_tflite(model, out_dir / TFLITE_FILE, overwrite=overwrite)
+    else:
+        (out_dir / TFLITE_FILE).unlink(missing_ok=True)  # a stale file from an earlier export
+    description = {
+        "model": model.name,
+        "kind": "sequence" if sequence else "frame",
+        "signature": SIGNATURE,
+        "inputs": {tensor.name: _spec(tensor) for tensor in model.inputs},
+        "outputs": {
+            name: {**_spec(tensor), "labels": _labels(name, tensor.shape[-1])}
+            for name, tensor in named_outputs(model).items()
+        },
+        "saved_model": SAVED_MODEL_DIR,
+        "tflite": None if skipped else TFLITE_FILE,
+        "tflite_skipped": skipped,
+        "affectkeras_version": __version__,
+        "keras_version": keras.__version__,
+    }
+    write_json(out_dir / DESCRIPTION_FILE, description)
+    return description

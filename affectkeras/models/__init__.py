@@ -5,15 +5,27 @@ of the Aff-Wild2 paper's tables and AffWildNet), `build_mt_vgg_rnn`,
 `build_av_mt_vgg_rnn` (plus `audio` windows). Per-frame networks (`faces`
 `(batch, size, size, 3)` uint8): `build_mt_vgg`, `build_mt_arcres`, `build_mt_arcvgg`
 (ArcFace expression head; `inference_model` drops their training-only labels input).
-Outputs are named `valence_arousal`, `expression`, `action_units`.
+Outputs are named `valence_arousal`, `expression`, `action_units`. Fine-tuning on other
+databases (`surgery`): `replace_heads`, `frame_classifier`, `audio_classifier`,
+`recalibrate_batch_norm`.
 """
 
 from affectkeras.models.frame import build_mt_arcres, build_mt_arcvgg, build_mt_vgg, inference_model
 from affectkeras.models.heads import ALL_TASKS, check_tasks, task_heads
 from affectkeras.models.sequence import build_av_mt_vgg_rnn, build_cnn_rnn, build_mt_vgg_rnn
+from affectkeras.models.surgery import (
+    audio_classifier,
+    audio_stream,
+    frame_classifier,
+    recalibrate_batch_norm,
+    replace_heads,
+    visual_stream,
+)
 
 __all__ = [
     "ALL_TASKS",
+    "audio_classifier",
+    "audio_stream",
     "build_av_mt_vgg_rnn",
     "build_cnn_rnn",
     "build_mt_arcres",
@@ -21,6 +33,10 @@ __all__ = [
     "build_mt_vgg",
     "build_mt_vgg_rnn",
     "check_tasks",
+    "frame_classifier",
     "inference_model",
+    "recalibrate_batch_norm",
+    "replace_heads",
     "task_heads",
+    "visual_stream",
 ]

@@ -1,0 +1,430 @@
+"""`tf.data` pipelines for the databases users fine-tune on, from the readers' records.
+
+The readers of `affectkeras.annotations.downstream` turn a database into records; this
+module turns records into what the models of `affectkeras.models.surgery` train on:
+
+- expression images (AffectNet / RAF-DB / CK+ / FER2013 / JAFFE `ExpressionRecord`) ->
+  `({"faces": uint8 (batch, size, size, 3)}, {"expression": int32 (batch,)})`. These
+  databases ship face crops already, so an image is centre-cropped to a square and resized;
+  with `align=True` the face is detected and aligned with `affectkeras.faces` (as the
+  video pipeline does), falling back to the centre crop when no face is found.
+- audio clips (`RavdessRecord`) -> `({"audio": (batch, windows, steps, n_mels, 1)},
+  {"expression": int32 (batch,)})`: the clip's log-mel spectrogram (`affectkeras.audio`,
+  in graph) cut to `windows * steps` frames (random crop / placement while training,
+  centred for evaluation; short clips padded with silence) and split into `windows`
+  consecutive windows of the `SpectrogramConfig` size (50 x 64), the windows the A/V
+  network's audio stream was trained on; SpecAugment while training.
+- continuous VA (RECOLA style `ContinuousLabels`) -> ABAW-layout annotation files at
+  30 fps (`write_va_annotations`), so that `affectkeras.data.run_preprocess` and
+  `make_dataset` (the Aff-Wild2 pipeline) are reused as they are.
+
+Example:
+    >>> from affectkeras.annotations import read_ravdess, split_by_subject
+    >>> train, test = split_by_subject(read_ravdess("ravdess"), test_subjects=[4], key=lambda r: r.actor)
+    >>> ds = audio_clip_dataset(train, num_windows=8, training=True, batch_size=16, seed=0)
+    >>> inputs, targets = next(iter(ds))
+    >>> inputs["audio"].shape, targets["expression"].shape
+    (TensorShape([16, 8, 50, 64, 1]), TensorShape([16]))
+"""
+
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from affectkeras import audio as audio_features
+from affectkeras.annotations.affwild2 import SPLIT_FOLDERS, TASK_FOLDERS
+from affectkeras.annotations.fusion import resample_to_fps
+from affectkeras.constants import EXPR_OUTPUT, FPS, VA_MASK, VA_NAMES
+from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice, check_positive
+
+FACES_INPUT = "faces"
+AUDIO_INPUT = "audio"
+
+# Default SpecAugment of the clip pipeline (per 8 x 50-step clip: two bands of up to 8 mels
+# and two of up to 20 frames; `audio.spec_augment`'s own defaults target a single window).
+SPEC_AUGMENT = dict(freq_masks=2, freq_width=8, time_masks=2, time_width=20)
+NORMALIZATIONS = (None, "clip")
+
+
+# ----------------------------------------------------------------------------------------
+# Expression images
+
+
+def _record_label(record):
+    """The class index of a record: `emotion` of a `RavdessRecord`, else `label`."""
+    label = getattr(record, "emotion", None)
+    return int(record.label if label is None else label)
+
+
+def _centre_square(image, size):
+    from PIL import Image
+
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = Image.fromarray(image[top : top + side, left : left + side])
+    return np.asarray(square.resize((size, size), Image.BILINEAR), np.uint8)
+
+
+def load_face_image(image, *, size=96, align=False, padding=0.25, detector=None):
+    """Reads one face image of an expression database as a uint8 `(size, size, 3)` crop.
+
+    Args:
+        image: str, path or np.ndarray. An image file (any format Pillow reads), or pixels
+            `(h, w)` gray / `(h, w, 3)` RGB uint8 (FER2013 records).
+        size: int. Side of the output crop (96 for the VGG-Face networks, 112 for ArcFace).
+        align: bool. Detect the largest face (dlib HOG) and align it on its 5 landmarks as
+            the video pipeline does; when no face is found, fall back to the centre crop.
+        padding: float. Margin of the aligned crop (see `affectkeras.faces.align_face`).
+        detector: `affectkeras.faces.FaceDetector` or None. The detector for `align`;
+            None = HOG at the image's own size, upsampled once (small crops).
+
+    Returns:
+        np.ndarray of uint8, `(size, size, 3)` RGB: the centre square, resized (bilinear),
+        or the aligned face.
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        DataFormatError: the file is not an image Pillow can read (the message names it).
+
+    Example:
+        >>> load_face_image("RAF-DB/test_0001.jpg", size=96).shape
+        (96, 96, 3)
+    """
+    check_positive("size", size, integer=True)
+    if isinstance(image, np.ndarray):
+        pixels = image.astype(np.uint8, copy=False)
+    else:
+        from PIL import Image, UnidentifiedImageError
+
+        path = pathlib.Path(image)
+        if not path.is_file():
+            raise FileNotFoundError(f"Image file not found: {path}")
+        try:
+            with Image.open(path) as opened:
+                pixels = np.asarray(opened.convert("RGB"), np.uint8)
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            raise DataFormatError(path, None, f"cannot read the image: {error}") from None
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    elif pixels.ndim != 3 or pixels.shape[2] not in (1, 3, 4):
+        raise InvalidArgumentError(
+            "`image` must be (h, w), (h, w, 1), (h, w, 3) or (h, w, 4) pixels. "
+            f"Received: image with shape {pixels.shape}"
+        )
+    elif pixels.shape[2] != 3:
+        pixels = np.repeat(pixels, 3, axis=2) if pixels.shape[2] == 1 else pixels[:, :, :3]
+    if align:
+        from affectkeras import faces
+
+        detector = detector or faces.FaceDetector(width=None, upsample=1)
+        found = detector(pixels)
+        if found:
+            box = max(found, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])).box
+            return faces.align_face(pixels, faces.fit_landmarks(pixels, box), size=size, padding=padding)
+    return _centre_square(np.ascontiguousarray(pixels), size)
+
+
+def expression_image_dataset(
+    records,
+    *,
+    size=96,
+    batch_size=32,
+    shuffle=False,
+    seed=None,
+    align=False,
+    padding=0.25,
+    flip=False,
+    cache=True,
+    num_parallel_calls=tf.data.AUTOTUNE,
+):
+    """Builds `(faces, expression)` batches from expression image records.
+
+    Args:
+        records: sequence of `ExpressionRecord` (`read_expression_folder`,
+            `read_expression_csv`, `read_fer2013`, `read_jaffe`).
+        size: int. Side of the face crops.
+        batch_size: int. Images per batch.
+        shuffle: bool. Shuffle the images (all of them) every epoch.
+        seed: int or None. Seed of the shuffle and of the flips.
+        align: bool. Detect and align the face (see `load_face_image`).
+        padding: float. Margin of aligned crops.
+        flip: bool. Random horizontal flips (training augmentation).
+        cache: bool. Keep the decoded crops in memory after the first epoch (small
+            databases; turn off for AffectNet-sized ones).
+        num_parallel_calls: int. Parallel image loads.
+
+    Returns:
+        A `tf.data.Dataset` of `({"faces": uint8 (batch, size, size, 3)},
+        {"expression": int32 (batch,)})`.
+
+    Raises:
+        InvalidArgumentError: no records. A file that cannot be read fails the iteration
+        with an error naming it.
+
+    Example:
+        >>> records = read_expression_folder("CK+", subject_pattern=r"/(S\\d{3})_")
+        >>> ds = expression_image_dataset(records, size=96, batch_size=32, shuffle=True, seed=0)
+    """
+    records = list(records)
+    if not records:
+        raise InvalidArgumentError("`records` is empty: no image to read. Received: records=[]")
+    check_positive("size", size, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
+    images = [r.image for r in records]
+    labels = np.array([_record_label(r) for r in records], np.int32)
+    detector = None
+    if align:
+        from affectkeras import faces
+
+        detector = faces.FaceDetector(width=None, upsample=1)
+
+    def load(index):
+        return load_face_image(images[int(index)], size=size, align=align, padding=padding, detector=detector)
+
+    def load_tf(index, label):
+        face = tf.numpy_function(load, [index], tf.uint8, stateful=False)
+        return tf.ensure_shape(face, (size, size, 3)), label
+
+    ds = tf.data.Dataset.from_tensor_slices((np.arange(len(records)), labels))
+    ds = ds.map(load_tf, num_parallel_calls=num_parallel_calls)
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
+    if flip:
+        ds = _with_seeds(ds, seed).map(
+            lambda example, pair: (tf.image.stateless_random_flip_left_right(example[0], pair), example[1]),
+            num_parallel_calls=num_parallel_calls,
+        )
+    ds = ds.batch(batch_size).map(lambda faces, label: ({FACES_INPUT: faces}, {EXPR_OUTPUT: label}))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _with_seeds(ds, seed):
+    """Zips each element with a `(2,)` int64 seed: new ones each epoch, the same on every run."""
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2, drop_remainder=True)
+    return tf.data.Dataset.zip((ds, seeds))
+
+
+# ----------------------------------------------------------------------------------------
+# Audio clips
+
+
+def normalize_clip(spectrogram):
+    """Per-clip mean and variance normalisation of each mel band (utterance-level CMVN), in graph.
+
+    Removes the recording's level and channel colouring (different microphones, gains and
+    speakers), the usual input normalisation of speech emotion models trained from scratch.
+
+    Args:
+        spectrogram: tf.Tensor of float32, `(time, n_mels)` in dB.
+
+    Returns:
+        tf.Tensor of float32, `(time, n_mels)`: each band with mean 0 and standard deviation
+        1 over the clip (bands constant over the clip become 0).
+    """
+    mean, variance = tf.nn.moments(spectrogram, axes=[0], keepdims=True)
+    return (spectrogram - mean) * tf.math.rsqrt(variance + 1e-3)
+
+
+def clip_windows(spectrogram, num_windows, config=None, *, align="center", seed=None, pad_value=None):
+    """Cuts a clip's log-mel spectrogram into `num_windows` consecutive windows, in graph.
+
+    Args:
+        spectrogram: tf.Tensor of float32, `(time, n_mels)` (`tf_log_mel_spectrogram`).
+        num_windows: int. Windows per clip: the clip is cropped or padded (with silence) to
+            `num_windows * config.steps` frames first.
+        config: `SpectrogramConfig` or None (defaults: 50 steps x 64 mels).
+        align: str. `"center"` (evaluation), `"start"` or `"random"` (training crops).
+        seed: None, int or `(2,)` int tensor. Seed of the random crop.
+        pad_value: float or None. Value of the padding; None = silence (`config.floor_db`).
+
+    Returns:
+        tf.Tensor of float32, `(num_windows, steps, n_mels, 1)`.
+
+    Example:
+        >>> clip_windows(tf_log_mel_spectrogram(decode_audio("03-01-05-01-01-01-01.wav")), 8).shape
+        TensorShape([8, 50, 64, 1])
+    """
+    config = config or audio_features.SpectrogramConfig()
+    check_positive("num_windows", num_windows, integer=True)
+    fixed = audio_features.tf_fixed_length(
+        spectrogram, num_windows * config.steps, config, align=align, seed=seed, pad_value=pad_value
+    )
+    return tf.reshape(fixed, (num_windows, config.steps, config.n_mels, 1))
+
+
+def audio_clip_dataset(
+    records,
+    *,
+    num_windows=8,
+    config=None,
+    training=False,
+    spec_augment=True,
+    normalize=None,
+    batch_size=16,
+    shuffle=None,
+    seed=None,
+    cache=True,
+    num_parallel_calls=tf.data.AUTOTUNE,
+):
+    """Builds `(audio windows, class)` batches from audio clip records (RAVDESS, CREMA-D).
+
+    Each clip is decoded (`audio.decode_audio`, resampled to the config's rate), turned
+    into a log-mel spectrogram in dB (`audio.tf_log_mel_spectrogram`, the same numbers as
+    the preprocessing job's), cut to `num_windows * steps` frames and split into windows
+    (`clip_windows`). The default 8 windows of 0.5 s cover 4 s, RAVDESS's typical
+    utterance (3.2-5 s).
+
+    Args:
+        records: sequence of records with a `path` and a class: `RavdessRecord` (class =
+            `emotion`, 0-7 in RAVDESS order) or any record with `path` and `label`.
+        num_windows: int. Windows per clip.
+        config: `SpectrogramConfig` or None (defaults: 50 steps x 64 mels per window).
+        training: bool. Random crops (a new one every epoch) and SpecAugment; False gives
+            the centred crop, the same every time (evaluation).
+        spec_augment: bool or dict. With `training`: SpecAugment with `SPEC_AUGMENT`
+            (True), these `audio.spec_augment` arguments (dict), or none (False).
+        normalize: str or None. None: the dB values as they are (what the A/V network's
+            audio stream sees in the Aff-Wild2 pipeline: keep it for a pretrained stream);
+            `"clip"`: per-clip, per-band mean and variance normalisation (`normalize_clip`)
+            before cropping, padding with 0 (the mean) instead of silence; suits streams
+            trained from scratch (raw dB in [-100, ~20] makes batch-norm statistics of a
+            short fine-tuning unreliable).
+        batch_size: int. Clips per batch.
+        shuffle: bool or None. Shuffle the clips every epoch; None = `training`.
+        seed: int or None. Seed of the shuffle, the crops and the masks.
+        cache: bool. Keep the spectrograms in memory after the first epoch.
+        num_parallel_calls: int. Parallel decodes.
+
+    Returns:
+        A `tf.data.Dataset` of `({"audio": float32 (batch, num_windows, steps, n_mels, 1)},
+        {"expression": int32 (batch,)})`.
+
+    Raises:
+        InvalidArgumentError: no records, a wrong argument. A file that cannot be decoded
+        fails the iteration with an error naming it.
+
+    Example:
+        >>> train, test = kfold_by_subject(read_ravdess(root), 4, key=lambda r: r.actor)[0]
+        >>> audio_clip_dataset(train, training=True, seed=0)
+    """
+    records = list(records)
+    if not records:
+        raise InvalidArgumentError("`records` is empty: no clip to read. Received: records=[]")
+    config = config or audio_features.SpectrogramConfig()
+    check_positive("num_windows", num_windows, integer=True)
+    check_positive("batch_size", batch_size, integer=True)
+    if isinstance(spec_augment, dict):
+        masks = dict(spec_augment)
+    else:
+        check_choice("spec_augment", spec_augment, (True, False))
+        masks = dict(SPEC_AUGMENT) if spec_augment else None
+    check_choice("normalize", normalize, NORMALIZATIONS)
+    pad_value = 0.0 if normalize == "clip" else None
+    shuffle = training if shuffle is None else shuffle
+    paths = [str(r.path) for r in records]
+    labels = np.array([_record_label(r) for r in records], np.int32)
+
+    def spectrogram(path, label):
+        waveform = audio_features.decode_audio(path, sample_rate=config.sample_rate)
+        spec = audio_features.tf_log_mel_spectrogram(waveform, config)
+        return (normalize_clip(spec) if normalize == "clip" else spec), label
+
+    ds = tf.data.Dataset.from_tensor_slices((paths, labels)).map(spectrogram, num_parallel_calls=num_parallel_calls)
+    if cache:
+        ds = ds.cache()
+    if shuffle:
+        ds = ds.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
+    if training:
+
+        def augment(example, pair):
+            spec, label = example
+            seeds = tf.random.experimental.stateless_split(pair, num=2)
+            if masks:
+                spec = audio_features.spec_augment(spec, seed=seeds[1], **masks)
+            return clip_windows(spec, num_windows, config, align="random", seed=seeds[0], pad_value=pad_value), label
+
+        ds = _with_seeds(ds, seed).map(augment, num_parallel_calls=num_parallel_calls)
+    else:
+        ds = ds.map(lambda spec, label: (clip_windows(spec, num_windows, config, pad_value=pad_value), label))
+    ds = ds.batch(batch_size).map(lambda windows, label: ({AUDIO_INPUT: windows}, {EXPR_OUTPUT: label}))
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+# ----------------------------------------------------------------------------------------
+# Continuous VA: ABAW-layout annotation files for the Aff-Wild2 pipeline
+
+
+def write_va_annotations(labels, root, *, split="train", fps=FPS):
+    """Writes continuous VA labels as Aff-Wild2 VA files, for `run_preprocess` / `make_dataset`.
+
+    One file per video, `<root>/VA_Estimation_Challenge/<Train_Set|Validation_Set>/<name>.txt`,
+    header `valence,arousal`, then one line per frame at `fps` (line `k + 1` = frame `k`
+    at time `(k - 1) / fps`), -5 where a value is not annotated (and before the first
+    annotated time). Labels at another rate (RECOLA: 25 fps) are resampled linearly with
+    `resample_to_fps` (`read_continuous_csv` already does by default).
+
+    The preprocessing job labels the k-th frame of the video file with line k + 1, so the
+    videos must be at `fps` (30): convert others first, e.g.
+    `ffmpeg -i in.mp4 -r 30 out.mp4`.
+
+    Args:
+        labels: dict from video name to `ContinuousLabels` (`read_continuous_csv`) whose
+            `names` include `"valence"` and `"arousal"`.
+        root: str or path. Annotation root to create (pass it as `annotations=` to
+            `run_preprocess`).
+        split: str. `"train"` or `"validation"`.
+        fps: number. Frame rate of the files (the videos').
+
+    Returns:
+        list of pathlib.Path, the files written.
+
+    Raises:
+        InvalidArgumentError: labels without valence / arousal, a wrong split.
+
+    Example:
+        >>> gold = {"train_1": read_continuous_csv("recola/train_1.csv")}
+        >>> write_va_annotations(gold, "work/annotations", split="train")
+        >>> run_preprocess("recola", "records/train", tasks="va", annotations="work/annotations")
+    """
+    check_choice("split", split, ("train", "validation"))
+    check_positive("fps", fps)
+    folder = pathlib.Path(root) / TASK_FOLDERS["VA"][0] / SPLIT_FOLDERS[split][0]
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, item in sorted(labels.items()):
+        names = [n.lower() for n in item.names]
+        missing = [n for n in VA_NAMES if n not in names]
+        if missing:
+            raise InvalidArgumentError(
+                f"Labels of {name!r} have no {', '.join(missing)} column. Received: names={tuple(item.names)}"
+            )
+        columns = [names.index(n) for n in VA_NAMES]
+        values, mask = item.values[:, columns].astype(np.float64), item.mask[:, columns]
+        if not np.isclose(item.fps, fps):
+            values, mask = resample_to_fps(values, item.fps, fps, kind="linear", mask=mask)
+        start = float(item.times[0]) if len(item.times) else 0.0
+        lead = max(round(start * fps), 0)  # frames before the first annotated time
+        rows = np.full((lead + len(values), 2), VA_MASK)
+        rows[lead:] = np.where(mask & np.isfinite(values), np.clip(values, -1.0, 1.0), VA_MASK)
+        rows[(rows == VA_MASK).any(axis=1)] = VA_MASK  # ABAW files mask both values of a frame
+        path = folder / f"{name}.txt"
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(",".join(VA_NAMES) + "\n")
+            f.writelines(f"{v:g},{a:g}\n" for v, a in rows)
+        written.append(path)
+    return written
+
+
+__all__ = [
+    "SPEC_AUGMENT",
+    "audio_clip_dataset",
+    "clip_windows",
+    "expression_image_dataset",
+    "load_face_image",
+    "normalize_clip",
+    "write_va_annotations",
+]

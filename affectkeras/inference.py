@@ -1,0 +1,712 @@
+"""The video predictor: a trained network and a video in, one row of predictions per frame out.
+
+The video goes through the library's own pipeline, as the training data did: frames at
+30 fps (`affectkeras.media`), the main subject's face detected, tracked and aligned
+(`affectkeras.faces.iter_faces`, crops of the network's input size), and for audio-visual
+networks the log-mel window of every frame (`affectkeras.audio.video_audio_windows`; a
+video without a sound track gives silence and a warning). Per-frame networks see the
+frames with a face in batches; sequence networks see windows of consecutive 30-fps frames
+(the network's time length, 80 when it has none), a frame without a face being a zero face
+whose prediction is dropped. The predictions are then mapped back to the *source* frames
+(`FrameTimeline.source_to_output`: the 30-fps frame that shows each source frame, or the
+nearest in time), so a 23.976-fps video gives one row per frame of the file.
+
+Models come as a `keras.Model`, a `.keras` file, a run folder (`affectkeras.runs`), or a
+SavedModel folder written by `affectkeras.export.export_saved_model` (its
+`serving_default` signature); the predictor reads the face size, the window length and
+the audio window shape from the model's inputs.
+
+Example:
+    >>> from affectkeras.inference import predict_video, write_predictions
+    >>> table = predict_video("clip.mp4", "runs/av_mt/model.keras", progress=True)
+    >>> files = write_predictions(table, "predictions", "clip")
+    >>> files.csv
+    PosixPath('predictions/clip.csv')
+"""
+
+import contextlib
+import dataclasses
+import errno
+import math
+import os
+import pathlib
+import secrets
+import sys
+import time
+import typing
+
+import numpy as np
+
+from affectkeras.constants import (
+    AU_OUTPUT,
+    EXPR_OUTPUT,
+    OUTPUTS,
+    VA_NAMES,
+    VA_OUTPUT,
+    au_names,
+    expression_names,
+)
+from affectkeras.errors import DataFormatError, InvalidArgumentError, MediaError, check_positive
+
+# Time length of a sequence network built with `sequence_length=None` (the papers' windows).
+DEFAULT_WINDOW = 80
+# Face side when a network leaves its input size open (the VGG-Face networks' 96 px).
+DEFAULT_FACE_SIZE = 96
+# Model inputs per call when `batch_size` is None: frames (per-frame nets) or windows.
+DEFAULT_FRAME_BATCH = 32
+DEFAULT_WINDOW_BATCH = 4
+SAVED_MODEL_FILE = "saved_model.pb"
+BOX_COLUMNS = ("x0", "y0", "x1", "y1")
+FRAME_COLUMNS = ("frame_index", "time", "face_found", *BOX_COLUMNS, "track_id")
+_EXPECTED_MODEL = (
+    "expected a .keras file, a run folder holding model.keras, or a SavedModel folder "
+    "(saved_model.pb) written by affectkeras.export.export_saved_model"
+)
+
+
+# ----------------------------------------------------------------------------- predictor
+
+
+class Predictor:
+    """A trained network ready to predict on face crops (and audio windows), any format.
+
+    Build one with `load_predictor(path)` or `Predictor.from_model(model)`.
+
+    Attributes:
+        source: str. Where the network comes from (a path or the model's name).
+        face_size: int. Side of the square uint8 face crops the network takes.
+        window: int or None. Frames per sequence window for sequence networks; None for
+            per-frame networks.
+        audio_shape: tuple or None. Shape of one frame's audio window, e.g. `(50, 64, 1)`,
+            for audio-visual networks; None when the network takes no audio.
+        outputs: dict. Output name (`valence_arousal`, `expression`, `action_units`) to
+            its size, in that order.
+
+    Example:
+        >>> predictor = load_predictor("runs/av_mt")
+        >>> predictor.window, predictor.audio_shape
+        (80, (50, 64, 1))
+        >>> outputs = predictor.predict_batch(faces, audio)  # dict of np.ndarray
+    """
+
+    def __init__(self, *, source, face_size, window, audio_shape, outputs, call):
+        self.source = source
+        self.face_size = face_size
+        self.window = window
+        self.audio_shape = audio_shape
+        self.outputs = outputs
+        self._call = call
+
+    def __repr__(self):
+        return (
+            f"Predictor(source={self.source!r}, face_size={self.face_size}, window={self.window}, "
+            f"audio_shape={self.audio_shape}, outputs={self.outputs})"
+        )
+
+    @property
+    def columns(self):
+        """tuple of str. The prediction columns of this network's table, in order."""
+        return _prediction_columns(self.outputs)
+
+    @classmethod
+    def from_model(cls, model, *, source=None):
+        """Wraps a `keras.Model` of `affectkeras.models` (ArcFace nets lose their labels input).
+
+        Args:
+            model: keras.Model. Inputs `faces` (uint8) and optionally `audio`.
+            source: str or None. Name for messages; default the model's name.
+
+        Returns:
+            `Predictor`.
+        """
+        from affectkeras.models import inference_model
+        from affectkeras.models.heads import named_outputs
+
+        source = source or getattr(model, "name", type(model).__name__)
+        model = inference_model(model)
+        specs = {tensor.name: tuple(tensor.shape[1:]) for tensor in model.inputs}
+        sizes = {name: tensor.shape[-1] for name, tensor in named_outputs(model).items()}
+        fields = _read_specs(specs, sizes, source)
+        input_names = [tensor.name for tensor in model.inputs]
+        output_names = list(named_outputs(model))
+        dict_input = isinstance(model.input, dict)
+
+        def call(inputs):
+            batch = inputs if dict_input else [inputs[name] for name in input_names]
+            outputs = model.predict_on_batch(batch)
+            if not isinstance(outputs, dict):
+                outputs = dict(zip(output_names, outputs if isinstance(outputs, (list, tuple)) else [outputs]))
+            return outputs
+
+        return cls(source=source, call=call, **fields)
+
+    @classmethod
+    def from_saved_model(cls, path):
+        """Wraps the `serving_default` signature of a SavedModel from `export_saved_model`.
+
+        Args:
+            path: str or Path. The SavedModel folder.
+
+        Returns:
+            `Predictor`.
+
+        Raises:
+            DataFormatError: the folder is not a loadable SavedModel with that signature.
+        """
+        import tensorflow as tf
+
+        from affectkeras.export import SIGNATURE
+
+        path = pathlib.Path(path)
+        try:
+            loaded = tf.saved_model.load(str(path))
+        except Exception as error:  # TF raises many kinds on a damaged folder
+            raise DataFormatError(path, None, f"cannot load the SavedModel ({_one_line(error)})") from None
+        signature = loaded.signatures.get(SIGNATURE)
+        if signature is None:
+            raise DataFormatError(
+                path, None, f"the SavedModel has no {SIGNATURE!r} signature (found: {sorted(loaded.signatures)})"
+            )
+        specs = {name: tuple(spec.shape[1:]) for name, spec in signature.structured_input_signature[1].items()}
+        sizes = {name: spec.shape[-1] for name, spec in signature.structured_outputs.items()}
+        fields = _read_specs(specs, sizes, str(path))
+        input_dtypes = {name: spec.dtype for name, spec in signature.structured_input_signature[1].items()}
+
+        def call(inputs):
+            tensors = {name: tf.constant(value, dtype=input_dtypes[name]) for name, value in inputs.items()}
+            return {name: value.numpy() for name, value in signature(**tensors).items()}
+
+        predictor = cls(source=str(path), call=call, **fields)
+        predictor._loaded = loaded  # the signature's variables live as long as this object
+        return predictor
+
+    def predict_batch(self, faces, audio=None):
+        """Runs the network on one batch.
+
+        Args:
+            faces: np.ndarray of uint8, `(batch, size, size, 3)`, or
+                `(batch, window, size, size, 3)` for sequence networks.
+            audio: np.ndarray of float32 or None. `(batch, [window,] *audio_shape)` for
+                audio-visual networks.
+
+        Returns:
+            dict from output name to np.ndarray of float32, `(batch, [window,] units)`.
+        """
+        inputs = {"faces": np.asarray(faces, np.uint8)}
+        if self.audio_shape is not None:
+            if audio is None:
+                raise InvalidArgumentError(
+                    f"{self.source} takes audio windows {self.audio_shape}. Received: audio=None"
+                )
+            inputs["audio"] = np.asarray(audio, np.float32)
+        outputs = self._call(inputs)
+        return {name: np.asarray(outputs[name], np.float32) for name in self.outputs}
+
+
+def _read_specs(specs, sizes, source):
+    """Face size, window, audio shape and outputs from the input shapes and output sizes."""
+    faces = specs.get("faces")
+    unknown = sorted(set(specs) - {"faces", "audio"})
+    if faces is None or len(faces) not in (3, 4) or faces[-1] != 3 or unknown:
+        raise InvalidArgumentError(
+            f"{source} is not an affectkeras network: it must take `faces` (batch, [time,] size, size, 3) "
+            f"and optionally `audio`. Received: inputs={specs}"
+        )
+    window = None
+    if len(faces) == 4:
+        window = faces[0] or DEFAULT_WINDOW
+    face_size = faces[-2] or DEFAULT_FACE_SIZE
+    audio_shape = None
+    if "audio" in specs:
+        audio_shape = tuple(specs["audio"][1:] if window else specs["audio"])
+        if len(audio_shape) != 3 or None in audio_shape or audio_shape[-1] != 1:
+            raise InvalidArgumentError(
+                f"{source}: the `audio` input must be (batch, [time,] steps, n_mels, 1). "
+                f"Received: audio shape {specs['audio']}"
+            )
+    outputs = {name: int(sizes[name]) for name in OUTPUTS if name in sizes}
+    if not outputs:
+        raise InvalidArgumentError(
+            f"{source} has none of the outputs {list(OUTPUTS)}. Received: outputs={sorted(sizes)}"
+        )
+    _prediction_columns(outputs)  # checks the class and AU counts
+    return dict(face_size=int(face_size), window=window, audio_shape=audio_shape, outputs=outputs)
+
+
+def _prediction_columns(outputs):
+    columns = []
+    if VA_OUTPUT in outputs:
+        columns += VA_NAMES
+    if EXPR_OUTPUT in outputs:
+        columns += expression_names(outputs[EXPR_OUTPUT])
+    if AU_OUTPUT in outputs:
+        columns += au_names(outputs[AU_OUTPUT])
+    return tuple(columns)
+
+
+def _one_line(error):
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def load_predictor(path):
+    """Loads a trained network for prediction from a file or folder.
+
+    Args:
+        path: str or Path. One of:
+            - a `.keras` file;
+            - a run folder (`affectkeras.runs.RunFolder`: its `model.keras`, else its best
+              or last checkpoint);
+            - a SavedModel folder written by `affectkeras.export.export_saved_model`, or
+              a folder holding one as `saved_model/`.
+
+    Returns:
+        `Predictor`.
+
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        WeightsError: `path` is a file but not a Keras model (`affectkeras.runs`).
+        DataFormatError: a folder holding no model, or a SavedModel that does not load.
+        InvalidArgumentError: the model loads but is not an affectkeras network.
+
+    Example:
+        >>> predictor = load_predictor("runs/mt_vgg/model.keras")
+        >>> predictor.face_size, predictor.window, list(predictor.outputs)
+        (96, None, ['valence_arousal', 'expression', 'action_units'])
+    """
+    from affectkeras import runs
+
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(errno.ENOENT, "No such model file or folder", str(path))
+    if path.is_dir() and (path / SAVED_MODEL_FILE).is_file():
+        return Predictor.from_saved_model(path)
+    if path.is_dir() and (path / "saved_model" / SAVED_MODEL_FILE).is_file():
+        return Predictor.from_saved_model(path / "saved_model")  # an export folder (export_model)
+    try:
+        model = runs.load_trained_model(path)  # registers the library's custom objects
+    except FileNotFoundError:
+        if path.is_dir():  # an existing folder without a model: the wrong kind of folder
+            raise DataFormatError(path, None, f"holds no model: {_EXPECTED_MODEL}") from None
+        raise
+    return Predictor.from_model(model, source=str(path))
+
+
+def as_predictor(model):
+    """Returns a `Predictor` for a `Predictor`, a `keras.Model` or a path (`load_predictor`)."""
+    if isinstance(model, Predictor):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        return load_predictor(model)
+    import keras
+
+    if isinstance(model, keras.Model):
+        return Predictor.from_model(model)
+    raise InvalidArgumentError(
+        f"`model` must be a Predictor, a keras.Model or a path. Received: model={model!r}"
+    )
+
+
+# -------------------------------------------------------------------------------- table
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictionTable:
+    """Per-source-frame predictions of one video, column by column.
+
+    Attributes:
+        video: str. The video file.
+        columns: tuple of str. `frame_index, time, face_found, x0, y0, x1, y1, track_id`,
+            then `valence, arousal`, the expression classes and the AUs that the network
+            predicts.
+        data: dict from column name to np.ndarray `(num_frames,)`: int64 for `frame_index`
+            and `face_found`, float64 for the others, NaN where there is no face.
+
+    Example:
+        >>> table["valence"][table["face_found"] == 1].mean()
+    """
+
+    video: str
+    columns: tuple
+    data: dict
+
+    def __len__(self):
+        return len(self.data["frame_index"])
+
+    def __getitem__(self, column):
+        return self.data[column]
+
+    @property
+    def prediction_columns(self):
+        """tuple of str. The columns after `track_id`."""
+        return self.columns[len(FRAME_COLUMNS):]
+
+
+# --------------------------------------------------------------------------- prediction
+
+
+def predict_video(video, model, *, batch_size=None, progress=None):
+    """Predicts valence/arousal, expressions and AUs for every frame of a video.
+
+    Args:
+        video: str or path-like. The video file (anything ffmpeg reads).
+        model: `Predictor`, keras.Model, or a path for `load_predictor`.
+        batch_size: int or None. Model inputs per call: frames for per-frame networks
+            (default 32), windows for sequence networks (default 4).
+        progress: None, True or callable. True writes a progress line to stderr; a
+            callable is called as `progress(done, total)` with counts of 30-fps frames.
+
+    Returns:
+        `PredictionTable` with one row per decoded source frame of the video (the
+        `frame_index` of `FaceRecord.source_index`); rows without a face have
+        `face_found` 0 and NaN boxes and predictions.
+
+    Raises:
+        FileNotFoundError: the video or the model does not exist.
+        MediaError: the video is empty, corrupt or truncated.
+        DataFormatError: the model file is not a model.
+        InvalidArgumentError: a wrong argument, or a model that is not an affectkeras network.
+
+    Example:
+        >>> table = predict_video("clip.mp4", "runs/av_mt", progress=True)
+        >>> len(table) == media.probe("clip.mp4").frame_count
+        True
+    """
+    from affectkeras import media
+    from affectkeras.faces import iter_faces
+
+    if batch_size is not None:
+        check_positive("batch_size", batch_size, integer=True)
+    if not (progress is None or progress is True or progress is False or callable(progress)):
+        raise InvalidArgumentError(
+            f"`progress` must be None, a bool or a callable. Received: progress={progress!r}"
+        )
+    media.probe(video)  # a bad video fails before the model loads
+    predictor = as_predictor(model)
+    timeline = media.read_timeline(video)
+    total = timeline.num_output_frames
+    report = _StderrProgress(video) if progress is True else (progress or None)
+
+    audio = None
+    if predictor.audio_shape is not None:
+        audio = _audio_windows(video, predictor.audio_shape, total)
+    per_output = _OutputFrames(total, predictor.outputs)
+    batcher = _Batcher(predictor, audio, per_output, batch_size, total)
+    if report:
+        report(0, total)
+    for record in iter_faces(video, size=predictor.face_size):
+        if record.frame_index >= total:
+            raise MediaError(video, "decoding gave more frames than the video's timeline")
+        per_output.note(record)
+        if batcher.add(record) and report:
+            report(batcher.done, total)
+    batcher.flush()
+    if report:
+        report(total, total)
+    return per_output.to_table(str(video), timeline, predictor.columns)
+
+
+def _audio_windows(video, audio_shape, num_frames):
+    """Log-mel windows of the network's shape for every 30-fps frame."""
+    from affectkeras import audio
+
+    steps, n_mels, _ = audio_shape
+    defaults = audio.SpectrogramConfig()
+    # window_seconds chosen so that `config.steps` is the network's step count.
+    config = audio.SpectrogramConfig(n_mels=n_mels, window_seconds=steps * defaults.hop_length / defaults.sample_rate)
+    return audio.video_audio_windows(video, config=config, num_frames=num_frames)
+
+
+class _OutputFrames:
+    """What is known per 30-fps frame: face box, track, predictions (NaN until set)."""
+
+    def __init__(self, total, outputs):
+        self.found = np.zeros(total, bool)
+        self.boxes = np.full((total, 4), np.nan)
+        self.tracks = np.full(total, np.nan)
+        self.values = {name: np.full((total, size), np.nan, np.float32) for name, size in outputs.items()}
+
+    def note(self, record):
+        if record.crop is not None:
+            self.found[record.frame_index] = True
+            self.boxes[record.frame_index] = record.box
+            if record.track_id is not None:
+                self.tracks[record.frame_index] = record.track_id
+
+    def to_table(self, video, timeline, prediction_columns):
+        # Each source frame takes the 30-fps frame that shows it (or the nearest in time).
+        rows = timeline.source_to_output()
+        found = self.found[rows]
+        data = {
+            "frame_index": np.arange(len(rows), dtype=np.int64),
+            "time": timeline.source_times.astype(np.float64),
+            "face_found": found.astype(np.int64),
+        }
+        for k, name in enumerate(BOX_COLUMNS):
+            data[name] = self.boxes[rows, k]
+        data["track_id"] = self.tracks[rows]
+        values = np.concatenate([self.values[name] for name in self.values], axis=1)[rows]
+        values[~found] = np.nan  # defensive: a row without a face never shows a prediction
+        for k, name in enumerate(prediction_columns):
+            data[name] = values[:, k].astype(np.float64)
+        return PredictionTable(video, FRAME_COLUMNS + tuple(prediction_columns), data)
+
+
+class _Batcher:
+    """Collects faces into model batches of constant shape and stores the predictions."""
+
+    def __init__(self, predictor, audio, per_output, batch_size, total):
+        self.predictor = predictor
+        self.audio = audio
+        self.per_output = per_output
+        self.window = predictor.window or 1
+        default = DEFAULT_WINDOW_BATCH if predictor.window else DEFAULT_FRAME_BATCH
+        # Never pad a short video's single batch beyond what it holds.
+        self.batch = max(1, min(batch_size or default, math.ceil(total / self.window)))
+        self.pending = []  # (output frame index, crop or None)
+        self.done = 0
+
+    def add(self, record):
+        """Queues one frame; returns True when that ran a batch."""
+        if self.predictor.window is None and record.crop is None:
+            self.done = record.frame_index + 1
+            return False  # per-frame networks only see frames with a face
+        self.pending.append((record.frame_index, record.crop))
+        if len(self.pending) == self.batch * self.window:
+            self.flush()
+            return True
+        return False
+
+    def flush(self):
+        if not self.pending:
+            return
+        if self.predictor.window is None:
+            self._run_frames(self.pending)
+        else:
+            self._run_windows(self.pending)
+        self.done = self.pending[-1][0] + 1
+        self.pending = []
+
+    def _run_frames(self, pending):
+        size = self.predictor.face_size
+        indices = np.array([index for index, _ in pending])
+        faces = np.zeros((self.batch, size, size, 3), np.uint8)
+        faces[: len(pending)] = np.stack([crop for _, crop in pending])
+        audio = None
+        if self.audio is not None:
+            audio = np.zeros((self.batch,) + self.audio.shape[1:], np.float32)
+            audio[: len(pending)] = self.audio[indices]
+        outputs = self.predictor.predict_batch(faces, audio)
+        for name, value in outputs.items():
+            self.per_output.values[name][indices] = value[: len(pending)]
+
+    def _run_windows(self, pending):
+        size, window = self.predictor.face_size, self.window
+        # Whole windows of consecutive frames; windows without any face are skipped.
+        starts = [
+            start for start in range(0, len(pending), window)
+            if any(crop is not None for _, crop in pending[start:start + window])
+        ]
+        if not starts:
+            return
+        faces = np.zeros((self.batch, window, size, size, 3), np.uint8)
+        audio = None
+        if self.audio is not None:
+            audio = np.zeros((self.batch, window) + self.audio.shape[1:], np.float32)
+        places = []
+        for row, start in enumerate(starts):
+            for step, (index, crop) in enumerate(pending[start:start + window]):
+                if crop is not None:
+                    faces[row, step] = crop
+                if audio is not None:
+                    audio[row, step] = self.audio[index]
+                places.append((row, step, index))
+        outputs = self.predictor.predict_batch(faces, audio)
+        rows, steps, indices = (np.array(column) for column in zip(*places))
+        for name, value in outputs.items():
+            self.per_output.values[name][indices] = value[rows, steps]
+
+
+class _StderrProgress:
+    """`done/total frames` on one stderr line (rewritten in a terminal, every 25 % in logs)."""
+
+    def __init__(self, video):
+        self.name = pathlib.Path(video).name
+        self.tty = sys.stderr.isatty()
+        self.start = time.monotonic()
+        self.shown = -1
+
+    def __call__(self, done, total):
+        percent = 100 if total == 0 else int(100 * done / total)
+        if not self.tty and percent // 25 == self.shown // 25 and done != total:
+            return
+        self.shown = percent
+        elapsed = time.monotonic() - self.start
+        line = f"predict {self.name}: {done}/{total} frames ({percent} %, {elapsed:.0f} s)"
+        end = "\n" if done >= total or not self.tty else ""
+        print(f"\r{line}" if self.tty else line, end=end, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------ writing
+
+
+class PredictionFiles(typing.NamedTuple):
+    """Paths `write_predictions` wrote.
+
+    Attributes:
+        csv: pathlib.Path. `<stem>.csv`.
+        va_plot: pathlib.Path or None. `<stem>_va.png`: valence and arousal over time
+            (None when the network predicts no valence/arousal).
+        circumplex_plot: pathlib.Path or None. `<stem>_circumplex.png`.
+    """
+
+    csv: pathlib.Path
+    va_plot: typing.Optional[pathlib.Path]
+    circumplex_plot: typing.Optional[pathlib.Path]
+
+
+@contextlib.contextmanager
+def _atomic_path(path):
+    """Yields a temporary path beside `path`; renames it to `path` only if the block completes."""
+    # A unique hidden name the writer creates itself (mkstemp would make the file 0600).
+    staging = str(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial"))
+    try:
+        yield staging
+        os.replace(staging, path)
+    finally:
+        if os.path.exists(staging):
+            os.remove(staging)
+
+
+_INTEGER_COLUMNS = ("frame_index", "face_found", "track_id")
+_FORMATS = {"time": "{:.6f}", "x0": "{:.1f}", "y0": "{:.1f}", "x1": "{:.1f}", "y1": "{:.1f}"}
+
+
+def _format_rows(table):
+    """The CSV lines of `table` (header first); NaN becomes an empty field."""
+    yield ",".join(table.columns)
+    formats = [
+        "{:d}" if name in _INTEGER_COLUMNS else _FORMATS.get(name, "{:.6f}") for name in table.columns
+    ]
+    columns = [table.data[name] for name in table.columns]
+    for row in range(len(table)):
+        fields = []
+        for fmt, column in zip(formats, columns):
+            value = column[row]
+            if value != value:  # NaN: no face here
+                fields.append("")
+            else:
+                fields.append(fmt.format(int(value) if fmt == "{:d}" else float(value)))
+        yield ",".join(fields)
+
+
+def write_predictions(table, out_dir, stem):
+    """Writes `DIR/<stem>.csv` and, with valence/arousal, two PNG plots.
+
+    Every file is written under a temporary name in `out_dir` and renamed when complete,
+    so an interrupted run never leaves a partial file under the final name.
+
+    Args:
+        table: `PredictionTable` from `predict_video`.
+        out_dir: str or Path. Output folder (created if needed).
+        stem: str. File name stem, e.g. the video's.
+
+    Returns:
+        `PredictionFiles(csv, va_plot, circumplex_plot)`.
+
+    Example:
+        >>> files = write_predictions(predict_video("clip.mp4", model), "out", "clip")
+        >>> files.va_plot.name
+        'clip_va.png'
+    """
+    if not isinstance(table, PredictionTable):
+        raise InvalidArgumentError(
+            f"`table` must be a PredictionTable from predict_video. Received: table={type(table).__name__}"
+        )
+    if not isinstance(stem, str) or not stem or os.sep in stem or stem in (".", ".."):
+        raise InvalidArgumentError(f"`stem` must be a plain file name stem. Received: stem={stem!r}")
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / f"{stem}.csv"
+    with _atomic_path(csv_path) as staging, open(staging, "w", encoding="utf-8", newline="") as file:
+        file.writelines(line + "\n" for line in _format_rows(table))
+    if "valence" not in table.columns:
+        return PredictionFiles(csv_path, None, None)
+    va_path = out_dir / f"{stem}_va.png"
+    circumplex_path = out_dir / f"{stem}_circumplex.png"
+    with _atomic_path(va_path) as staging:
+        _plot_va(table, stem).savefig(staging, format="png")
+    with _atomic_path(circumplex_path) as staging:
+        _plot_circumplex(table, stem).savefig(staging, format="png")
+    return PredictionFiles(csv_path, va_path, circumplex_path)
+
+
+def _figure(size):
+    # A bare Figure with the Agg canvas: no pyplot, no global backend switch, no display.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _plot_va(table, title):
+    figure = _figure((8, 3.5))
+    axes = figure.add_subplot()
+    # NaN (no face) breaks the lines: gaps show where nothing was predicted.
+    axes.plot(table["time"], table["valence"], label="valence", color="tab:blue", linewidth=1.2)
+    axes.plot(table["time"], table["arousal"], label="arousal", color="tab:red", linewidth=1.2)
+    axes.axhline(0, color="0.6", linewidth=0.8)
+    axes.set(xlabel="time (s)", ylim=(-1.05, 1.05), title=f"{title}: valence and arousal")
+    axes.legend(loc="upper right")
+    axes.grid(alpha=0.3)
+    return figure
+
+
+def _plot_circumplex(table, title):
+    figure = _figure((5, 4.4))
+    axes = figure.add_subplot()
+    angle = np.linspace(0, 2 * np.pi, 361)
+    axes.plot(np.cos(angle), np.sin(angle), color="0.5", linewidth=0.8)
+    axes.axhline(0, color="0.7", linewidth=0.8)
+    axes.axvline(0, color="0.7", linewidth=0.8)
+    found = np.isfinite(table["valence"]) & np.isfinite(table["arousal"])
+    points = axes.scatter(
+        table["valence"][found], table["arousal"][found], c=table["time"][found], cmap="viridis", s=8
+    )
+    figure.colorbar(points, ax=axes, label="time (s)")
+    axes.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="valence", ylabel="arousal", aspect="equal")
+    axes.set_title(f"{title}: circumplex")
+    return figure
+
+
+def predict_and_write(video, model, out_dir, *, stem=None, batch_size=None, progress=None):
+    """`predict_video` then `write_predictions` under the video's stem: the CLI's and recipe's job.
+
+    Args:
+        video: str or path-like. The video file.
+        model: `Predictor`, keras.Model or a model path (`load_predictor`).
+        out_dir: str or Path. Output folder.
+        stem: str or None. File name stem; default the video's (`clip.mp4` -> `clip`).
+        batch_size: int or None. As `predict_video`.
+        progress: None, True or callable. As `predict_video`.
+
+    Returns:
+        `PredictionFiles`.
+    """
+    table = predict_video(video, model, batch_size=batch_size, progress=progress)
+    return write_predictions(table, out_dir, stem or pathlib.Path(video).stem)
+
+
+__all__ = [
+    "DEFAULT_WINDOW",
+    "PredictionFiles",
+    "PredictionTable",
+    "Predictor",
+    "as_predictor",
+    "load_predictor",
+    "predict_and_write",
+    "predict_video",
+    "write_predictions",
+]

@@ -1,0 +1,458 @@
+"""Model surgery for fine-tuning on other databases: new heads on a trained trunk, single streams.
+
+A network trained on Aff-Wild2 is reused on a downstream database in one of three ways:
+
+- `replace_heads`: the same network (same inputs) with new task heads, for another label
+  space (e.g. 7 instead of 8 expressions, VA only for RECOLA);
+- `frame_classifier`: the visual stream of a sequence (or per-frame) network as a per-image
+  model with new heads, for expression image databases (AffectNet, RAF-DB, CK+, FER2013);
+- `audio_classifier`: the audio stream of the A/V network (or a standalone audio CNN) run
+  over the log-mel windows of a whole clip, embeddings pooled over time, and a new softmax
+  head, for clip databases (RAVDESS, CREMA-D).
+
+The new models *share* the trained layers with the source model (Keras transfer learning:
+no copy is made), so training the new model changes the source model's weights too; load
+the source again if both are needed. The shared streams keep the layer names the training
+strategies look for (`visual_cnn`, `audio_cnn`), so `affectkeras.training.freeze_cnn`
+freezes them, and the heads keep the output names (`expression`, ...) that
+`affectkeras.training.compile_preset` compiles.
+
+Example:
+    >>> source = affectkeras.build_av_mt_vgg_rnn(width=0.05)
+    >>> clips = audio_classifier(source, num_classes=8, time_windows=8)
+    >>> clips.input["audio"].shape, clips.output["expression"].shape
+    ((None, 8, 50, 64, 1), (None, 8))
+"""
+
+import keras
+from keras import ops
+
+from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, VA_OUTPUT
+from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
+from affectkeras.layers import ArcFace
+from affectkeras.models.frame import LABELS_INPUT
+from affectkeras.models.heads import ALL_TASKS, TASK_OUTPUTS, check_tasks, named_outputs, task_heads
+from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
+
+POOLINGS = ("mean", "max")
+AUDIO_INPUT = "audio"
+FACES_INPUT = "faces"
+_OUTPUT_TASKS = {output: task for task, output in TASK_OUTPUTS.items()}
+
+
+# ----------------------------------------------------------------------------------------
+# Finding the parts of a trained network
+
+
+@keras.saving.register_keras_serializable(package="affectkeras")
+class FoldedTimeDistributed(keras.layers.TimeDistributed):
+    """`TimeDistributed` that runs its layer once on all `batch * time` steps together.
+
+    Keras 3's `TimeDistributed` calls the inner layer once per time step, so a batch-norm
+    layer inside normalises each step with the statistics of that step alone (and updates
+    its moving statistics step by step). For clips whose edge windows are silence and
+    middle windows speech, those per-step statistics differ wildly from the moving ones
+    used at inference, and a fine-tuned classifier collapses to one class at evaluation.
+    Folding time into the batch (as Keras 2 did) normalises over every window of the batch.
+
+    Args:
+        layer: keras.layers.Layer. The per-step layer (e.g. the audio stream model).
+        **kwargs: as `keras.layers.TimeDistributed`.
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        shape = ops.shape(inputs)
+        steps = ops.reshape(inputs, (-1,) + tuple(inputs.shape[2:]))
+        kwargs = {"training": training} if self.layer._call_has_training_arg else {}
+        outputs = self.layer(steps, **kwargs)
+        return ops.reshape(outputs, (shape[0], shape[1]) + tuple(outputs.shape[1:]))
+
+
+def _check_model(model):
+    if not isinstance(model, keras.Model):
+        raise InvalidArgumentError(f"`model` must be a keras.Model. Received: model={model!r}")
+
+
+def _inner(layer):
+    """The stream model a layer holds: a `TimeDistributed`'s inner model, or the layer itself."""
+    return layer.layer if isinstance(layer, keras.layers.TimeDistributed) else layer
+
+
+def _layer(model, name):
+    for layer in model.layers:
+        if layer.name == name:
+            return layer
+    return None
+
+
+def audio_stream(model):
+    """The trained audio stream of a network: log-mel window `(steps, n_mels, 1)` -> embedding.
+
+    Args:
+        model: keras.Model. A network with an `audio_cnn` layer (the A/V network's
+            `TimeDistributed` audio stream, or an `audio_classifier`), or a standalone audio
+            CNN (`affectkeras.models.streams.audio_cnn`, `affectkeras.backbones.AudioCNN`).
+
+    Returns:
+        The stream `keras.Model` (shared, not copied) from `(batch, steps, n_mels, 1)` to
+        `(batch, dim)`.
+
+    Raises:
+        InvalidArgumentError: `model` has no audio stream.
+
+    Example:
+        >>> audio_stream(build_av_mt_vgg_rnn(width=0.05)).input.shape
+        (None, 50, 64, 1)
+    """
+    _check_model(model)
+    layer = _layer(model, AUDIO_CNN)
+    if layer is not None:
+        return _inner(layer)
+    if len(model.inputs) == 1 and len(model.outputs) == 1:
+        shape, out = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)
+        if len(shape) == 4 and shape[-1] == 1 and len(out) == 2:
+            return model
+    raise InvalidArgumentError(
+        f"`model` has no layer named {AUDIO_CNN!r} and is not an audio CNN "
+        "((batch, steps, n_mels, 1) -> (batch, dim)). "
+        f"Received: model.name={model.name!r} with inputs {[tuple(t.shape) for t in model.inputs]}"
+    )
+
+
+def visual_stream(model):
+    """The trained visual stream of a network: uint8 face `(size, size, 3)` -> features.
+
+    Args:
+        model: keras.Model. A network of `affectkeras.models` (its `visual_cnn` layer: the
+            `TimeDistributed` stream of a sequence network, or the nested CNN of a
+            per-frame network), or a `frame_classifier`.
+
+    Returns:
+        The stream `keras.Model` (shared, not copied) from `(batch, size, size, 3)` faces to
+        `(batch, features)`.
+
+    Raises:
+        InvalidArgumentError: `model` has no `visual_cnn` layer.
+
+    Example:
+        >>> visual_stream(build_mt_vgg_rnn(width=0.05)).input.shape
+        (None, 96, 96, 3)
+    """
+    _check_model(model)
+    layer = _layer(model, VISUAL_CNN)
+    if layer is None:
+        raise InvalidArgumentError(
+            f"`model` has no layer named {VISUAL_CNN!r} (the visual stream of the networks of "
+            f"affectkeras.models). Received: model.name={model.name!r}"
+        )
+    return _inner(layer)
+
+
+def _as_named(stream, name):
+    """`stream` under the layer name `name`: itself, or a model sharing its layers."""
+    if stream.name == name:
+        return stream
+    return keras.Model(stream.inputs[0], stream.outputs[0], name=name)
+
+
+# ----------------------------------------------------------------------------------------
+# New heads on the same network
+
+
+def _head_features(model, heads):
+    """The tensor the task heads of `model` read (the trunk's output), and the ArcFace labels."""
+    features, labels = None, None
+    for output_name, layer in heads.items():
+        if isinstance(layer, ArcFace):
+            inputs = layer.input
+            found, labels = inputs[0], inputs[1]
+        else:
+            found = layer.input
+        if features is not None and found is not features:
+            raise InvalidArgumentError(
+                f"The heads of `model` read different tensors ({output_name!r} does not read what "
+                f"the others read), so there is no single trunk to put new heads on. "
+                f"Received: model.name={model.name!r}"
+            )
+        features = found
+    return features, labels
+
+
+def replace_heads(model, *, num_expressions=None, num_aus=None, tasks=None, keep_matching=True, name=None):
+    """A network with new task heads on the trained trunk of `model`, for another label space.
+
+    The new model has the inputs of `model` and shares every layer up to the heads (the
+    features the heads read). A head whose task and size are unchanged is kept with its
+    trained weights when `keep_matching`; every other head is new (randomly initialised):
+    a `Dense` like `task_heads` makes (VA keeps its activation), or a new `ArcFace` with
+    the same scale and margin for an ArcFace network's expression head.
+
+    Args:
+        model: keras.Model. A network of `affectkeras.models` (outputs among
+            `valence_arousal`, `expression`, `action_units`), trained or not.
+        num_expressions: int or None. Expression classes of the new head; None = as
+            `model` (8 when it has no expression head).
+        num_aus: int or None. AUs of the new head; None = as `model` (12 when none).
+        tasks: sequence of str or None. Tasks of the new model among `"va"`, `"expr"`,
+            `"au"`; None = the tasks of `model`.
+        keep_matching: bool. Keep the trained heads whose task and size do not change;
+            False makes every head new.
+        name: str or None. Model name; None = `"<model.name>_new_heads"`.
+
+    Returns:
+        A `keras.Model` with the inputs of `model` (an ArcFace network keeps its
+        `expression_labels` input only while it has an ArcFace head) and the new outputs
+        by name.
+
+    Raises:
+        InvalidArgumentError: `model` has no task head, a wrong argument.
+
+    Example:
+        >>> recola = replace_heads(trained_mt_vgg_rnn, tasks=("va",))
+        >>> seven = replace_heads(trained_mt_vgg_rnn, num_expressions=7)
+    """
+    _check_model(model)
+    outputs = {n: t for n, t in named_outputs(model).items() if n in _OUTPUT_TASKS}
+    if not outputs:
+        raise InvalidArgumentError(
+            f"`model` has no output named {VA_OUTPUT!r}, {EXPR_OUTPUT!r} or {AU_OUTPUT!r}. "
+            f"Received: outputs {sorted(named_outputs(model))}"
+        )
+    heads = {n: t._keras_history.operation for n, t in outputs.items()}
+    features, labels = _head_features(model, heads)
+    old_tasks = tuple(task for task in ALL_TASKS if TASK_OUTPUTS[task] in outputs)
+    tasks = old_tasks if tasks is None else check_tasks(tasks)
+    old_expression = heads.get(EXPR_OUTPUT)
+    old_sizes = {n: (layer.num_classes if isinstance(layer, ArcFace) else layer.units) for n, layer in heads.items()}
+    if num_expressions is None:
+        num_expressions = old_sizes.get(EXPR_OUTPUT, 8)
+    if num_aus is None:
+        num_aus = old_sizes.get(AU_OUTPUT, 12)
+    check_positive("num_expressions", num_expressions, integer=True)
+    check_positive("num_aus", num_aus, integer=True)
+    check_choice("keep_matching", keep_matching, (True, False))
+    sizes = {VA_OUTPUT: 2, EXPR_OUTPUT: num_expressions, AU_OUTPUT: num_aus}
+
+    new_outputs = {}
+    for task in tasks:
+        output = TASK_OUTPUTS[task]
+        if keep_matching and old_sizes.get(output) == sizes[output]:
+            new_outputs[output] = outputs[output]  # the trained head, shared
+        elif output == EXPR_OUTPUT and isinstance(old_expression, ArcFace):
+            head = ArcFace(
+                num_expressions, scale=old_expression.scale, margin=old_expression.margin, name=EXPR_OUTPUT
+            )
+            new_outputs[output] = head([features, labels])
+        else:
+            activation = "tanh"
+            if output == VA_OUTPUT and output in heads:  # AffWildNet's linear VA stays linear
+                activation = getattr(heads[output].activation, "__name__", "tanh")
+            new_outputs.update(
+                task_heads(
+                    features,
+                    tasks=(task,),
+                    num_expressions=num_expressions,
+                    num_aus=num_aus,
+                    va_activation="linear" if activation == "linear" else "tanh",
+                )
+            )
+    uses_labels = any(isinstance(t._keras_history.operation, ArcFace) for t in new_outputs.values())
+    inputs = {t.name: t for t in model.inputs if uses_labels or t.name != LABELS_INPUT}
+    return keras.Model(inputs, new_outputs, name=name or f"{model.name}_new_heads")
+
+
+# ----------------------------------------------------------------------------------------
+# Single streams as downstream classifiers
+
+
+def frame_classifier(
+    model,
+    *,
+    tasks=("expr",),
+    num_expressions=8,
+    num_aus=12,
+    dropout=0.0,
+    name="frame_classifier",
+):
+    """The trained visual stream of `model` as a per-image network with new heads.
+
+    For expression image databases: the face CNN that a sequence network runs on every
+    frame (`TimeDistributed` layer `visual_cnn`) is applied to single faces, and new task
+    heads read its features (VGG-Face fc6 for the papers' sequence networks).
+
+    Args:
+        model: keras.Model. A network of `affectkeras.models` with a `visual_cnn` layer
+            (sequence or per-frame network, or another `frame_classifier`).
+        tasks: sequence of str. Heads to add, among `"va"`, `"expr"`, `"au"`.
+        num_expressions: int. Expression classes of the new head (the database's).
+        num_aus: int. AUs of the new head.
+        dropout: float. Dropout rate on the features before the heads, in [0, 1).
+        name: str. Model name.
+
+    Returns:
+        A `keras.Model` from `faces` `(batch, size, size, 3)` uint8 to the new outputs by
+        name (`expression` `(batch, num_expressions)` softmax, ...). Its stream layer is
+        named `visual_cnn` (shared with `model`), so `training.freeze_cnn` freezes it.
+
+    Raises:
+        InvalidArgumentError: `model` has no visual stream, a wrong argument.
+
+    Example:
+        >>> images = frame_classifier(trained_mt_vgg_rnn, num_expressions=7)
+        >>> training.compile_preset(images)
+        >>> images.fit(expression_image_dataset(records, size=96, batch_size=32))
+    """
+    stream = visual_stream(model)
+    tasks = check_tasks(tasks)
+    check_positive("num_expressions", num_expressions, integer=True)
+    check_positive("num_aus", num_aus, integer=True)
+    _check_dropout(dropout)
+    faces = keras.Input(tuple(stream.inputs[0].shape[1:]), dtype="uint8", name=FACES_INPUT)
+    x = _as_named(stream, VISUAL_CNN)(faces)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = task_heads(x, tasks=tasks, num_expressions=num_expressions, num_aus=num_aus)
+    return keras.Model({FACES_INPUT: faces}, outputs, name=name)
+
+
+def audio_classifier(
+    model,
+    *,
+    num_classes,
+    time_windows=None,
+    pooling="mean",
+    dropout=0.3,
+    name="audio_classifier",
+):
+    """The trained audio stream of `model` as a clip classifier with a new softmax head.
+
+    A clip is a sequence of log-mel windows (`affectkeras.data.downstream.audio_clip_dataset`
+    cuts them); the audio stream embeds every window (under `TimeDistributed`, as in the
+    A/V network), the embeddings are pooled over time, and a new `Dense` softmax named
+    `expression` classifies the clip, so `training.compile_preset` compiles it with the
+    masked cross-entropy and the expression F1 / accuracy metrics.
+
+    Args:
+        model: keras.Model. A network with an `audio_cnn` layer (A/V-MT-VGG-RNN, another
+            `audio_classifier`) or a standalone audio CNN (see `audio_stream`).
+        num_classes: int. Classes of the clip database (RAVDESS: 8).
+        time_windows: int or None. Windows per clip; None accepts any number.
+        pooling: str. `"mean"` or `"max"` over the windows' embeddings.
+        dropout: float. Dropout rate on the pooled embedding, in [0, 1).
+        name: str. Model name.
+
+    Returns:
+        A `keras.Model` from `audio` `(batch, time_windows, steps, n_mels, 1)` float32 (dB)
+        to `expression` `(batch, num_classes)` probabilities. Its stream layer is named
+        `audio_cnn` (shared with `model`): `training.freeze_cnn(m, include_audio=True)`
+        freezes it.
+
+    Raises:
+        InvalidArgumentError: `model` has no audio stream, a wrong argument.
+
+    Example:
+        >>> clips = audio_classifier(trained_av_network, num_classes=8, time_windows=8)
+        >>> training.compile_preset(clips)
+        >>> clips.fit(audio_clip_dataset(read_ravdess("RAVDESS"), num_windows=8, training=True))
+    """
+    stream = audio_stream(model)
+    check_positive("num_classes", num_classes, integer=True)
+    if time_windows is not None:
+        check_positive("time_windows", time_windows, integer=True)
+    check_choice("pooling", pooling, POOLINGS)
+    _check_dropout(dropout)
+    audio = keras.Input((time_windows,) + tuple(stream.inputs[0].shape[1:]), name=AUDIO_INPUT)
+    x = FoldedTimeDistributed(stream, name=AUDIO_CNN)(audio)
+    if pooling == "mean":
+        x = keras.layers.GlobalAveragePooling1D(name="temporal_pooling")(x)
+    else:
+        x = keras.layers.GlobalMaxPooling1D(name="temporal_pooling")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
+    probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=EXPR_OUTPUT)(x)
+    return keras.Model({AUDIO_INPUT: audio}, {EXPR_OUTPUT: probabilities}, name=name)
+
+
+# ----------------------------------------------------------------------------------------
+# Batch-norm statistics after a short fine-tuning
+
+
+def _batch_norm_layers(layer):
+    """Every `BatchNormalization` inside `layer` (nested models and wrappers included)."""
+    if isinstance(layer, keras.layers.BatchNormalization):
+        return [layer]
+    children = list(getattr(layer, "layers", None) or [])
+    if isinstance(layer, keras.layers.Wrapper):
+        children.append(layer.layer)
+    found = []
+    for child in children:
+        found.extend(b for b in _batch_norm_layers(child) if all(b is not f for f in found))
+    return found
+
+
+def recalibrate_batch_norm(model, dataset, *, steps=None):
+    """Recomputes the moving statistics of the trainable batch-norm layers with the final weights.
+
+    A fine-tuning of a few hundred steps leaves the moving means and variances (momentum
+    0.99) behind the weights that changed under them; the error compounds layer after
+    layer, and at inference a network that is fine in training mode can predict one class
+    for everything. This pass ("precise BN", Wu & Johnson 2021) runs the training data
+    through the network in training mode, without any weight update, and sets each
+    moving statistic to the average of its batch statistics over the pass. Frozen
+    (non-trainable) batch-norm layers keep theirs. It uses no label: pass the training
+    data, not the test data, and preferably without augmentation.
+
+    Args:
+        model: keras.Model. A trained network.
+        dataset: iterable of `(inputs, targets)` or `inputs` batches (e.g. a `tf.data`
+            pipeline of the training set without shuffling or augmentation).
+        steps: int or None. Batches to use; None = the whole dataset.
+
+    Returns:
+        int. The number of batch-norm layers recalibrated (0: nothing to do, `dataset`
+        is not read).
+
+    Example:
+        >>> model.fit(train_augmented, epochs=20)
+        >>> recalibrate_batch_norm(model, audio_clip_dataset(train, training=False))
+    """
+    _check_model(model)
+    if steps is not None:
+        check_positive("steps", steps, integer=True)
+    layers = [b for b in _batch_norm_layers(model) if b.trainable]
+    if not layers:
+        return 0
+    momenta = [layer.momentum for layer in layers]
+    seen = 0
+    try:
+        for batch in dataset:
+            if steps is not None and seen >= steps:
+                break
+            inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
+            for layer in layers:
+                layer.momentum = seen / (seen + 1.0)  # running average of the batch statistics
+            model(inputs, training=True)
+            seen += 1
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    if seen == 0:
+        raise InvalidArgumentError("`dataset` gave no batch to recalibrate with. Received: an empty dataset")
+    return len(layers)
+
+
+def _check_dropout(dropout):
+    ok = isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and 0 <= dropout < 1
+    if not ok:
+        raise InvalidArgumentError(f"`dropout` must be a number in [0, 1). Received: dropout={dropout!r}")
+
+
+__all__ = [
+    "FoldedTimeDistributed",
+    "audio_classifier",
+    "audio_stream",
+    "frame_classifier",
+    "recalibrate_batch_norm",
+    "replace_heads",
+    "visual_stream",
+]

@@ -1,0 +1,244 @@
+"""Train a network of the Aff-Wild2 papers on Aff-Wild2-layout data.
+
+    python recipes/train_affwild2.py --data Aff-Wild2 --run-dir runs/av_mt \\
+        --network av_mt_vgg_rnn --tasks va,expr,au --pretraining vggface1 --epochs 10
+
+`--data` is the dataset root as distributed for ABAW (`videos/`, `cropped_aligned/`,
+`annotations/`, see the README); the recipe turns its training and validation splits
+into TFRecords under `--records` once (resumable), then trains with the papers' defaults:
+80-frame sequences, 4 per batch, Adam 1e-3 decayed x0.97 every 400 steps, CCC loss for
+valence/arousal plus the masked cross-entropies. The run folder gets `config.json`,
+`checkpoints/`, TensorBoard `logs/`, `history.csv`, `model.keras`, `metrics.json` and the
+validation report (`evaluation/`).
+
+Training strategies of the Aff-Wild2 paper (`--training-strategy`): `freeze_cnn` (i, the
+CNN frozen, train the RNN), `train_all` (ii), `init_from` (iii: start from the RNN of a
+run made with (i), `--init-from RUN_DIR`, then train everything).
+
+Scale: `--strategy mirrored` (all local GPUs) or `multi_worker` (every worker in
+`TF_CONFIG` runs the same command; preprocess first and pass `--records`),
+`--mixed-precision`, `--jit-compile`. An interrupted run continues from its last epoch
+with the same command plus `--resume`.
+"""
+
+import dataclasses
+import os
+import pathlib
+import shutil
+import sys
+import typing
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
+
+from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
+
+NETWORKS = ("cnn_rnn", "mt_vgg", "mt_vgg_rnn", "av_mt_vgg_rnn", "mt_arcres", "mt_arcvgg")
+TRAINING_STRATEGIES = ("train_all", "freeze_cnn", "init_from")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    data: str = config_field("", "dataset root in the Aff-Wild2 layout (needed unless --records holds records)")
+    records: str = config_field("", "folder of the TFRecords (train/, validation/); default <run-dir>/records")
+    run_dir: str = config_field("runs/affwild2", "run folder (config, checkpoints, logs, model, metrics)")
+    network: str = config_field("av_mt_vgg_rnn", "network to build", choices=NETWORKS)
+    backbone: str = config_field("vggface", "CNN of --network cnn_rnn", choices=("vggface", "resnet50", "densenet121"))
+    pretraining: str = config_field("", "backbone weights: a preset (vggface1, vggface2, ...), a file, or empty")
+    rnn: str = config_field("gru", "recurrent layer of the sequence networks", choices=("gru", "lstm", "indrnn"))
+    rnn_units: int = config_field(128, "units per RNN layer")
+    rnn_layers: int = config_field(2, "RNN layers")
+    attention: bool = config_field(False, "temporal attention on top of the RNN")
+    attention_length: int = config_field(32, "frames each step attends over")
+    tasks: typing.Tuple[str, ...] = config_field(("va", "expr", "au"), "tasks among va, expr, au")
+    num_expressions: int = config_field(8, "expression classes (7 for ABAW 2020/2021)")
+    num_aus: int = config_field(12, "action units (8 for ABAW 2020)")
+    width: float = config_field(1.0, "width multiplier of the CNNs and RNN (1.0 = the papers')")
+    face_size: int = config_field(0, "face crop side; 0 = 96, or 112 for the ArcFace networks")
+    seq_len: int = config_field(80, "frames per training sequence")
+    batch_size: int = config_field(4, "sequences per batch (per-frame networks: batch_size x seq_len frames)")
+    epochs: int = config_field(10, "training epochs")
+    steps_per_epoch: int = config_field(0, "batches per epoch; 0 = one pass over the training records")
+    learning_rate: float = config_field(1e-3, "initial Adam learning rate")
+    decay_rate: float = config_field(0.97, "learning-rate decay factor")
+    decay_steps: int = config_field(400, "steps between learning-rate decays")
+    training_strategy: str = config_field("train_all", "the paper's training strategy", choices=TRAINING_STRATEGIES)
+    init_from: str = config_field("", "run folder or .keras model whose RNN and heads start strategy init_from")
+    strategy: str = config_field("one_device", "tf.distribute strategy", choices=("one_device", "mirrored", "multi_worker"))
+    mixed_precision: bool = config_field(False, "train in mixed_float16")
+    jit_compile: bool = config_field(False, "compile the train step with XLA")
+    preprocess_workers: int = config_field(1, "processes turning videos into records")
+    seed: int = config_field(0, "random seed")
+    verbose: int = config_field(2, "Keras fit verbosity (0, 1 = progress bar, 2 = a line per epoch)")
+    resume: bool = config_field(False, "continue the run in --run-dir from its last epoch")
+    overwrite: bool = config_field(False, "replace a run already in --run-dir")
+
+
+def build_network(config):
+    """The network `config` names, at its width and label space."""
+    import affectkeras
+
+    shared = dict(tasks=config.tasks, num_expressions=config.num_expressions, num_aus=config.num_aus,
+                  width=config.width, input_size=face_size(config))
+    pretraining = config.pretraining or None
+    if config.network in ("mt_arcres", "mt_arcvgg", "mt_vgg"):
+        builder = getattr(affectkeras, f"build_{config.network}")
+        return builder(pretraining=pretraining, **shared)
+    recurrent = dict(rnn=config.rnn, rnn_units=config.rnn_units, rnn_layers=config.rnn_layers,
+                     attention=config.attention, attention_length=config.attention_length,
+                     sequence_length=config.seq_len, pretraining=pretraining)
+    if config.network == "cnn_rnn":
+        return affectkeras.build_cnn_rnn(backbone=config.backbone, **recurrent, **shared)
+    return getattr(affectkeras, f"build_{config.network}")(**recurrent, **shared)
+
+
+def face_size(config):
+    return config.face_size or (112 if config.network.startswith("mt_arc") else 96)
+
+
+def is_sequence_network(config):
+    return config.network in ("cnn_rnn", "mt_vgg_rnn", "av_mt_vgg_rnn")
+
+
+def prepare_records(config, records, chief):
+    """The train/ and validation/ record folders, preprocessed from --data first if given.
+
+    Preprocessing skips the videos already done, so a repeated or resumed run costs nothing.
+    """
+    from affectkeras.data import run_preprocess
+
+    folders = {"train": records / "train", "validation": records / "validation"}
+    if config.data and chief:
+        for split, folder in folders.items():
+            run_preprocess(config.data, folder, split=split, tasks=config.tasks, size=face_size(config),
+                           audio=config.network == "av_mt_vgg_rnn", workers=config.preprocess_workers)
+    for folder in folders.values():
+        if not any(folder.glob("*.tfrecord")):
+            raise FileNotFoundError(
+                f"{folder} holds no records; pass --data DATASET_ROOT (multi-worker runs: preprocess "
+                f"first with `affectkeras preprocess` and pass --records)"
+            )
+    return folders
+
+
+def make_datasets(config, folders):
+    """The training and validation `tf.data` pipelines of `config`'s network."""
+    from affectkeras.data import make_dataset
+
+    sequence = is_sequence_network(config)
+    shared = dict(
+        mode="sequence" if sequence else "frame",
+        seq_len=config.seq_len,
+        batch_size=config.batch_size if sequence else config.batch_size * config.seq_len,
+        modalities=("faces", "audio") if config.network == "av_mt_vgg_rnn" else ("faces",),
+        tasks=config.tasks,
+        face_size=face_size(config),
+        with_expression_labels_input=config.network.startswith("mt_arc"),
+    )
+    train = make_dataset(folders["train"], shuffle=True, seed=config.seed, repeat=config.steps_per_epoch > 0,
+                         drop_remainder=config.strategy != "one_device", **shared)
+    validation = make_dataset(folders["validation"], shuffle=False, pad_remainder=sequence, **shared)
+    return train, validation
+
+
+def apply_training_strategy(model, config):
+    from affectkeras import training
+    from affectkeras.errors import InvalidArgumentError
+    from affectkeras.runs import load_trained_model
+
+    if config.training_strategy == "freeze_cnn":
+        training.freeze_cnn(model)
+    elif config.training_strategy == "init_from":
+        if not config.init_from:
+            raise InvalidArgumentError(
+                "--training-strategy init_from needs --init-from RUN_DIR (a run made with freeze_cnn). "
+                "Received: init_from=''"
+            )
+        training.init_from(model, load_trained_model(config.init_from))
+        training.unfreeze_all(model)
+
+
+def main(argv=None):
+    config = parse_config(TrainConfig, argv, description=__doc__, prog="train_affwild2.py")
+
+    import keras
+
+    from affectkeras import distribute, training
+    from affectkeras.runs import RunFolder, load_trained_model, set_seed
+
+    strategy = distribute.make_strategy(config.strategy)  # first: multi-worker needs a clean TF runtime
+    chief, worker = distribute.worker_info(strategy)
+    print(f"strategy {config.strategy}: {strategy.num_replicas_in_sync} replica(s); worker {worker}"
+          f"{' (chief)' if chief else ''}", flush=True)
+    set_seed(config.seed)
+    if config.mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+
+    if chief:
+        run = RunFolder(config.run_dir, resume=config.resume, overwrite=config.overwrite)
+        run.save_config(config)
+    else:
+        run = RunFolder.for_worker(config.run_dir, worker)
+    run_dir = pathlib.Path(config.run_dir)
+    records = pathlib.Path(config.records) if config.records else run_dir / "records"
+    folders = prepare_records(config, records, chief)
+    train, validation = make_datasets(config, folders)
+    if config.strategy != "one_device":
+        train, validation = distribute.shard_by_data(train), distribute.shard_by_data(validation)
+
+    with strategy.scope():
+        model = build_network(config)
+        apply_training_strategy(model, config)
+        optimizer = training.default_optimizer(learning_rate=config.learning_rate, decay_rate=config.decay_rate,
+                                               decay_steps=config.decay_steps)
+        training.compile_preset(model, optimizer=optimizer, jit_compile=config.jit_compile)
+    distribute.prepare_fit(model, train, strategy)
+
+    # Across workers, validation batches split unevenly (a worker may get an empty one, which
+    # TimeDistributed cannot reshape); multi-worker runs validate once, on the chief, after fit.
+    multi_worker = config.strategy == "multi_worker"
+    callbacks = run.callbacks(monitor=None if multi_worker else _monitor(model), mode="max")
+    with strategy.scope():
+        model.fit(train, validation_data=None if multi_worker else validation, epochs=config.epochs,
+                  steps_per_epoch=config.steps_per_epoch or None, callbacks=callbacks, verbose=config.verbose)
+    run.save_model(model)
+    if not chief:
+        shutil.rmtree(run.path)  # its temporary folder; the chief wrote the run
+        return None
+    if multi_worker:  # evaluate a local copy: the distributed one would wait for the other workers
+        model = load_trained_model(run.model_path)
+    metrics = _evaluate(model, folders["validation"], config, run)
+    run.write_metrics(metrics)
+    print(f"validation: {_summary(metrics)}")
+    print(f"run folder: {run.path} (model.keras, metrics.json, evaluation/report.md, logs/ for TensorBoard)")
+    return metrics
+
+
+def _monitor(model):
+    from affectkeras.models.heads import named_outputs
+
+    outputs = named_outputs(model)
+    if "valence_arousal" in outputs:
+        return "val_valence_arousal_ccc"
+    if "expression" in outputs:
+        return "val_expression_f1"
+    return "val_action_units_f1"
+
+
+def _evaluate(model, records, config, run):
+    """The ABAW scores of `model` on the validation records, and the report in evaluation/."""
+    from affectkeras import evaluation
+    from affectkeras.models import inference_model
+
+    if config.network.startswith("mt_arc"):
+        model = inference_model(model)
+    result = evaluation.evaluate(model, records, batch_size=config.batch_size)
+    evaluation.write_report(result, run.path / "evaluation")
+    return result.to_dict()
+
+
+def _summary(metrics):
+    return ", ".join(f"{task} {scores['score']:.3f}" for task, scores in metrics["scores"].items())
+
+
+if __name__ == "__main__":
+    sys.exit(run_recipe(main))

@@ -1,0 +1,363 @@
+"""Fine-tuning on downstream databases: model surgery, downstream datasets, the recipe."""
+
+import importlib.util
+import json
+import pathlib
+import wave
+
+import keras
+import numpy as np
+import pytest
+
+from affectkeras import annotations, models, training
+from affectkeras.annotations import ContinuousLabels
+from affectkeras.data import downstream
+from affectkeras.errors import DataFormatError, InvalidArgumentError
+from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+WIDTH = 0.05
+
+
+def _recipe():
+    spec = importlib.util.spec_from_file_location("finetune_recipe", REPO / "recipes" / "finetune.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _same_weights(a, b):
+    wa, wb = a.get_weights(), b.get_weights()
+    return len(wa) == len(wb) and all(np.array_equal(x, y) for x, y in zip(wa, wb))
+
+
+# ----------------------------------------------------------------------------------------
+# Tiny databases written by the tests
+
+
+def _write_image_folder(root, classes=("happy", "sad", "neutral"), subjects=("S01", "S02", "S03"), per=2, size=24):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for name in classes:
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for subject in subjects:
+            for k in range(per):
+                pixels = rng.integers(0, 255, (size, size + 6, 3), dtype=np.uint8)  # not square
+                Image.fromarray(pixels).save(folder / f"{subject}_{name}_{k}.png")
+    return root
+
+
+def _write_ravdess(root, actors=(1, 2), emotions=(1, 3, 5), seconds=0.8, rate=16000):
+    rng = np.random.default_rng(1)
+    for actor in actors:
+        folder = root / f"Actor_{actor:02d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for emotion in emotions:
+            for repetition in (1, 2):
+                t = np.arange(int(seconds * rate)) / rate
+                signal = 0.3 * np.sin(2 * np.pi * 200 * emotion * t) + 0.05 * rng.standard_normal(len(t))
+                name = f"03-01-{emotion:02d}-01-01-{repetition:02d}-{actor:02d}.wav"
+                with wave.open(str(folder / name), "wb") as f:
+                    f.setnchannels(1)
+                    f.setsampwidth(2)
+                    f.setframerate(rate)
+                    f.writeframes((np.clip(signal, -1, 1) * 32767).astype("<i2").tobytes())
+    return root
+
+
+# ----------------------------------------------------------------------------------------
+# Model surgery
+
+
+def test_replace_heads_new_label_space_keeps_trunk_and_matching_heads():
+    source = models.build_mt_vgg_rnn(width=WIDTH, rnn_units=8, sequence_length=4, input_size=32)
+    new = models.replace_heads(source, num_expressions=7, tasks=("va", "expr"))
+    assert set(new.output) == {"valence_arousal", "expression"}
+    assert new.output["expression"].shape == (None, 4, 7)
+    assert new.get_layer("valence_arousal") is source.get_layer("valence_arousal")  # same size: kept
+    assert new.get_layer("expression") is not source.get_layer("expression")
+    assert new.get_layer(VISUAL_CNN) is source.get_layer(VISUAL_CNN)
+    assert _same_weights(new.get_layer("rnn_2"), source.get_layer("rnn_2"))
+    fresh = models.replace_heads(source, keep_matching=False)
+    assert fresh.get_layer("valence_arousal") is not source.get_layer("valence_arousal")
+    faces = np.zeros((1, 4, 32, 32, 3), np.uint8)
+    assert new.predict({"faces": faces}, verbose=0)["expression"].shape == (1, 4, 7)
+
+
+def test_replace_heads_arcface_network():
+    source = models.build_mt_arcres(width=WIDTH, input_size=32)
+    seven = models.replace_heads(source, num_expressions=7)
+    assert seven.get_layer("expression").num_classes == 7
+    assert set(seven.input) == {"faces", "expression_labels"}
+    va_only = models.replace_heads(source, tasks=("va",))
+    assert set(va_only.input) == {"faces"} and set(va_only.output) == {"valence_arousal"}
+    with pytest.raises(InvalidArgumentError, match="num_expressions"):
+        models.replace_heads(source, num_expressions=0)
+
+
+def test_audio_classifier_shares_the_trained_audio_stream(tmp_path):
+    source = models.build_av_mt_vgg_rnn(width=WIDTH, rnn_units=8, sequence_length=4, input_size=32)
+    clips = models.audio_classifier(source, num_classes=8, time_windows=3)
+    assert clips.input["audio"].shape == (None, 3, 50, 64, 1)
+    assert clips.output["expression"].shape == (None, 8)
+    stream = source.get_layer(AUDIO_CNN).layer
+    assert clips.get_layer(AUDIO_CNN).layer is stream and _same_weights(clips.get_layer(AUDIO_CNN), stream)
+    assert training.freeze_cnn(clips, include_audio=True) == [AUDIO_CNN]
+    training.compile_preset(clips)
+    x = np.random.default_rng(0).normal(-40, 10, (4, 3, 50, 64, 1)).astype("float32")
+    clips.fit({"audio": x}, {"expression": np.array([0, 1, 2, 3])}, epochs=1, verbose=0)
+    path = tmp_path / "clips.keras"
+    clips.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(
+        loaded.predict({"audio": x}, verbose=0)["expression"], clips.predict({"audio": x}, verbose=0)["expression"],
+        atol=1e-5,
+    )
+    again = models.audio_classifier(loaded, num_classes=4, pooling="max")  # from a classifier: any length
+    assert again.input["audio"].shape == (None, None, 50, 64, 1)
+
+
+def test_folded_time_distributed_normalises_over_all_windows():
+    stream = models.streams.audio_cnn(window_steps=8, n_mels=8, width=WIDTH)
+    clips = models.audio_classifier(stream, num_classes=3, time_windows=4, dropout=0.0)
+    x = np.random.default_rng(0).normal(0, 1, (2, 4, 8, 8, 1)).astype("float32")
+    x[:, 0] = 0.0  # a silent first window in every clip: per-step batch statistics would differ
+    layer = clips.get_layer(AUDIO_CNN)
+    for training_mode in (False, True):
+        folded = keras.ops.convert_to_numpy(layer(x, training=training_mode))
+        flat = keras.ops.convert_to_numpy(stream(x.reshape(8, 8, 8, 1), training=training_mode))
+        np.testing.assert_allclose(folded, flat.reshape(2, 4, -1), atol=1e-5)
+
+
+def test_audio_classifier_standalone_stream_and_errors():
+    stream = models.streams.audio_cnn(window_steps=50, n_mels=64, width=WIDTH)
+    clips = models.audio_classifier(stream, num_classes=8, time_windows=2, dropout=0.0)
+    assert clips.get_layer(AUDIO_CNN).layer is stream
+    with pytest.raises(InvalidArgumentError, match="audio_cnn"):
+        models.audio_classifier(models.build_mt_vgg(width=WIDTH, input_size=32), num_classes=8)
+    with pytest.raises(InvalidArgumentError, match="pooling"):
+        models.audio_classifier(stream, num_classes=8, pooling="median")
+
+
+def test_frame_classifier_from_a_sequence_network():
+    source = models.build_cnn_rnn(width=WIDTH, rnn_units=8, sequence_length=4, input_size=32, tasks=("va",))
+    images = models.frame_classifier(source, num_expressions=7, dropout=0.2)
+    assert images.input["faces"].shape == (None, 32, 32, 3)
+    assert images.output["expression"].shape == (None, 7)
+    trained = source.get_layer(VISUAL_CNN).layer
+    assert _same_weights(images.get_layer(VISUAL_CNN), trained)
+    assert training.freeze_cnn(images) == [VISUAL_CNN]
+    faces = np.zeros((2, 32, 32, 3), np.uint8)
+    np.testing.assert_allclose(images.get_layer(VISUAL_CNN)(faces), trained(faces), atol=1e-6)
+    with pytest.raises(InvalidArgumentError, match="visual_cnn"):
+        models.frame_classifier(models.streams.audio_cnn(width=WIDTH))
+
+
+# ----------------------------------------------------------------------------------------
+# Downstream datasets
+
+
+def test_expression_images_dataset_and_subject_split(tmp_path):
+    root = _write_image_folder(tmp_path / "db")
+    records = annotations.read_expression_folder(root, subject_pattern=r"/(S\d+)_")
+    assert len(records) == 18 and {r.subject for r in records} == {"S01", "S02", "S03"}
+    train, test = annotations.split_by_subject(records, test_fraction=0.34, seed=0)
+    assert not {r.subject for r in train} & {r.subject for r in test}
+    ds = downstream.expression_image_dataset(test, size=16, batch_size=4)
+    faces, labels = [], []
+    for inputs, targets in ds:
+        faces.append(inputs["faces"].numpy())
+        labels.append(targets["expression"].numpy())
+    faces, labels = np.concatenate(faces), np.concatenate(labels)
+    assert faces.shape == (len(test), 16, 16, 3) and faces.dtype == np.uint8
+    assert labels.tolist() == [r.label for r in test]
+    flipped = downstream.expression_image_dataset(train, size=16, batch_size=32, shuffle=True, seed=1, flip=True)
+    inputs, targets = next(iter(flipped))
+    assert inputs["faces"].shape == (len(train), 16, 16, 3)
+    assert sorted(targets["expression"].numpy().tolist()) == sorted(r.label for r in train)
+
+
+def test_load_face_image_arrays_alignment_fallback_and_errors(tmp_path):
+    gray = np.arange(48 * 60, dtype=np.uint8).reshape(48, 60)  # FER2013-like pixels
+    assert downstream.load_face_image(gray, size=32).shape == (32, 32, 3)
+    noise = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    # No face in noise: the aligned path falls back to the centre crop.
+    np.testing.assert_array_equal(
+        downstream.load_face_image(noise, size=20, align=True), downstream.load_face_image(noise, size=20)
+    )
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    with pytest.raises(DataFormatError, match="broken.png"):
+        downstream.load_face_image(bad)
+    with pytest.raises(FileNotFoundError, match="missing.png"):
+        downstream.load_face_image(tmp_path / "missing.png")
+
+
+def test_audio_clip_dataset_windows_labels_and_determinism(tmp_path):
+    root = _write_ravdess(tmp_path / "ravdess")
+    records = annotations.read_ravdess(root)
+    folds = annotations.kfold_by_subject(records, 2, key=lambda r: r.actor)
+    for train, test in folds:
+        assert not {r.actor for r in train} & {r.actor for r in test}
+    test = folds[0][1]
+    evaluation = downstream.audio_clip_dataset(test, num_windows=3, batch_size=4)
+    first = [(x["audio"].numpy(), y["expression"].numpy()) for x, y in evaluation]
+    second = [x["audio"].numpy() for x, _ in evaluation]
+    audio = np.concatenate([a for a, _ in first])
+    assert audio.shape == (len(test), 3, 50, 64, 1) and audio.dtype == np.float32
+    assert np.concatenate([y for _, y in first]).tolist() == [r.emotion for r in test]
+    np.testing.assert_array_equal(audio, np.concatenate(second))  # centred: the same every time
+    assert audio[:, -1].min() == -100.0  # 0.8 s clips padded with silence to 1.5 s
+
+
+@pytest.mark.slow
+def test_audio_clip_dataset_training_crops_are_seeded(tmp_path):
+    records = annotations.read_ravdess(_write_ravdess(tmp_path / "ravdess", actors=(1,)))
+    train = records
+
+    def epochs(seed):
+        ds = downstream.audio_clip_dataset(train, num_windows=1, batch_size=16, training=True, seed=seed)
+        return [next(iter(ds))[0]["audio"].numpy() for _ in range(2)]
+
+    run_a, run_b = epochs(3), epochs(3)
+    np.testing.assert_array_equal(run_a[0], run_b[0])  # seeded: reproducible
+    assert not np.array_equal(run_a[0], run_a[1])  # new crops and masks each epoch
+    normalized = downstream.audio_clip_dataset(train, num_windows=3, batch_size=16, normalize="clip")
+    audio = next(iter(normalized))[0]["audio"].numpy()
+    assert audio.shape == (len(train), 3, 50, 64, 1) and (audio[:, -1, -30:] == 0).all()  # padded with the mean
+    with pytest.raises(InvalidArgumentError, match="normalize"):
+        downstream.audio_clip_dataset(train, normalize="global")
+
+
+def test_normalize_clip_per_band():
+    import tensorflow as tf
+
+    spec = tf.constant(np.random.default_rng(0).normal(-50, 20, (120, 64)), tf.float32)
+    out = downstream.normalize_clip(spec).numpy()
+    np.testing.assert_allclose(out.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(out.std(axis=0), 1, atol=1e-3)
+
+
+def test_write_va_annotations_resamples_to_30_fps(tmp_path):
+    times = np.arange(50) / 25.0 + 0.2  # RECOLA: 25 fps, first value at 0.2 s
+    values = np.stack([np.linspace(-1, 1, 50), np.linspace(0, 0.5, 50)], axis=1).astype(np.float32)
+    mask = np.ones_like(values, bool)
+    mask[10, 1] = False
+    labels = ContinuousLabels(("valence", "arousal"), times, values, mask, 25.0)
+    (path,) = downstream.write_va_annotations({"dev_1": labels}, tmp_path, split="validation")
+    assert path == tmp_path / "VA_Estimation_Challenge" / "Validation_Set" / "dev_1.txt"
+    read = annotations.read_annotation_file(path)
+    rows = np.asarray(read.values)
+    assert len(rows) == 6 + 60  # 0.2 s of masked frames, then 2 s at 30 fps
+    assert (rows[:6] == -5).all() and rows[6, 0] == pytest.approx(-1.0)
+    with pytest.raises(InvalidArgumentError, match="arousal"):
+        downstream.write_va_annotations({"x": ContinuousLabels(("valence",), times, values[:, :1], mask[:, :1], 25.0)},
+                                        tmp_path)
+
+
+# ----------------------------------------------------------------------------------------
+# The recipe
+
+
+def _check_run(run_dir, folds):
+    run_dir = pathlib.Path(run_dir)
+    assert (run_dir / "config.json").is_file()
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert len(metrics["folds"]) == folds
+    for index in range(1, folds + 1):
+        fold = run_dir / f"fold_{index}"
+        assert (fold / "model.keras").is_file() and (fold / "metrics.json").is_file()
+        assert (fold / "checkpoints" / "last.keras").is_file() and (fold / "history.csv").is_file()
+    return metrics
+
+
+@pytest.mark.slow
+def test_recipe_expression_images_end_to_end(tmp_path):
+    root = _write_image_folder(tmp_path / "db")
+    run_dir = tmp_path / "run"
+    metrics = _recipe().main([
+        "--kind", "expression_images", "--data", str(root), "--subject-pattern", r"/(S\d+)_",
+        "--model", "none", "--width", str(WIDTH), "--image-size", "32", "--epochs", "1",
+        "--batch-size", "4", "--test-fraction", "0.34", "--run-dir", str(run_dir), "--verbose", "0",
+    ])
+    assert _check_run(run_dir, 1) == json.loads((run_dir / "metrics.json").read_text()) == metrics
+    fold = metrics["folds"][0]
+    assert len(fold["test_subjects"]) == 1 and fold["test_examples"] == 6 and 0 <= fold["accuracy"] <= 1
+    assert set(metrics["summary"]) == {"accuracy", "f1"}
+
+
+@pytest.mark.slow
+def test_recipe_audio_clips_leave_one_subject_out(tmp_path):
+    root = _write_ravdess(tmp_path / "ravdess")
+    run_dir = tmp_path / "run"
+    recipe = _recipe()
+    argv = [
+        "--kind", "audio_clips", "--data", str(root), "--model", "none", "--width", str(WIDTH),
+        "--leave-one-subject-out", "--num-windows", "2", "--epochs", "1", "--batch-size", "4",
+        "--run-dir", str(run_dir), "--verbose", "0",
+    ]
+    metrics = recipe.main(argv)
+    _check_run(run_dir, 2)
+    assert [fold["test_subjects"] for fold in metrics["folds"]] == [[1], [2]]
+    assert metrics["classes"][0] == "neutral" and metrics["folds"][0]["chance_accuracy"] == 1 / 8
+    # From the trained fold model (a run folder), with a frozen stream; --resume skips nothing new.
+    again = recipe.main([
+        "--kind", "audio_clips", "--data", str(root), "--model", str(run_dir / "fold_1"), "--freeze-backbone",
+        "--folds", "2", "--num-windows", "3", "--epochs", "1", "--run-dir", str(tmp_path / "run2"), "--verbose", "0",
+    ])
+    assert len(again["folds"]) == 2
+    resumed = recipe.main(argv + ["--resume"])
+    assert resumed["folds"] == metrics["folds"]
+
+
+def test_recipe_bad_input_names_the_problem(tmp_path):
+    recipe = _recipe()
+    base = ["--model", "none", "--width", str(WIDTH), "--epochs", "1", "--verbose", "0"]
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        recipe.main(["--kind", "audio_clips", "--data", str(tmp_path / "nowhere"),
+                     "--run-dir", str(tmp_path / "r1")] + base)
+    root = _write_image_folder(tmp_path / "db", classes=("happy",), subjects=("S01",), per=1)
+    with pytest.raises(DataFormatError, match=r"S01_happy_0\.png.*subject_pattern"):
+        recipe.main(["--kind", "expression_images", "--data", str(root), "--subject-pattern", r"/(P\d+)_",
+                     "--run-dir", str(tmp_path / "r2")] + base)
+    (root / "contempt").mkdir()
+    with pytest.raises(DataFormatError, match="contempt.*unknown expression class"):
+        recipe.main(["--kind", "expression_images", "--data", str(root), "--subject-pattern", r"/(S\d+)_",
+                     "--run-dir", str(tmp_path / "r3")] + base)
+    with pytest.raises(InvalidArgumentError, match="subject_pattern"):
+        recipe.main(["--kind", "expression_images", "--data", str(root), "--run-dir", str(tmp_path / "r4")] + base)
+    assert not (tmp_path / "r1").exists()  # no run folder for a run that could not start
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="no audio file"):
+        recipe.main(["--kind", "audio_clips", "--data", str(empty), "--run-dir", str(tmp_path / "r5")] + base)
+
+
+@pytest.mark.slow
+def test_recipe_continuous_va_end_to_end(tmp_path):
+    from affectkeras.data import write_dataset
+
+    root = tmp_path / "recola"
+    synthetic = write_dataset(root, num_videos=3, frames=45, size=32, validation_videos=0, workers=1)
+    labels = root / "labels"  # RECOLA-style CSVs at 25 fps from the synthetic 30-fps VA files
+    labels.mkdir()
+    for name, table in annotations.read_annotation_set(synthetic.annotations_root, "VA", "train").items():
+        values = np.asarray(table.values, float)
+        t30, t25 = np.arange(len(values)) / 30.0, np.arange(len(values) * 25 // 30) / 25.0
+        rows = [f"{t:.2f},{np.interp(t, t30, values[:, 0]):.4f},{np.interp(t, t30, values[:, 1]):.4f}\n" for t in t25]
+        (labels / f"{name}.csv").write_text("time,valence,arousal\n" + "".join(rows))
+    import shutil
+
+    shutil.rmtree(synthetic.annotations_root)  # only the CSVs label the videos
+    run_dir = tmp_path / "run"
+    metrics = _recipe().main([
+        "--kind", "continuous_va", "--data", str(root), "--model", "none", "--width", str(WIDTH),
+        "--seq-len", "8", "--batch-size", "2", "--test-fraction", "0.5", "--epochs", "1",
+        "--run-dir", str(run_dir), "--verbose", "0",
+    ])
+    _check_run(run_dir, 1)
+    assert set(metrics["summary"]) == {"ccc_valence", "ccc_arousal", "ccc"}
+    assert (run_dir / "annotations" / "VA_Estimation_Challenge" / "Train_Set").is_dir()
+    assert any((run_dir / "records").glob("*.tfrecord"))

@@ -1,0 +1,360 @@
+"""The video predictor: one row per source frame, every model format, bad input, atomic files.
+
+Tiny untrained networks (width 0.05) on the sample video `assets/astronaut.mp4` (a real
+face in every frame, with sound), on the shared 23.976-fps clip, and on small videos made
+here with ffmpeg's `color` / `sine` sources (no face, no sound track).
+"""
+
+import csv
+import importlib.util
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import affectkeras
+from affectkeras import cli, media
+from affectkeras.constants import AUS_8, AUS_12, EXPRESSIONS_7, EXPRESSIONS_8
+from affectkeras.errors import AffectKerasError, DataFormatError, InvalidArgumentError, MediaError
+from affectkeras.inference import (
+    FRAME_COLUMNS,
+    PredictionTable,
+    Predictor,
+    load_predictor,
+    predict_video,
+    write_predictions,
+)
+from affectkeras.media._ffmpeg import ffmpeg_exe
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+ASTRONAUT = REPO / "assets" / "astronaut.mp4"
+RECIPE = REPO / "recipes" / "predict.py"
+TINY_AV = dict(width=0.05, rnn_units=8, rnn_layers=1, sequence_length=16)
+
+
+def _ffmpeg(*args):
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *map(str, args)], check=True)
+
+
+def _read_csv(path):
+    with open(path, newline="", encoding="utf-8") as file:
+        rows = list(csv.reader(file))
+    return rows[0], rows[1:]
+
+
+@pytest.fixture(scope="module")
+def av_model():
+    return affectkeras.build_av_mt_vgg_rnn(**TINY_AV)
+
+
+@pytest.fixture(scope="module")
+def av_model_file(av_model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("models") / "av.keras"
+    av_model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+    """Small videos made once: a 1.5 s cut of the sample, the same without sound, no face."""
+    folder = tmp_path_factory.mktemp("videos")
+    short = folder / "short.mp4"
+    _ffmpeg("-i", ASTRONAUT, "-t", 1.5, "-c:v", "libx264", "-c:a", "aac", short)
+    silent = folder / "silent.mp4"
+    _ffmpeg("-i", short, "-c:v", "copy", "-an", silent)
+    # 25 fps (not 30): the rows follow the source frames, not the 30-fps grid.
+    gray = folder / "gray.mp4"
+    _ffmpeg("-f", "lavfi", "-i", "color=c=gray:s=160x120:r=25:d=1", "-f", "lavfi", "-i",
+            "sine=frequency=220:sample_rate=16000:duration=1", "-c:v", "libx264", "-c:a", "aac",
+            "-shortest", gray)
+    empty = folder / "empty.mp4"
+    empty.write_bytes(b"")
+    truncated = folder / "truncated.mp4"
+    truncated.write_bytes(ASTRONAUT.read_bytes()[: ASTRONAUT.stat().st_size // 2])
+    return {"short": short, "silent": silent, "gray": gray, "empty": empty, "truncated": truncated}
+
+
+# ------------------------------------------------------------------------- the sample
+
+
+def test_sample_video_shows_a_face_in_nearly_every_frame():
+    from affectkeras.faces import extract_faces
+
+    info = media.probe(ASTRONAUT)
+    assert info.has_audio and info.frame_count == 150 and ASTRONAUT.stat().st_size < 500_000
+    records = extract_faces(ASTRONAUT, size=None)
+    assert np.mean([record.box is not None for record in records]) >= 0.95
+
+
+# --------------------------------------------------------------------------- the table
+
+
+@pytest.mark.slow
+def test_one_row_per_source_frame_of_a_23_976_fps_video(shared_data, av_model, tmp_path):
+    video = shared_data / "video" / "WolfgangLanger_Pexels.mp4"
+    calls = []
+    table = predict_video(video, av_model, progress=lambda done, total: calls.append((done, total)))
+    source_frames = media.probe(video).frame_count  # packets, counted without decoding
+    assert source_frames == 472
+    assert len(table) == source_frames
+    np.testing.assert_array_equal(table["frame_index"], np.arange(source_frames))
+    np.testing.assert_allclose(table["time"], np.arange(source_frames) * 1001 / 24000, atol=1e-6)
+    assert table["face_found"].mean() >= 0.95
+    found = table["face_found"] == 1
+    assert np.all(np.isfinite(table["valence"][found])) and np.all(np.isnan(table["valence"][~found]))
+    assert calls[0] == (0, 591) and calls[-1] == (591, 591)  # 30-fps frames
+    files = write_predictions(table, tmp_path, video.stem)
+    header, rows = _read_csv(files.csv)
+    assert len(rows) == source_frames
+    assert [int(row[0]) for row in rows] == list(range(source_frames))
+
+
+def test_columns_follow_the_outputs_of_the_network(videos, av_model):
+    table = predict_video(videos["short"], av_model)
+    assert table.columns == FRAME_COLUMNS + ("valence", "arousal") + EXPRESSIONS_8 + AUS_12
+    assert table.columns[:3] == ("frame_index", "time", "face_found")
+    assert len(table) == 45 and table["face_found"].all()
+    probabilities = np.stack([table[name] for name in EXPRESSIONS_8], axis=1)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    aus = np.stack([table[name] for name in AUS_12], axis=1)
+    assert np.all((aus >= 0) & (aus <= 1))
+    assert np.all(table["x1"] > table["x0"]) and np.all(table["track_id"] == 0)
+
+
+def test_arcface_network_with_7_expressions_and_8_aus(videos):
+    model = affectkeras.build_mt_arcvgg(width=0.05, num_expressions=7, num_aus=8)
+    predictor = Predictor.from_model(model)  # drops the training-only labels input
+    assert predictor.window is None and predictor.audio_shape is None
+    table = predict_video(videos["short"], predictor, batch_size=7)  # 45 frames: a padded last batch
+    assert table.prediction_columns == ("valence", "arousal") + EXPRESSIONS_7 + AUS_8
+    assert np.all(np.isfinite(table["Neutral"]))
+
+
+def test_sequence_network_without_time_length_uses_80_frame_windows():
+    model = affectkeras.build_cnn_rnn(width=0.05, rnn_units=8, rnn_layers=1, sequence_length=None,
+                                      tasks=("va",))
+    predictor = Predictor.from_model(model)
+    assert predictor.window == 80 and predictor.columns == ("valence", "arousal")
+
+
+def test_not_an_affectkeras_network_is_refused():
+    import keras
+
+    inputs = keras.Input((8,), name="x")
+    model = keras.Model(inputs, keras.layers.Dense(2, name="valence_arousal")(inputs))
+    with pytest.raises(InvalidArgumentError, match="not an affectkeras network"):
+        Predictor.from_model(model)
+
+
+# ---------------------------------------------------------------------- model formats
+
+
+@pytest.mark.slow
+def test_saved_model_and_keras_file_predict_the_same(av_model, av_model_file, tmp_path):
+    from affectkeras.export import export_saved_model
+
+    export_saved_model(av_model, tmp_path / "export" / "saved_model")
+    saved = load_predictor(tmp_path / "export")  # a deployment folder holding saved_model/
+    assert load_predictor(tmp_path / "export" / "saved_model").outputs == saved.outputs
+    keras_file = load_predictor(av_model_file)
+    assert (saved.face_size, saved.window, saved.audio_shape, saved.outputs) == (
+        keras_file.face_size, keras_file.window, keras_file.audio_shape, keras_file.outputs
+    )
+    reference = predict_video(ASTRONAUT, keras_file)
+    table = predict_video(ASTRONAUT, saved)
+    assert len(reference) == 150 and reference["face_found"].mean() >= 0.95
+    assert table.columns == reference.columns
+    for column in reference.columns:
+        np.testing.assert_allclose(table[column], reference[column], atol=1e-5, err_msg=column)
+
+
+def test_run_folder_loads_its_model(av_model, av_model_file, tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "model.keras").write_bytes(av_model_file.read_bytes())
+    predictor = load_predictor(run_dir)
+    assert predictor.window == 16 and predictor.audio_shape == (50, 64, 1) and predictor.face_size == 96
+    faces = np.random.default_rng(0).integers(0, 256, (1, 16, 96, 96, 3), dtype=np.uint8)
+    audio = np.random.default_rng(1).normal(size=(1, 16, 50, 64, 1)).astype("float32")
+    got = predictor.predict_batch(faces, audio)
+    expected = Predictor.from_model(av_model).predict_batch(faces, audio)
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], atol=1e-6)
+
+
+# ------------------------------------------------------------------------- bad input
+
+
+def test_video_without_a_face_gives_empty_rows(videos, av_model, tmp_path):
+    table = predict_video(videos["gray"], av_model)
+    assert len(table) == 25 and not table["face_found"].any()
+    for column in ("x0", "track_id", "valence", "Neutral", "AU1"):
+        assert np.all(np.isnan(table[column]))
+    header, rows = _read_csv(write_predictions(table, tmp_path, "gray").csv)
+    assert all(row[2] == "0" and set(row[3:]) == {""} for row in rows)
+
+
+def test_video_without_sound_track_works_with_an_audio_visual_network(videos, av_model):
+    with pytest.warns(UserWarning, match="no audio stream"):
+        table = predict_video(videos["silent"], av_model)
+    assert len(table) == 45 and table["face_found"].all()
+    assert np.all(np.isfinite(table["arousal"]))
+
+
+@pytest.mark.parametrize("name, message", [("empty", "empty"), ("truncated", "truncated")])
+def test_broken_video_raises_media_error(videos, av_model, tmp_path, capsys, name, message):
+    with pytest.raises(MediaError, match=message):
+        predict_video(videos[name], av_model)
+    code = cli.main(["predict", str(videos[name]), "--model", str(tmp_path / "unused.keras"),
+                     "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("affectkeras predict: error:") and err.count("\n") == 1
+    assert str(videos[name]) in err and not (tmp_path / "out").exists()
+
+
+def _wrong_models(folder):
+    text = folder / "notes.keras"
+    text.write_text("not a model\n")
+    empty = folder / "empty_folder"
+    empty.mkdir()
+    h5 = folder / "random.h5"
+    import h5py
+
+    with h5py.File(h5, "w") as file:
+        file["x"] = np.arange(3)
+    return [text, empty, h5, folder / "missing.keras"]
+
+
+def test_wrong_model_file_raises_a_one_line_library_error(videos, tmp_path, capsys):
+    text, empty, h5, missing = _wrong_models(tmp_path)
+    for path in (text, empty, h5):
+        with pytest.raises(AffectKerasError) as info:
+            load_predictor(path)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(DataFormatError, match="run folder"):
+        load_predictor(empty)
+    with pytest.raises(FileNotFoundError):
+        load_predictor(missing)
+    for path in (text, empty, h5, missing):
+        code = cli.main(["predict", str(videos["short"]), "--model", str(path), "--out", str(tmp_path / "o")])
+        err = capsys.readouterr().err
+        assert code == 2 and err.count("\n") == 1 and str(path) in err, err
+
+
+def test_cli_rejects_wrong_arguments_with_one_line(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["predict", "clip.mp4", "--out", "x"])  # no --model
+    assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:
+        cli.main(["predict", "clip.mp4", "--model", "m.keras", "--out", "x", "--batch-size", "0"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "--model" in err and "--batch-size" in err
+
+
+def test_bad_arguments_name_themselves(videos, av_model):
+    with pytest.raises(InvalidArgumentError, match="Received: batch_size=0"):
+        predict_video(videos["short"], av_model, batch_size=0)
+    with pytest.raises(InvalidArgumentError, match="Received: model=42"):
+        predict_video(videos["short"], 42)
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _table(rows=5):
+    data = {
+        "frame_index": np.arange(rows),
+        "time": np.arange(rows) / 25,
+        "face_found": np.array([1, 1, 0, 1, 1][:rows]),
+        "x0": np.full(rows, 1.0), "y0": np.full(rows, 2.0), "x1": np.full(rows, 3.0),
+        "y1": np.full(rows, 4.0), "track_id": np.zeros(rows),
+        "valence": np.linspace(-0.5, 0.5, rows), "arousal": np.linspace(0.2, -0.2, rows),
+    }
+    for name in ("x0", "y0", "x1", "y1", "track_id", "valence", "arousal"):
+        data[name][data["face_found"] == 0] = np.nan
+    return PredictionTable("clip.mp4", FRAME_COLUMNS + ("valence", "arousal"), data)
+
+
+def test_write_predictions_csv_and_plots(tmp_path):
+    files = write_predictions(_table(), tmp_path / "out", "clip")
+    assert files.csv.name == "clip.csv" and files.va_plot.name == "clip_va.png"
+    for path in (files.va_plot, files.circumplex_plot):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    header, rows = _read_csv(files.csv)
+    assert header == list(FRAME_COLUMNS) + ["valence", "arousal"]
+    assert rows[0][:3] == ["0", "0.000000", "1"] and rows[2] == ["2", "0.080000", "0"] + [""] * 7
+    assert sorted(p.name for p in files.csv.parent.iterdir()) == [
+        "clip.csv", "clip_circumplex.png", "clip_va.png"
+    ]
+
+
+def test_interrupted_write_leaves_no_csv(tmp_path, monkeypatch):
+    from affectkeras import inference
+
+    original = inference._format_rows
+
+    def failing_rows(table):
+        for number, line in enumerate(original(table)):
+            if number == 3:
+                raise OSError("disk full")
+            yield line
+
+    monkeypatch.setattr(inference, "_format_rows", failing_rows)
+    with pytest.raises(OSError, match="disk full"):
+        write_predictions(_table(), tmp_path, "clip")
+    assert list(tmp_path.iterdir()) == []  # neither clip.csv nor a staging file
+    monkeypatch.undo()
+    write_predictions(_table(), tmp_path, "clip")
+    finished = (tmp_path / "clip.csv").read_text()
+    monkeypatch.setattr(inference, "_format_rows", failing_rows)
+    with pytest.raises(OSError):
+        write_predictions(_table(), tmp_path, "clip")
+    assert (tmp_path / "clip.csv").read_text() == finished  # the finished file stays whole
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# ------------------------------------------------------------------- recipe and command
+
+
+def _load_recipe():
+    spec = importlib.util.spec_from_file_location("recipe_predict", RECIPE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipe_end_to_end(videos, av_model_file, tmp_path, capsys):
+    recipe = _load_recipe()
+    files = recipe.main([str(videos["short"]), "--model", str(av_model_file), "--out", str(tmp_path),
+                         "--batch-size", "2", "--quiet"])
+    out = capsys.readouterr().out
+    assert files.csv == tmp_path / "short.csv" and str(files.csv) in out
+    header, rows = _read_csv(files.csv)
+    assert header[:5] == ["frame_index", "time", "face_found", "x0", "y0"] and len(rows) == 45
+    assert files.va_plot.is_file() and files.circumplex_plot.is_file()
+
+
+def test_command_writes_csv_and_plots(videos, av_model_file, tmp_path, capsys):
+    code = cli.main(["predict", str(videos["short"]), "--model", str(av_model_file),
+                     "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "short.csv", "short_circumplex.png", "short_va.png"
+    ]
+    assert "short.csv" in captured.out and "45/45 frames" in captured.err  # progress line
+
+
+def test_command_help_loads_no_framework():
+    code = (
+        "import sys; from affectkeras import cli\n"
+        "try:\n    cli.main(['predict', '--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    for option in ("--model", "--out", "--batch-size", "--quiet", "VIDEO"):
+        assert option in result.stdout

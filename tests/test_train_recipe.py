@@ -1,0 +1,148 @@
+"""recipes/train_affwild2.py end to end: run folder, --config, resume after a kill, multi-worker."""
+
+import csv
+import importlib.util
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from affectkeras.data.synthetic import write_dataset
+from tests.conftest import REPO
+
+RECIPE = REPO / "recipes" / "train_affwild2.py"
+TINY = ["--width", "0.05", "--rnn-units", "8", "--rnn-layers", "1", "--seq-len", "16", "--batch-size", "2",
+        "--face-size", "32", "--verbose", "0"]
+
+
+def load_recipe():
+    spec = importlib.util.spec_from_file_location("train_affwild2", RECIPE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    root = tmp_path_factory.mktemp("affwild2")
+    write_dataset(root, num_videos=3, frames=40, size=48, validation_videos=1, workers=1)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(dataset, tmp_path_factory):
+    """One tiny A/V multi-task run, whose records the other tests reuse."""
+    run_dir = tmp_path_factory.mktemp("runs") / "av"
+    metrics = load_recipe().main(["--data", str(dataset), "--run-dir", str(run_dir), "--epochs", "2", *TINY])
+    return run_dir, metrics
+
+
+def history_epochs(run_dir):
+    with open(run_dir / "history.csv") as file:
+        return [int(row["epoch"]) for row in csv.DictReader(file)]
+
+
+def test_run_folder_holds_what_is_promised(trained):
+    run_dir, metrics = trained
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["config"]["network"] == "av_mt_vgg_rnn" and saved["config"]["epochs"] == 2
+    assert saved["affectkeras_version"] and saved["keras_version"]
+    for name in ("model.keras", "checkpoints/last.keras", "checkpoints/best.keras", "evaluation/report.md"):
+        assert (run_dir / name).is_file(), name
+    assert list((run_dir / "logs" / "train").glob("events.out.tfevents.*"))
+    assert history_epochs(run_dir) == [0, 1]
+    on_disk = json.loads((run_dir / "metrics.json").read_text())
+    assert on_disk["scores"]["mtl"]["score"] == pytest.approx(metrics["scores"]["mtl"]["score"])
+    assert set(on_disk["scores"]) == {"va", "expr", "au", "mtl"}
+    # Every validation frame is scored once: 40 frames of the one validation video.
+    assert on_disk["counts"]["frames"] == 40
+
+
+def test_config_file_reruns_a_run_and_command_line_wins(trained, tmp_path):
+    run_dir, _ = trained
+    recipe = load_recipe()
+    config = recipe.parse_config(recipe.TrainConfig, ["--config", str(run_dir / "config.json"), "--epochs", "5"])
+    assert config.epochs == 5 and config.width == 0.05 and config.tasks == ("va", "expr", "au")
+
+
+def test_refuses_to_overwrite_a_run(trained, dataset):
+    run_dir, _ = trained
+    exit_code = subprocess.run(
+        [sys.executable, str(RECIPE), "--data", str(dataset), "--run-dir", str(run_dir), *TINY],
+        capture_output=True, text=True,
+    )
+    assert exit_code.returncode == 2
+    assert "already holds a run" in exit_code.stderr and "Traceback" not in exit_code.stderr
+
+
+def test_per_frame_arcface_network_trains_with_the_freeze_strategy(trained, tmp_path):
+    run_dir, _ = trained
+    metrics = load_recipe().main([
+        "--records", str(run_dir / "records"), "--run-dir", str(tmp_path / "arc"), "--network", "mt_arcvgg",
+        "--training-strategy", "freeze_cnn", "--tasks", "expr", "--epochs", "1", *TINY,
+    ])
+    assert set(metrics["scores"]) == {"expr"}
+    assert 0.0 <= metrics["scores"]["expr"]["f1"] <= 1.0
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_from_its_last_epoch(trained, tmp_path):
+    records = trained[0] / "records"
+    run_dir = tmp_path / "killed"
+    command = [sys.executable, str(RECIPE), "--records", str(records), "--run-dir", str(run_dir),
+               "--epochs", "8", *TINY]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        if (run_dir / "history.csv").is_file() and history_epochs(run_dir):
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, f"the run ended before it could be killed: {process.stderr.read()[-2000:]}"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = json.loads((run_dir / "backup" / "training_metadata.json").read_text())["epoch"]
+    assert 1 <= done < 8 and not (run_dir / "model.keras").exists()
+
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    epochs = history_epochs(run_dir)
+    # Epochs finished before the kill are not trained again; the run ends at the last one.
+    assert epochs[-1] == 7 and epochs[epochs.index(done):] == list(range(done, 8))
+    assert (run_dir / "model.keras").is_file() and (run_dir / "metrics.json").is_file()
+
+
+def free_ports(count):
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("localhost", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_workers_on_loopback_train_together(trained, tmp_path):
+    records = trained[0] / "records"
+    cluster = {"worker": [f"localhost:{port}" for port in free_ports(2)]}
+    processes = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
+        processes.append(subprocess.Popen(
+            [sys.executable, str(RECIPE), "--records", str(records), "--run-dir", str(tmp_path / "mw"),
+             "--strategy", "multi_worker", "--epochs", "1", "--steps-per-epoch", "2", *TINY],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        ))
+    outputs = [process.communicate(timeout=400)[0] for process in processes]
+    for index, (process, output) in enumerate(zip(processes, outputs)):
+        assert process.returncode == 0, output[-3000:]
+        assert f"2 replica(s); worker {index}" in output
+    assert "(chief)" in outputs[0] and "(chief)" not in outputs[1]
+    run_dir = tmp_path / "mw"
+    assert history_epochs(run_dir) == [0] and (run_dir / "model.keras").is_file()
+    assert (run_dir / "backup" / "worker-1").is_dir()  # the other worker backs up beside the chief
