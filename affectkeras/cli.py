@@ -27,6 +27,8 @@ def build_parser():
     _register_predict(subparsers)
     _register_evaluate(subparsers)
     _register_export(subparsers)
+    for command, subparser in subparsers.choices.items():
+        _one_line_errors(subparser, command)
     return parser
 
 
@@ -55,10 +57,6 @@ def _register_predict(subparsers):
                              "windows of consecutive frames for sequence networks (default: 4)")
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
-    def error(message):  # one line and exit code 2, like the command's other errors
-        print(f"affectkeras predict: error: {message}", file=sys.stderr)
-        sys.exit(2)
-
     def run(args):
         from affectkeras import inference  # loads TensorFlow: only when the command runs
 
@@ -70,7 +68,6 @@ def _register_predict(subparsers):
                 print(path)
         return 0
 
-    parser.error = error
     parser.set_defaults(run=run)
     return parser
 
@@ -128,7 +125,6 @@ def _register_evaluate(subparsers):
         print(paths["report"])
         return 0
 
-    _one_line_errors(parser, "evaluate")
     parser.set_defaults(run=run)
     return parser
 
@@ -165,7 +161,6 @@ def _register_export(subparsers):
             print(f"tflite skipped: {description['tflite_skipped']}")
         return 0
 
-    _one_line_errors(parser, "export")
     parser.set_defaults(run=run)
     return parser
 

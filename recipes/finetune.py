@@ -26,7 +26,10 @@ What each kind trains (`affectkeras.models.surgery`): `audio_classifier` (the tr
 stream over `--num-windows` windows of 0.5 s, embeddings averaged, a new softmax head),
 `frame_classifier` (the trained face CNN on single images, a new expression head),
 `replace_heads` (the whole sequence network with a new VA head). `--freeze-backbone`
-trains only the new parts. The splits never put one subject on both sides: `--folds K`
+trains only the new parts. After training, the batch-norm statistics are recomputed on
+the training data (`--no-recalibrate-bn` to skip): a few hundred steps leave the moving
+averages behind the weights, and the uncalibrated audio network predicts one class for
+almost every clip at inference. The splits never put one subject on both sides: `--folds K`
 (K-fold by subject; `--leave-one-subject-out` sets K to the number of subjects) or one
 split with `--test-fraction` of the subjects held out. Nothing is tuned on the held-out
 subjects: every fold trains for `--epochs` and is scored once at the end.
@@ -81,6 +84,8 @@ class FinetuneConfig:
     decay_rate: float = config_field(0.97, "learning-rate decay factor")
     decay_steps: int = config_field(400, "steps between learning-rate decays")
     freeze_backbone: bool = config_field(False, "train only the new head (and RNN): the CNN streams frozen")
+    recalibrate_bn: bool = config_field(True, "after training, recompute the batch-norm statistics on the "
+                                        "training data (no labels, no augmentation)")
     label_smoothing: float = config_field(0.0, "label smoothing of the cross-entropy")
     seed: int = config_field(0, "random seed (splits, initialisation, shuffles, augmentation)")
     verbose: int = config_field(2, "Keras fit verbosity (0, 1 = progress bar, 2 = a line per epoch)")
@@ -212,15 +217,18 @@ def input_size(model):
 
 
 def class_datasets(config, model, train, test):
+    """Training (augmented), batch-norm calibration (training set as tested) and test pipelines."""
     from affectkeras.data import downstream
 
     if config.kind == "audio_clips":
         shared = dict(num_windows=config.num_windows, batch_size=config.batch_size, seed=config.seed,
                       normalize=None if config.normalize == "none" else config.normalize)
         return (downstream.audio_clip_dataset(train, training=True, spec_augment=config.spec_augment, **shared),
+                downstream.audio_clip_dataset(train, training=False, **shared),
                 downstream.audio_clip_dataset(test, training=False, **shared))
     shared = dict(size=input_size(model), batch_size=config.batch_size, seed=config.seed, align=config.align_faces)
     return (downstream.expression_image_dataset(train, shuffle=True, flip=config.flip, **shared),
+            downstream.expression_image_dataset(train, **shared),
             downstream.expression_image_dataset(test, **shared))
 
 
@@ -275,6 +283,7 @@ def va_datasets(config, records_dir, network, train, test):
         return [str(records_dir / f"{r['name']}.tfrecord") for r in part]
 
     return (make_dataset(shards(train), shuffle=True, seed=config.seed, **shared),
+            make_dataset(shards(train), shuffle=False, **shared),
             make_dataset(shards(test), shuffle=False, pad_remainder=True, **shared))
 
 
@@ -314,6 +323,7 @@ def main(argv=None):
 
     import keras
 
+    from affectkeras import models
     from affectkeras.runs import RunFolder, set_seed
 
     records, subject_of, class_names = read_records(config)  # bad data fails before a run folder exists
@@ -342,11 +352,13 @@ def main(argv=None):
         set_seed(config.seed)  # every fold starts from the same initialisation and order
         model = build_model(config, num_classes)
         if config.kind == "continuous_va":
-            train_ds, test_ds = va_datasets(config, records_dir, network, train, test)
+            train_ds, calibration_ds, test_ds = va_datasets(config, records_dir, network, train, test)
         else:
-            train_ds, test_ds = class_datasets(config, model, train, test)
+            train_ds, calibration_ds, test_ds = class_datasets(config, model, train, test)
         started = time.perf_counter()
         model.fit(train_ds, epochs=config.epochs, callbacks=fold.callbacks(), verbose=config.verbose, shuffle=False)
+        if config.recalibrate_bn:  # a short run leaves the moving statistics behind the weights
+            models.recalibrate_batch_norm(model, calibration_ds)
         fold.save_model(model)
         scores = va_scores(model, test_ds) if config.kind == "continuous_va" else class_scores(
             model, test_ds, num_classes)

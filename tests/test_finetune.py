@@ -131,6 +131,25 @@ def test_folded_time_distributed_normalises_over_all_windows():
         np.testing.assert_allclose(folded, flat.reshape(2, 4, -1), atol=1e-5)
 
 
+def test_recalibrate_batch_norm_sets_population_statistics():
+    inputs = keras.Input((3,))
+    normalized = keras.layers.BatchNormalization(name="bn")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(normalized))
+    x = np.random.default_rng(0).normal(5.0, 2.0, (64, 3)).astype("float32")
+    batches = [(x[i : i + 16], None) for i in range(0, 64, 16)]
+    assert models.recalibrate_batch_norm(model, batches) == 1
+    bn = model.get_layer("bn")
+    np.testing.assert_allclose(bn.moving_mean.numpy(), x.mean(axis=0), rtol=1e-5)
+    per_batch = np.mean([b.var(axis=0) for b, _ in batches], axis=0)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), per_batch, rtol=1e-4)
+    assert bn.momentum == 0.99  # restored
+    bn.trainable = False  # frozen layers keep their statistics
+    assert models.recalibrate_batch_norm(model, batches) == 0
+    with pytest.raises(InvalidArgumentError, match="empty"):
+        bn.trainable = True
+        models.recalibrate_batch_norm(model, [])
+
+
 def test_audio_classifier_standalone_stream_and_errors():
     stream = models.streams.audio_cnn(window_steps=50, n_mels=64, width=WIDTH)
     clips = models.audio_classifier(stream, num_classes=8, time_windows=2, dropout=0.0)

@@ -917,11 +917,6 @@ def register(subparsers):
                         help="redo every video, also those already done")
     parser.add_argument("--quiet", action="store_true", help="print only the final summary")
 
-    def error(message):  # one line and exit code 2, like the command's other errors
-        print(f"affectkeras preprocess: error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-    parser.error = error
     parser.set_defaults(run=_run)
     return parser
 
