@@ -1,8 +1,15 @@
-"""The README's first command: the demo recipe runs end to end and its network learns."""
+"""The README's first command: the demo runs the whole chain, and the chain learns."""
 
+import csv
 import importlib.util
+import json
+
+import pytest
 
 from tests.conftest import REPO
+
+TINY = ["--videos", "3", "--frames", "40", "--epochs", "1", "--width", "0.05", "--face-size", "32",
+        "--seq-len", "16", "--rnn-units", "8"]
 
 
 def load_recipe(name):
@@ -12,8 +19,36 @@ def load_recipe(name):
     return module
 
 
-def test_demo_trains_and_predicts(capsys):
-    scores = load_recipe("demo").main(["--epochs", "2", "--train-sequences", "64"])
-    out = capsys.readouterr().out
-    assert "one sequence, frame by frame" in out
-    assert scores["valence_arousal_ccc"] > 0.3  # a constant predictor scores 0
+def test_demo_writes_every_output(tmp_path, capsys):
+    out = tmp_path / "demo"
+    result = load_recipe("demo").main(["--out", str(out), *TINY])
+    printed = capsys.readouterr().out
+    for name in ("data/synthetic.json", "records/train/manifest.json", "records/validation/manifest.json",
+                 "run/config.json", "run/model.keras", "run/metrics.json", "run/evaluation/report.md",
+                 "export/saved_model/saved_model.pb", "predictions/astronaut.csv",
+                 "predictions/astronaut_va.png", "predictions/astronaut_circumplex.png"):
+        assert (out / name).is_file(), name
+        assert str(out / name.split("/")[0]) in printed  # the demo says where everything is
+    metrics = json.loads((out / "run" / "metrics.json").read_text())
+    assert metrics["constant_predictor_ccc"] == pytest.approx(0.0, abs=1e-6)
+    assert metrics["scores"]["va"]["score"] == pytest.approx(result["va"]["score"])
+    with open(out / "predictions" / "astronaut.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 150  # one row per frame of the 5 s, 30 fps sample video
+    assert sum(row["face_found"] == "1" for row in rows) >= 0.95 * len(rows)
+    assert "a constant predictor scores 0.000" in printed
+
+
+def test_demo_refuses_a_used_folder_without_resume_or_overwrite(tmp_path):
+    out = tmp_path / "demo"
+    (out / "run").mkdir(parents=True)
+    (out / "run" / "something").write_text("x")
+    with pytest.raises(Exception, match="already holds a run"):
+        load_recipe("demo").main(["--out", str(out), *TINY])
+
+
+@pytest.mark.slow
+def test_whole_chain_learns_on_held_out_videos(tmp_path):
+    """Videos -> faces and audio -> records -> training: held-out CCC well above a constant's 0."""
+    result = load_recipe("demo").main(["--out", str(tmp_path / "demo")])
+    assert result["va"]["score"] > 0.5, result["va"]
