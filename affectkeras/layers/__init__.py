@@ -3,7 +3,8 @@
 `ArcFace` is the additive angular margin expression head, `TemporalAttention` the causal
 windowed attention stacked on the RNN, `IndRNN` / `IndRNNCell` (with the `RecurrentMaxAbs`
 constraint) the independently recurrent RNN, and `FaceRescaling` / `VGGFacePreprocessing`
-the input normalisations of the papers and of the VGGFace weights. All are written with
+the input normalisations of the papers and of the VGGFace weights, and
+`FoldedTimeDistributed` runs a per-frame CNN on all frames of a batch in one call. All are written with
 `keras.ops` only, so they run on the TensorFlow, JAX and PyTorch backends, and all are
 registered for `.keras` saving under the package name "affectkeras".
 """
@@ -12,10 +13,12 @@ from affectkeras.layers.arcface import ArcFace
 from affectkeras.layers.attention import TemporalAttention
 from affectkeras.layers.indrnn import IndRNN, IndRNNCell, RecurrentMaxAbs
 from affectkeras.layers.preprocessing import FaceRescaling, VGGFacePreprocessing
+from affectkeras.layers.time_distributed import FoldedTimeDistributed
 
 __all__ = [
     "ArcFace",
     "FaceRescaling",
+    "FoldedTimeDistributed",
     "IndRNN",
     "IndRNNCell",
     "RecurrentMaxAbs",

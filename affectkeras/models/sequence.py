@@ -10,7 +10,7 @@ import keras
 
 from affectkeras.audio import SpectrogramConfig
 from affectkeras.errors import check_choice, check_positive
-from affectkeras.layers import IndRNN, TemporalAttention
+from affectkeras.layers import FoldedTimeDistributed, IndRNN, TemporalAttention
 from affectkeras.models.heads import ALL_TASKS, check_label_space, check_tasks, task_heads
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN, audio_cnn, finish_model, scaled, visual_cnn
 
@@ -125,7 +125,7 @@ def build_cnn_rnn(
         width=width,
         name=backbone,
     )
-    x = keras.layers.TimeDistributed(cnn, name=VISUAL_CNN)(faces)
+    x = FoldedTimeDistributed(cnn, name=VISUAL_CNN)(faces)
     x = recurrent_stack(
         x,
         rnn=rnn,
@@ -249,8 +249,8 @@ def build_av_mt_vgg_rnn(
     )
     x = keras.layers.Concatenate(name="fusion")(
         [
-            keras.layers.TimeDistributed(face_cnn, name=VISUAL_CNN)(faces),
-            keras.layers.TimeDistributed(sound_cnn, name=AUDIO_CNN)(audio),
+            FoldedTimeDistributed(face_cnn, name=VISUAL_CNN)(faces),
+            FoldedTimeDistributed(sound_cnn, name=AUDIO_CNN)(audio),
         ]
     )
     x = recurrent_stack(

@@ -25,11 +25,10 @@ Example:
 """
 
 import keras
-from keras import ops
 
 from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, VA_OUTPUT
 from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
-from affectkeras.layers import ArcFace
+from affectkeras.layers import ArcFace, FoldedTimeDistributed
 from affectkeras.models.frame import LABELS_INPUT
 from affectkeras.models.heads import ALL_TASKS, TASK_OUTPUTS, check_tasks, named_outputs, task_heads
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
@@ -42,30 +41,6 @@ _OUTPUT_TASKS = {output: task for task, output in TASK_OUTPUTS.items()}
 
 # ----------------------------------------------------------------------------------------
 # Finding the parts of a trained network
-
-
-@keras.saving.register_keras_serializable(package="affectkeras")
-class FoldedTimeDistributed(keras.layers.TimeDistributed):
-    """`TimeDistributed` that runs its layer once on all `batch * time` steps together.
-
-    Keras 3's `TimeDistributed` calls the inner layer once per time step, so a batch-norm
-    layer inside normalises each step with the statistics of that step alone (and updates
-    its moving statistics step by step). For clips whose edge windows are silence and
-    middle windows speech, those per-step statistics differ wildly from the moving ones
-    used at inference, and a fine-tuned classifier collapses to one class at evaluation.
-    Folding time into the batch (as Keras 2 did) normalises over every window of the batch.
-
-    Args:
-        layer: keras.layers.Layer. The per-step layer (e.g. the audio stream model).
-        **kwargs: as `keras.layers.TimeDistributed`.
-    """
-
-    def call(self, inputs, training=None, mask=None):
-        shape = ops.shape(inputs)
-        steps = ops.reshape(inputs, (-1,) + tuple(inputs.shape[2:]))
-        kwargs = {"training": training} if self.layer._call_has_training_arg else {}
-        outputs = self.layer(steps, **kwargs)
-        return ops.reshape(outputs, (shape[0], shape[1]) + tuple(outputs.shape[1:]))
 
 
 def _check_model(model):
@@ -448,7 +423,6 @@ def _check_dropout(dropout):
 
 
 __all__ = [
-    "FoldedTimeDistributed",
     "audio_classifier",
     "audio_stream",
     "frame_classifier",
