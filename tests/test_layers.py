@@ -10,6 +10,7 @@ from affectkeras.errors import InvalidArgumentError
 from affectkeras.layers import (
     ArcFace,
     FaceRescaling,
+    FoldedTimeDistributed,
     IndRNN,
     IndRNNCell,
     RecurrentMaxAbs,
@@ -450,3 +451,45 @@ def test_preprocessing_round_trip(tmp_path):
     loaded = keras.saving.load_model(path)
     for a, b in zip(loaded(faces), model(faces)):
         np.testing.assert_array_equal(_numpy(a), _numpy(b))
+
+
+# --- FoldedTimeDistributed -------------------------------------------------------------
+
+
+def _frame_cnn():
+    return keras.Sequential([
+        keras.Input((8, 8, 3)),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.BatchNormalization(),
+        keras.layers.GlobalAveragePooling2D(),
+    ])
+
+
+def test_folded_time_distributed_matches_keras_time_distributed_at_inference():
+    cnn = _frame_cnn()
+    x = np.random.default_rng(0).normal(size=(3, 5, 8, 8, 3)).astype("float32")
+    folded = FoldedTimeDistributed(cnn)(x)
+    looped = keras.layers.TimeDistributed(cnn)(x)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(folded), keras.ops.convert_to_numpy(looped), atol=1e-6)
+    assert tuple(folded.shape) == (3, 5, 4)
+
+
+def test_folded_time_distributed_normalises_over_every_frame_of_the_batch():
+    """In training, batch-norm sees all batch x time frames at once, not one step at a time."""
+    cnn = keras.Sequential([keras.Input((2,)), keras.layers.BatchNormalization(center=False, scale=False)])
+    rng = np.random.default_rng(1)
+    x = (rng.normal(size=(4, 6, 2)) + np.arange(6)[None, :, None] * 3.0).astype("float32")  # steps differ
+    out = keras.ops.convert_to_numpy(FoldedTimeDistributed(cnn)(x, training=True))
+    flat = x.reshape(-1, 2)
+    expected = (flat - flat.mean(0)) / np.sqrt(flat.var(0) + 1e-3)
+    np.testing.assert_allclose(out.reshape(-1, 2), expected, atol=1e-4)
+
+
+def test_folded_time_distributed_round_trip(tmp_path):
+    inputs = keras.Input((5, 8, 8, 3))
+    model = keras.Model(inputs, FoldedTimeDistributed(_frame_cnn(), name="cnn")(inputs))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(loaded.get_layer("cnn"), FoldedTimeDistributed)
+    x = np.random.default_rng(2).normal(size=(2, 5, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
