@@ -182,7 +182,6 @@ def make_folds(records, subject_of, config):
 
 def source_network(config):
     """The network to start from: the trained one, or a fresh one of the same family."""
-    import affectkeras.models  # noqa: F401  (registers the layers of saved fine-tuned models)
     from affectkeras.runs import load_trained_model
 
     if config.model and config.model.lower() != "none":

@@ -7,6 +7,8 @@
 - `beam`: the same per-video transform as an Apache Beam pipeline (extra `beam`).
 - `dataset`: `make_dataset`, windows of 80 frames within one video (or single frames),
   shuffled, batched and prefetched for `model.fit`.
+- `downstream`: pipelines for fine-tuning on other databases (expression images, audio
+  clips, continuous VA written as Aff-Wild2 annotation files).
 - `synthetic`: a small Aff-Wild2-like dataset on disk for tests and demos.
 
 Names are imported on first use, so `import affectkeras.data` (and the command line) does
@@ -30,6 +32,9 @@ _EXPORTS = {
     "encode_frame": "records",
     "decode_frame": "records",
     "RecordInfo": "records",
+    "expression_image_dataset": "downstream",
+    "audio_clip_dataset": "downstream",
+    "write_va_annotations": "downstream",
     "write_dataset": "synthetic",
     "SyntheticDataset": "synthetic",
 }
