@@ -214,14 +214,14 @@ def main(argv=None):
 
 
 def _monitor(model):
+    """The validation metric that picks `checkpoints/best.keras` (CCC, else F1)."""
     from affectkeras.models.heads import named_outputs
 
     outputs = named_outputs(model)
-    if "valence_arousal" in outputs:
-        return "val_valence_arousal_ccc"
-    if "expression" in outputs:
-        return "val_expression_f1"
-    return "val_action_units_f1"
+    output = next(name for name in ("valence_arousal", "expression", "action_units") if name in outputs)
+    metric = "ccc" if output == "valence_arousal" else "f1"
+    # Keras prefixes metric names with the output name only when there are several outputs.
+    return f"val_{output}_{metric}" if len(outputs) > 1 else f"val_{metric}"
 
 
 def _evaluate(model, records, config, run):

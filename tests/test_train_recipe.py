@@ -146,3 +146,18 @@ def test_two_workers_on_loopback_train_together(trained, tmp_path):
     run_dir = tmp_path / "mw"
     assert history_epochs(run_dir) == [0] and (run_dir / "model.keras").is_file()
     assert (run_dir / "backup" / "worker-1").is_dir()  # the other worker backs up beside the chief
+
+
+def test_mixed_precision_and_xla_train_step(trained, tmp_path):
+    run_dir = tmp_path / "mp"
+    metrics = load_recipe().main([
+        "--records", str(trained[0] / "records"), "--run-dir", str(run_dir), "--network", "mt_vgg",
+        "--tasks", "va", "--epochs", "1", "--mixed-precision", "--jit-compile", *TINY,
+    ])
+    import keras
+
+    model = keras.saving.load_model(run_dir / "model.keras")
+    policies = {layer.dtype_policy.name for layer in model._flatten_layers() if layer.weights}
+    assert "mixed_float16" in policies  # the heads alone compute in float32
+    assert (run_dir / "checkpoints" / "best.keras").is_file()  # single output: monitors `val_ccc`
+    assert metrics["scores"]["va"]["score"] is None or -1.0 <= metrics["scores"]["va"]["score"] <= 1.0
