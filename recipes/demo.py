@@ -13,7 +13,8 @@
 6. predicts a real face video (`assets/astronaut.mp4`) from the SavedModel: a CSV with
    one row per frame and the valence/arousal plots.
 
-Everything goes under `--out`; a second run with `--resume` continues where it stopped.
+Everything goes under `--out`. Running the demo again replaces an earlier demo there
+(`--no-overwrite` refuses instead); `--resume` continues an interrupted one.
 """
 
 import dataclasses
@@ -43,7 +44,7 @@ class DemoConfig:
     video: str = config_field(str(ASSETS / "astronaut.mp4"), "video to predict at the end")
     seed: int = config_field(0, "random seed")
     resume: bool = config_field(False, "continue an interrupted demo in --out")
-    overwrite: bool = config_field(False, "start again, replacing what --out holds")
+    overwrite: bool = config_field(True, "replace an earlier demo in --out (--no-overwrite: refuse)")
 
 
 def main(argv=None):
@@ -73,7 +74,8 @@ def main(argv=None):
     print("2/6 preprocessing into TFRecords (faces + audio)", flush=True)
     records = {split: out / "records" / split for split in ("train", "validation")}
     for split, folder in records.items():
-        run_preprocess(dataset.root, folder, split=split, size=config.face_size, progress=None)
+        run_preprocess(dataset.root, folder, split=split, size=config.face_size, progress=None,
+                       overwrite=not config.resume)
 
     print(f"3/6 training a small A/V-MT-VGG-RNN for {config.epochs} epochs", flush=True)
     shared = dict(seq_len=config.seq_len, modalities=("faces", "audio"), face_size=config.face_size)

@@ -37,14 +37,18 @@ def test_demo_writes_every_output(tmp_path, capsys):
     assert len(rows) == 150  # one row per frame of the 5 s, 30 fps sample video
     assert sum(row["face_found"] == "1" for row in rows) >= 0.95 * len(rows)
     assert "a constant predictor scores 0.000" in printed
+    # The README's first command may be run twice: the second run replaces the first.
+    load_recipe("demo").main(["--out", str(out), *TINY])
+    assert (out / "run" / "model.keras").is_file()
 
 
-def test_demo_refuses_a_used_folder_without_resume_or_overwrite(tmp_path):
+def test_demo_with_no_overwrite_refuses_a_used_folder(tmp_path):
     out = tmp_path / "demo"
     (out / "run").mkdir(parents=True)
     (out / "run" / "something").write_text("x")
     with pytest.raises(Exception, match="already holds a run"):
-        load_recipe("demo").main(["--out", str(out), *TINY])
+        load_recipe("demo").main(["--out", str(out), "--no-overwrite", *TINY])
+    assert (out / "run" / "something").read_text() == "x"
 
 
 @pytest.mark.slow
