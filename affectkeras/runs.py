@@ -31,6 +31,9 @@ CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
+# Inputs a recipe caches inside its run folder (preprocessed records): they do not make a
+# folder "hold a run", and `overwrite` keeps them, as they do not depend on training.
+CACHES = ("records",)
 
 
 def config_field(default, help, *, choices=None, positional=False):
@@ -211,30 +214,32 @@ class RunFolder:
         path: str or Path. The run folder.
         resume: bool. Continue the run already in `path` (the callbacks restore its
             last epoch).
-        overwrite: bool. Empty a finished or abandoned run in `path` and start again.
+        overwrite: bool. Empty a finished or abandoned run in `path` (all but its cached
+            `records/`) and start again.
 
     Raises:
-        InvalidArgumentError: `path` holds files and neither `resume` nor `overwrite`
-            is set, or `resume` is set but `path` holds no run.
+        InvalidArgumentError: `path` holds files (other than `records/`) and neither
+            `resume` nor `overwrite` is set, or `resume` is set but `path` holds no run.
     """
 
     def __init__(self, path, *, resume=False, overwrite=False):
         self.path = pathlib.Path(path)
         self.resume = resume
-        occupied = self.path.is_dir() and any(self.path.iterdir())
+        entries = [entry for entry in self.path.iterdir() if entry.name not in CACHES] if self.path.is_dir() else []
         if resume and not (self.path / CONFIG_FILE).is_file():
             raise InvalidArgumentError(
                 f"{self.path} holds no run to resume (no {CONFIG_FILE}). Received: resume=True"
             )
-        if occupied and not (resume or overwrite):
+        if entries and not (resume or overwrite):
             raise InvalidArgumentError(
                 f"{self.path} already holds a run; pass --resume to continue it or --overwrite "
                 f"to start again. Received: run_dir={str(self.path)!r}"
             )
-        if occupied and overwrite and not resume:
+        if entries and overwrite and not resume:
             import shutil
 
-            shutil.rmtree(self.path)
+            for entry in entries:
+                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
         for folder in (self.path, self.checkpoints_dir, self.logs_dir):
             folder.mkdir(parents=True, exist_ok=True)
 

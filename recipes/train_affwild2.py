@@ -99,6 +99,20 @@ def is_sequence_network(config):
     return config.network in ("cnn_rnn", "mt_vgg_rnn", "av_mt_vgg_rnn")
 
 
+def check_inputs(config, records):
+    """Fails before anything is written when there is neither a dataset nor records."""
+    if config.data:
+        if not pathlib.Path(config.data).is_dir():
+            raise FileNotFoundError(f"--data {config.data}: no such dataset folder")
+        return
+    for split in ("train", "validation"):
+        if not any((records / split).glob("*.tfrecord")):
+            raise FileNotFoundError(
+                f"{records / split} holds no records; pass --data DATASET_ROOT (multi-worker runs: "
+                f"preprocess first with `affectkeras preprocess` and pass --records)"
+            )
+
+
 def prepare_records(config, records, chief):
     """The train/ and validation/ record folders, preprocessed from --data first if given.
 
@@ -111,12 +125,6 @@ def prepare_records(config, records, chief):
         for split, folder in folders.items():
             run_preprocess(config.data, folder, split=split, tasks=config.tasks, size=face_size(config),
                            audio=config.network == "av_mt_vgg_rnn", workers=config.preprocess_workers)
-    for folder in folders.values():
-        if not any(folder.glob("*.tfrecord")):
-            raise FileNotFoundError(
-                f"{folder} holds no records; pass --data DATASET_ROOT (multi-worker runs: preprocess "
-                f"first with `affectkeras preprocess` and pass --records)"
-            )
     return folders
 
 
@@ -173,13 +181,14 @@ def main(argv=None):
     if config.mixed_precision:
         keras.mixed_precision.set_global_policy("mixed_float16")
 
+    run_dir = pathlib.Path(config.run_dir)
+    records = pathlib.Path(config.records) if config.records else run_dir / "records"
+    check_inputs(config, records)
     if chief:
         run = RunFolder(config.run_dir, resume=config.resume, overwrite=config.overwrite)
         run.save_config(config)
     else:
         run = RunFolder.for_worker(config.run_dir, worker)
-    run_dir = pathlib.Path(config.run_dir)
-    records = pathlib.Path(config.records) if config.records else run_dir / "records"
     folders = prepare_records(config, records, chief)
     train, validation = make_datasets(config, folders)
     if config.strategy != "one_device":

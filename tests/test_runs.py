@@ -1,0 +1,133 @@
+"""affectkeras.runs: recipe configs as command lines, run folders, loading trained models."""
+
+import dataclasses
+import json
+import os
+import typing
+
+import keras
+import numpy as np
+import pytest
+
+from affectkeras.errors import InvalidArgumentError, WeightsError
+from affectkeras.runs import (
+    RunFolder,
+    config_field,
+    load_trained_model,
+    parse_config,
+    resolve_model_path,
+    write_json,
+)
+
+
+@dataclasses.dataclass
+class Config:
+    video: str = config_field("", "a positional path", positional=True)
+    run_dir: str = config_field("runs/x", "run folder")
+    epochs: int = config_field(3, "epochs")
+    learning_rate: float = config_field(1e-3, "learning rate")
+    tasks: typing.Tuple[str, ...] = config_field(("va",), "tasks")
+    jit: bool = config_field(False, "XLA")
+    strategy: str = config_field("one_device", "strategy", choices=("one_device", "mirrored"))
+    seed: typing.Optional[int] = config_field(None, "seed")
+    resume: bool = config_field(False, "resume")
+
+
+def test_fields_become_typed_options():
+    config = parse_config(Config, ["clip.mp4", "--epochs", "5", "--tasks", "va,expr", "--jit", "--seed", "7",
+                                   "--learning-rate", "0.01", "--strategy", "mirrored"])
+    assert config == Config(video="clip.mp4", epochs=5, learning_rate=0.01, tasks=("va", "expr"), jit=True,
+                            strategy="mirrored", seed=7)
+    assert parse_config(Config, ["v", "--no-jit"]).jit is False
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["v", "--epochs", "three"], "invalid int value"),
+    (["v", "--strategy", "tpu"], "invalid choice"),
+    (["v", "--bogus", "1"], "unrecognized arguments"),
+    ([], "required: VIDEO"),
+])
+def test_wrong_options_exit_2_with_one_line(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(Config, argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_config_file_then_command_line(tmp_path, capsys):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"config": {"video": "a.mp4", "epochs": 9, "tasks": ["au"]}}))
+    config = parse_config(Config, ["--config", str(path), "--epochs", "2"])
+    assert (config.video, config.epochs, config.tasks) == ("a.mp4", 2, ("au",))
+    path.write_text(json.dumps({"epochs": 1, "nope": 2}))
+    with pytest.raises(SystemExit):
+        parse_config(Config, ["--config", str(path)])
+    assert "unknown option(s) ['nope']" in capsys.readouterr().err
+    path.write_text("{not json")
+    with pytest.raises(SystemExit):
+        parse_config(Config, ["v", "--config", str(path)])
+    assert "not a JSON file" in capsys.readouterr().err
+
+
+def test_resume_starts_from_the_runs_saved_config(tmp_path):
+    run = RunFolder(tmp_path / "run")
+    run.save_config(Config(video="a.mp4", run_dir=str(tmp_path / "run"), epochs=11))
+    config = parse_config(Config, ["--run-dir", str(tmp_path / "run"), "--resume", "--epochs", "12"])
+    assert (config.video, config.epochs, config.resume) == ("a.mp4", 12, True)
+    saved = json.loads(run.config_path.read_text())
+    assert saved["affectkeras_version"] and saved["config"]["epochs"] == 11
+
+
+def test_run_folder_refuses_a_used_folder_and_overwrite_keeps_the_records(tmp_path):
+    path = tmp_path / "run"
+    (path / "records" / "train").mkdir(parents=True)
+    (path / "records" / "train" / "a.tfrecord").write_bytes(b"x")
+    RunFolder(path).write_metrics({"ccc": np.float32(0.5)})  # records alone are not a run
+    with pytest.raises(InvalidArgumentError, match="already holds a run"):
+        RunFolder(path)
+    with pytest.raises(InvalidArgumentError, match="no run to resume"):
+        RunFolder(tmp_path / "empty", resume=True)
+    RunFolder(path, overwrite=True)
+    assert not (path / "metrics.json").exists()
+    assert (path / "records" / "train" / "a.tfrecord").read_bytes() == b"x"
+
+
+def test_write_json_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "m.json"
+    write_json(path, {"a": 1})
+
+    def crash(*args):
+        raise KeyboardInterrupt  # interrupted after the data was written, before the rename
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        write_json(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left
+
+
+def test_load_trained_model_from_a_file_or_a_run_folder(tmp_path):
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2, name="valence_arousal")(inputs))
+    run = RunFolder(tmp_path / "run")
+    run.save_model(model)
+    x = np.ones((1, 3), "float32")
+    for path in (run.path, run.model_path):
+        np.testing.assert_allclose(load_trained_model(path).predict(x, verbose=0), model.predict(x, verbose=0))
+    run.model_path.rename(run.checkpoints_dir / "last.keras")  # an interrupted run: its last checkpoint
+    assert resolve_model_path(run.path) == run.checkpoints_dir / "last.keras"
+
+
+def test_wrong_model_paths_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        load_trained_model(tmp_path / "missing.keras")
+    with pytest.raises(FileNotFoundError, match="holds no model"):
+        load_trained_model(tmp_path)
+    text = tmp_path / "notes.keras"
+    text.write_text("not a zip")
+    with pytest.raises(WeightsError, match="not a Keras model file"):
+        load_trained_model(text)
+    (tmp_path / "served").mkdir()
+    (tmp_path / "served" / "saved_model.pb").write_bytes(b"")
+    with pytest.raises(WeightsError, match="is a SavedModel"):
+        load_trained_model(tmp_path / "served")
