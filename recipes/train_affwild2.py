@@ -215,9 +215,10 @@ def main(argv=None):
         return None
     if multi_worker:  # evaluate a local copy: the distributed one would wait for the other workers
         model = load_trained_model(run.model_path)
-    metrics = _evaluate(model, folders["validation"], config, run)
+    result = _evaluate(model, folders["validation"], config, run)
+    metrics = result.to_dict()
     run.write_metrics(metrics)
-    print(f"validation: {_summary(metrics)}")
+    print(f"validation: {result.summary()}")
     print(f"run folder: {run.path} (model.keras, metrics.json, evaluation/report.md, logs/ for TensorBoard)")
     return metrics
 
@@ -242,11 +243,7 @@ def _evaluate(model, records, config, run):
         model = inference_model(model)
     result = evaluation.evaluate(model, records, batch_size=config.batch_size)
     evaluation.write_report(result, run.path / "evaluation")
-    return result.to_dict()
-
-
-def _summary(metrics):
-    return ", ".join(f"{task} {scores['score']:.3f}" for task, scores in metrics["scores"].items())
+    return result
 
 
 if __name__ == "__main__":
