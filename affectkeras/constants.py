@@ -29,6 +29,12 @@ VA_OUTPUT = "valence_arousal"
 EXPR_OUTPUT = "expression"
 AU_OUTPUT = "action_units"
 OUTPUTS = (VA_OUTPUT, EXPR_OUTPUT, AU_OUTPUT)
+# The tasks as requested (`tasks=("va", "expr")`) and the output each one names.
+TASK_OUTPUTS = {"va": VA_OUTPUT, "expr": EXPR_OUTPUT, "au": AU_OUTPUT}
+
+# Frames per sequence (the papers' 80): also the window in which a sequence network built
+# with `sequence_length=None` is evaluated and run on videos.
+SEQUENCE_LENGTH = 80
 
 
 def expression_names(num_classes):

@@ -68,7 +68,7 @@ def worker_info(strategy):
     the run folder.
     """
     resolver = getattr(strategy.extended, "_cluster_resolver", None)
-    if resolver is None or not getattr(strategy.extended, "_in_multi_worker_mode", lambda: False)():
+    if resolver is None or not _is_multi_worker(strategy):
         return True, 0
     task_type, index = resolver.task_type, resolver.task_id or 0
     has_chief = "chief" in resolver.cluster_spec().as_dict()

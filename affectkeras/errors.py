@@ -69,3 +69,11 @@ class WeightsError(AffectKerasError, ValueError):
     The message names the file, the first layer that does not fit, and the expected and
     found weight shapes.
     """
+
+
+def one_line(error):
+    """`error` as one line of text for a failure record or a message: the type name is kept
+    for unexpected exceptions, dropped for the library's own and for OS errors (whose
+    messages already say what went wrong and where)."""
+    text = " ".join(str(error).split())
+    return text if isinstance(error, (AffectKerasError, OSError)) else f"{type(error).__name__}: {text}"

@@ -24,13 +24,13 @@ Command line: `affectkeras evaluate --model PATH --records DIR --out DIR`.
 """
 
 import dataclasses
-import io
 import math
 import pathlib
 import warnings
 
 import numpy as np
 
+from affectkeras import _figures
 from affectkeras.constants import (
     ABAW_EDITIONS,
     AU_MASK,
@@ -38,6 +38,8 @@ from affectkeras.constants import (
     EXPR_MASK,
     EXPR_OUTPUT,
     LATEST_EDITION,
+    SEQUENCE_LENGTH,
+    TASK_OUTPUTS,
     VA_MASK,
     VA_NAMES,
     VA_OUTPUT,
@@ -48,9 +50,6 @@ from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choi
 from affectkeras.metrics import au_score, ccc, expr_score, mtl_score, va_score
 from affectkeras.runs import atomic_write, write_json
 
-# The task names of `affectkeras.models.heads` and their outputs (that module loads Keras).
-TASK_OUTPUTS = {"va": VA_OUTPUT, "expr": EXPR_OUTPUT, "au": AU_OUTPUT}
-DEFAULT_SEQ_LEN = 80  # windows for sequence networks built with sequence_length=None (papers: 80)
 
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
@@ -192,16 +191,13 @@ def _predict_batch(model, inputs, batch_size):
     A last, smaller batch would trace the predict function a second time (seconds per
     trace); zero rows added here are cut off again.
     """
-    from affectkeras.models.heads import named_outputs
+    from affectkeras.models.heads import output_dict
 
     rows = len(next(iter(inputs.values())))
     if rows < batch_size:
         inputs = {name: np.concatenate([value, np.zeros((batch_size - rows,) + value.shape[1:], value.dtype)])
                   for name, value in inputs.items()}
-    predicted = model.predict_on_batch(inputs)
-    if not isinstance(predicted, dict):
-        names = list(named_outputs(model))
-        predicted = dict(zip(names, predicted if isinstance(predicted, (list, tuple)) else [predicted]))
+    predicted = output_dict(model, model.predict_on_batch(inputs))
     return {name: np.asarray(value)[:rows] for name, value in predicted.items()}
 
 
@@ -266,7 +262,7 @@ def predict_records(model, records, *, tasks=None, modalities=None, batch_size=8
         )
     sequence = len(faces.shape) == 5
     if sequence and seq_len is None:
-        seq_len = faces.shape[1] or DEFAULT_SEQ_LEN
+        seq_len = faces.shape[1] or SEQUENCE_LENGTH
     shards = list_shards(records)
     info = records_lib.peek_record_info(shards)
     if face_size is None:
@@ -281,7 +277,7 @@ def predict_records(model, records, *, tasks=None, modalities=None, batch_size=8
     dataset = make_dataset(
         shards,
         mode="sequence" if sequence else "frame",
-        seq_len=seq_len or DEFAULT_SEQ_LEN,
+        seq_len=seq_len or SEQUENCE_LENGTH,
         batch_size=batch_size,
         modalities=modalities,
         tasks=tasks,
@@ -485,26 +481,10 @@ def evaluate(model, records, *, tasks=None, edition=LATEST_EDITION, batch_size=8
 # ---------------------------------------------------------------------------- report
 
 
-def _figure(width, height):
-    # Object-oriented Agg figure: no pyplot, no global backend switch, thread-safe enough.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _png(figure):
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
 def _plot_confusion(result):
     matrix = np.asarray(result.confusion_matrix)
     names = result.expression_names
-    figure = _figure(1.0 + 0.7 * len(names), 0.8 + 0.6 * len(names))
+    figure = _figures.figure(1.0 + 0.7 * len(names), 0.8 + 0.6 * len(names))
     axes = figure.add_subplot()
     image = axes.imshow(matrix, cmap="Blues")
     figure.colorbar(image, ax=axes, label="frames")
@@ -517,11 +497,11 @@ def _plot_confusion(result):
     for (row, column), value in np.ndenumerate(matrix):
         axes.text(column, row, str(value), ha="center", va="center", fontsize=8,
                   color="white" if value > top / 2 else "black")
-    return _png(figure)
+    return figure
 
 
 def _plot_bars(labels, series, *, title, ylabel):
-    figure = _figure(max(4.0, 1.0 + 0.45 * len(labels) * len(series)), 3.5)
+    figure = _figures.figure(max(4.0, 1.0 + 0.45 * len(labels) * len(series)), 3.5)
     axes = figure.add_subplot()
     width = 0.8 / len(series)
     for offset, (name, values) in enumerate(series.items()):
@@ -534,7 +514,7 @@ def _plot_bars(labels, series, *, title, ylabel):
     axes.axhline(0.0, color="black", linewidth=0.5)
     if len(series) > 1:
         axes.legend()
-    return _png(figure)
+    return figure
 
 
 def _number(value, digits=4):
@@ -629,9 +609,8 @@ def write_report(result, out_dir, *, plots=True):
                 list(rows), {name: [row[name] for row in rows.values()] for name in VA_NAMES},
                 title="Per-video CCC", ylabel="CCC",
             )
-        for name, png in drawn.items():
-            paths[name] = out_dir / PLOT_FILES[name]
-            atomic_write(paths[name], png)
+        for name, figure in drawn.items():
+            paths[name] = _figures.save_png(figure, out_dir / PLOT_FILES[name])
     paths["metrics"] = out_dir / METRICS_FILE
     write_json(paths["metrics"], result.to_dict())
     paths["report"] = out_dir / REPORT_FILE

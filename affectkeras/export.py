@@ -16,7 +16,7 @@ import tempfile
 import keras
 
 from affectkeras.errors import InvalidArgumentError
-from affectkeras.models.heads import named_outputs
+from affectkeras.models.heads import named_outputs, output_dict
 
 SIGNATURE = "serving_default"
 
@@ -32,17 +32,13 @@ def _input_specs(model, tf):
 def _serving_function(model):
     """Calls `model` on positional tensors (in `model.inputs` order), returns a dict."""
     input_names = [tensor.name for tensor in model.inputs]
-    output_names = list(named_outputs(model))
 
     def serve(*tensors):
         if isinstance(model.input, dict):
             inputs = dict(zip(input_names, tensors))
         else:
             inputs = tensors[0] if len(tensors) == 1 else list(tensors)
-        outputs = model(inputs, training=False)
-        if isinstance(outputs, dict):
-            return outputs
-        return dict(zip(output_names, outputs if isinstance(outputs, (list, tuple)) else [outputs]))
+        return output_dict(model, model(inputs, training=False))
 
     return serve
 

@@ -24,32 +24,31 @@ Example:
     PosixPath('predictions/clip.csv')
 """
 
-import contextlib
 import dataclasses
 import errno
 import math
 import os
 import pathlib
-import secrets
 import sys
 import time
 import typing
 
 import numpy as np
 
+from affectkeras import _figures
 from affectkeras.constants import (
     AU_OUTPUT,
     EXPR_OUTPUT,
     OUTPUTS,
+    SEQUENCE_LENGTH,
     VA_NAMES,
     VA_OUTPUT,
     au_names,
     expression_names,
 )
-from affectkeras.errors import DataFormatError, InvalidArgumentError, MediaError, check_positive
+from affectkeras.errors import DataFormatError, InvalidArgumentError, MediaError, check_positive, one_line
+from affectkeras.runs import atomic_path
 
-# Time length of a sequence network built with `sequence_length=None` (the papers' windows).
-DEFAULT_WINDOW = 80
 # Face side when a network leaves its input size open (the VGG-Face networks' 96 px).
 DEFAULT_FACE_SIZE = 96
 # Model inputs per call when `batch_size` is None: frames (per-frame nets) or windows.
@@ -120,7 +119,7 @@ class Predictor:
             `Predictor`.
         """
         from affectkeras.models import inference_model
-        from affectkeras.models.heads import named_outputs
+        from affectkeras.models.heads import named_outputs, output_dict
 
         source = source or getattr(model, "name", type(model).__name__)
         model = inference_model(model)
@@ -128,15 +127,11 @@ class Predictor:
         sizes = {name: tensor.shape[-1] for name, tensor in named_outputs(model).items()}
         fields = _read_specs(specs, sizes, source)
         input_names = [tensor.name for tensor in model.inputs]
-        output_names = list(named_outputs(model))
         dict_input = isinstance(model.input, dict)
 
         def call(inputs):
             batch = inputs if dict_input else [inputs[name] for name in input_names]
-            outputs = model.predict_on_batch(batch)
-            if not isinstance(outputs, dict):
-                outputs = dict(zip(output_names, outputs if isinstance(outputs, (list, tuple)) else [outputs]))
-            return outputs
+            return output_dict(model, model.predict_on_batch(batch))
 
         return cls(source=source, call=call, **fields)
 
@@ -161,7 +156,7 @@ class Predictor:
         try:
             loaded = tf.saved_model.load(str(path))
         except Exception as error:  # TF raises many kinds on a damaged folder
-            raise DataFormatError(path, None, f"cannot load the SavedModel ({_one_line(error)})") from None
+            raise DataFormatError(path, None, f"cannot load the SavedModel ({one_line(error)})") from None
         signature = loaded.signatures.get(SIGNATURE)
         if signature is None:
             raise DataFormatError(
@@ -214,7 +209,7 @@ def _read_specs(specs, sizes, source):
         )
     window = None
     if len(faces) == 4:
-        window = faces[0] or DEFAULT_WINDOW
+        window = faces[0] or SEQUENCE_LENGTH
     face_size = faces[-2] or DEFAULT_FACE_SIZE
     audio_shape = None
     if "audio" in specs:
@@ -242,11 +237,6 @@ def _prediction_columns(outputs):
     if AU_OUTPUT in outputs:
         columns += au_names(outputs[AU_OUTPUT])
     return tuple(columns)
-
-
-def _one_line(error):
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def load_predictor(path):
@@ -565,19 +555,6 @@ class PredictionFiles(typing.NamedTuple):
     circumplex_plot: typing.Optional[pathlib.Path]
 
 
-@contextlib.contextmanager
-def _atomic_path(path):
-    """Yields a temporary path beside `path`; renames it to `path` only if the block completes."""
-    # A unique hidden name the writer creates itself (mkstemp would make the file 0600).
-    staging = str(path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.partial"))
-    try:
-        yield staging
-        os.replace(staging, path)
-    finally:
-        if os.path.exists(staging):
-            os.remove(staging)
-
-
 _INTEGER_COLUMNS = ("frame_index", "face_found", "track_id")
 _FORMATS = {"time": "{:.6f}", "x0": "{:.1f}", "y0": "{:.1f}", "x1": "{:.1f}", "y1": "{:.1f}"}
 
@@ -628,31 +605,19 @@ def write_predictions(table, out_dir, stem):
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / f"{stem}.csv"
-    with _atomic_path(csv_path) as staging, open(staging, "w", encoding="utf-8", newline="") as file:
+    with atomic_path(csv_path) as staging, open(staging, "w", encoding="utf-8", newline="") as file:
         file.writelines(line + "\n" for line in _format_rows(table))
     if "valence" not in table.columns:
         return PredictionFiles(csv_path, None, None)
     va_path = out_dir / f"{stem}_va.png"
     circumplex_path = out_dir / f"{stem}_circumplex.png"
-    with _atomic_path(va_path) as staging:
-        _plot_va(table, stem).savefig(staging, format="png")
-    with _atomic_path(circumplex_path) as staging:
-        _plot_circumplex(table, stem).savefig(staging, format="png")
+    _figures.save_png(_plot_va(table, stem), va_path)
+    _figures.save_png(_plot_circumplex(table, stem), circumplex_path)
     return PredictionFiles(csv_path, va_path, circumplex_path)
 
 
-def _figure(size):
-    # A bare Figure with the Agg canvas: no pyplot, no global backend switch, no display.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=size, dpi=100, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
 def _plot_va(table, title):
-    figure = _figure((8, 3.5))
+    figure = _figures.figure(8, 3.5)
     axes = figure.add_subplot()
     # NaN (no face) breaks the lines: gaps show where nothing was predicted.
     axes.plot(table["time"], table["valence"], label="valence", color="tab:blue", linewidth=1.2)
@@ -665,7 +630,7 @@ def _plot_va(table, title):
 
 
 def _plot_circumplex(table, title):
-    figure = _figure((5, 4.4))
+    figure = _figures.figure(5, 4.4)
     axes = figure.add_subplot()
     angle = np.linspace(0, 2 * np.pi, 361)
     axes.plot(np.cos(angle), np.sin(angle), color="0.5", linewidth=0.8)
@@ -700,7 +665,6 @@ def predict_and_write(video, model, out_dir, *, stem=None, batch_size=None, prog
 
 
 __all__ = [
-    "DEFAULT_WINDOW",
     "PredictionFiles",
     "PredictionTable",
     "Predictor",

@@ -13,19 +13,21 @@ run never leaves a config, model or metrics file that looks finished but is not.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import json
 import os
 import pathlib
 import platform
+import secrets
 import sys
 import tempfile
 import typing
 import zipfile
 
 from affectkeras._version import __version__
-from affectkeras.errors import AffectKerasError, InvalidArgumentError, WeightsError
+from affectkeras.errors import AffectKerasError, InvalidArgumentError, WeightsError, one_line
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
@@ -169,19 +171,34 @@ def set_seed(seed):
     keras.utils.set_random_seed(int(seed))
 
 
-def atomic_write(path, data):
-    """Writes `data` (str or bytes) to `path` through a temporary file in the same folder."""
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yields a temporary path beside `path`; renames it to `path` only if the block completes.
+
+    The temporary name is hidden, unique and keeps the suffix (Keras wants `.keras`). The
+    writer creates the file itself, so it gets the usual permissions (`mkstemp` would make
+    it private to the owner). Whatever the block leaves there on an error is removed.
+
+    Example:
+        >>> with atomic_path("out/clip.csv") as staging:
+        ...     write_rows(staging)
+    """
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    staging = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.partial{path.suffix}")
     try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data.encode() if isinstance(data, str) else data)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-    return path
+        yield str(staging)
+        os.replace(staging, path)
+    finally:
+        if staging.exists():
+            staging.unlink()
+
+
+def atomic_write(path, data):
+    """Writes `data` (str or bytes) to `path` through a temporary file in the same folder."""
+    with atomic_path(path) as staging, open(staging, "wb") as file:
+        file.write(data.encode() if isinstance(data, str) else data)
+    return pathlib.Path(path)
 
 
 def write_json(path, data):
@@ -315,14 +332,8 @@ class RunFolder:
 
     def save_model(self, model):
         """Saves `model` as `model.keras`, atomically."""
-        handle, temporary = tempfile.mkstemp(prefix=".model.", suffix=".keras", dir=self.path)
-        os.close(handle)
-        try:
-            model.save(temporary)
-            os.replace(temporary, self.model_path)
-        except BaseException:
-            os.unlink(temporary)
-            raise
+        with atomic_path(self.model_path) as staging:
+            model.save(staging)
         return self.model_path
 
     def write_json(self, name, data):
@@ -407,5 +418,4 @@ def load_trained_model(path, *, compile=False):
     try:
         return keras.saving.load_model(model_path, compile=compile)
     except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise WeightsError(f"{model_path}: cannot load the model ({message})") from error
+        raise WeightsError(f"{model_path}: cannot load the model ({one_line(error)})") from error

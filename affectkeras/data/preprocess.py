@@ -49,7 +49,7 @@ import warnings
 import numpy as np
 
 from affectkeras.constants import FPS
-from affectkeras.errors import AffectKerasError, InvalidArgumentError, check_choice, check_positive
+from affectkeras.errors import InvalidArgumentError, check_choice, check_positive, one_line
 
 # Task names on the command line / in `tasks=` (those of `affectkeras.models.heads`, which
 # this module does not import: it would load Keras for `--help`) -> the annotation readers'.
@@ -267,11 +267,6 @@ def plan(root, config, *, annotations=None, videos=None, crops=None, only=None):
 # The per-video transform (shared by the local pool and the Beam pipeline)
 
 
-def _one_line(error):
-    text = " ".join(str(error).split())
-    return f"{type(error).__name__}: {text}" if not isinstance(error, (AffectKerasError, OSError)) else text
-
-
 def _encode_jpeg(image, quality):
     from PIL import Image
 
@@ -432,14 +427,14 @@ def process_job(job, out, config):
     try:
         shared = _prepare(job, config, out)
     except Exception as error:  # noqa: BLE001 - recorded per video, the job goes on
-        return [{"name": n, "status": "failed", "error": _one_line(error), **base} for n in names]
+        return [{"name": n, "status": "failed", "error": one_line(error), **base} for n in names]
     results = []
     for name, table, crops_dir in job.entries:
         try:
             stats = _write_entry(out, name, table, crops_dir, shared, config)
             results.append({"name": name, "status": "done", **base, **stats})
         except Exception as error:  # noqa: BLE001
-            results.append({"name": name, "status": "failed", "error": _one_line(error), **base})
+            results.append({"name": name, "status": "failed", "error": one_line(error), **base})
     elapsed = time.perf_counter() - started
     for result in results:
         result["seconds"] = round(elapsed / len(results), 3)
@@ -649,7 +644,7 @@ def _run_jobs(jobs, out, config, workers):
                     yield job, future.result()
                 except Exception as error:  # noqa: BLE001 - e.g. a worker killed by the OS
                     yield job, [
-                        {"name": n, "status": "failed", "error": f"worker process failed: {_one_line(error)}",
+                        {"name": n, "status": "failed", "error": f"worker process failed: {one_line(error)}",
                          "source_video": job.source, "video_file": job.video_path}
                         for n, _, _ in job.entries
                     ]

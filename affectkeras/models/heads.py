@@ -8,10 +8,9 @@ in float32 so that losses and metrics see float32 under `mixed_float16`.
 
 import keras
 
-from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, VA_OUTPUT
+from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, TASK_OUTPUTS, VA_OUTPUT
 from affectkeras.errors import InvalidArgumentError, check_choice
 
-TASK_OUTPUTS = {"va": VA_OUTPUT, "expr": EXPR_OUTPUT, "au": AU_OUTPUT}
 ALL_TASKS = tuple(TASK_OUTPUTS)
 
 
@@ -64,3 +63,10 @@ def named_outputs(model):
     if isinstance(model.output, dict):
         return dict(model.output)
     return dict(zip(model.output_names, model.outputs))
+
+
+def output_dict(model, outputs):
+    """`model`'s outputs as Keras returns them (a dict, a list or one value), keyed by name."""
+    if isinstance(outputs, dict):
+        return outputs
+    return dict(zip(named_outputs(model), outputs if isinstance(outputs, (list, tuple)) else [outputs]))
