@@ -257,7 +257,10 @@ class RunFolder:
 
             for entry in entries:
                 shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
-        for folder in (self.path, self.checkpoints_dir, self.logs_dir):
+        # Every shared folder is made here, by the chief, before any worker can save:
+        # Keras's BackupAndRestore makes its folder with a check-then-create that another
+        # worker, making `backup/worker-<i>` (and so `backup/`) at the same moment, races.
+        for folder in (self.path, self.checkpoints_dir, self.logs_dir, self.backup_dir):
             folder.mkdir(parents=True, exist_ok=True)
 
     checkpoints_dir = property(lambda self: self.path / "checkpoints")

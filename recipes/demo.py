@@ -80,13 +80,13 @@ def main(argv=None):
     print(f"3/6 training a small A/V-MT-VGG-RNN for {config.epochs} epochs", flush=True)
     shared = dict(seq_len=config.seq_len, modalities=("faces", "audio"), face_size=config.face_size)
     train = make_dataset(records["train"], batch_size=config.batch_size, stride=config.seq_len // 2,
-                         seed=config.seed, deterministic=True, **shared)
+                         seed=config.seed, deterministic=True, count=True, **shared)
     validation = make_dataset(records["validation"], batch_size=config.batch_size, shuffle=False,
-                              pad_remainder=True, **shared)
+                              pad_remainder=True, count=True, **shared)
     model = build_av_mt_vgg_rnn(width=config.width, rnn_units=config.rnn_units, rnn_layers=1,
                                 sequence_length=config.seq_len, input_size=config.face_size)
     training.compile_preset(model, optimizer=training.default_optimizer(learning_rate=config.learning_rate))
-    model.fit(train, validation_data=validation, epochs=config.epochs, verbose=2,
+    model.fit(train, validation_data=validation, epochs=config.epochs, verbose=2, shuffle=False,  # shuffled by make_dataset
               callbacks=run.callbacks(monitor="val_valence_arousal_ccc", mode="max"))
     run.save_model(model)
 

@@ -291,7 +291,7 @@ def va_datasets(config, records_dir, network, train, test):
     def shards(part):  # one shard per video, named as its annotation file
         return [str(records_dir / f"{r['name']}.tfrecord") for r in part]
 
-    return (make_dataset(shards(train), shuffle=True, seed=config.seed, **shared),
+    return (make_dataset(shards(train), shuffle=True, seed=config.seed, count=True, **shared),
             make_dataset(shards(train), shuffle=False, **shared),
             make_dataset(shards(test), shuffle=False, pad_remainder=True, **shared))
 

@@ -142,9 +142,13 @@ def make_datasets(config, folders):
         face_size=face_size(config),
         with_expression_labels_input=config.network.startswith("mt_arc"),
     )
-    train = make_dataset(folders["train"], shuffle=True, seed=config.seed, repeat=config.steps_per_epoch > 0,
+    # Counted epochs let Keras know their length from the first one (a multi-worker run's
+    # workers each see a part of the data, so there it stays unknown).
+    count = config.strategy != "multi_worker"
+    repeat = config.steps_per_epoch > 0
+    train = make_dataset(folders["train"], shuffle=True, seed=config.seed, repeat=repeat, count=count and not repeat,
                          drop_remainder=config.strategy != "one_device", **shared)
-    validation = make_dataset(folders["validation"], shuffle=False, pad_remainder=sequence, **shared)
+    validation = make_dataset(folders["validation"], shuffle=False, pad_remainder=sequence, count=count, **shared)
     return train, validation
 
 
@@ -208,7 +212,8 @@ def main(argv=None):
     callbacks = run.callbacks(monitor=None if multi_worker else _monitor(model), mode="max")
     with strategy.scope():
         model.fit(train, validation_data=None if multi_worker else validation, epochs=config.epochs,
-                  steps_per_epoch=config.steps_per_epoch or None, callbacks=callbacks, verbose=config.verbose)
+                  steps_per_epoch=config.steps_per_epoch or None, callbacks=callbacks, verbose=config.verbose,
+                  shuffle=False)  # the dataset shuffles itself
     run.save_model(model)
     if not chief:
         shutil.rmtree(run.path)  # its temporary folder; the chief wrote the run

@@ -1,7 +1,9 @@
 """Shared test fixtures: quiet TensorFlow, a clean dtype policy, the shared real media."""
 
+import contextlib
 import os
 import pathlib
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -34,3 +36,20 @@ def shared_data():
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is absent (it exists only beside the development checkout)")
     return SHARED_DATA
+
+
+@contextlib.contextmanager
+def no_keras_warnings():
+    """Fails when Keras shows a warning inside the block.
+
+    Keras warns when it is called wrongly ("`shuffle=True` was passed, but will be ignored",
+    "Your input ran out of data"); the recipes call it so that it has no reason to. Python
+    hides deprecation warnings (numpy 2's about TensorFlow tensors' `__array__`), so they
+    do not count.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    shown = sorted({f"{w.filename}:{w.lineno}: {w.message}" for w in caught
+                    if "/keras/" in w.filename and not issubclass(w.category, DeprecationWarning)})
+    assert not shown, "\n".join(shown)

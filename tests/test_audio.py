@@ -1,7 +1,7 @@
-"""Tests of `affectkeras.audio`: log-mel windows per video frame, offline and in graph.
+"""Tests of `affectkeras.audio`: decoding, log-mel windows per video frame (offline and in graph).
 
 Real media come from `../shared/data` (skipped when absent); everything else is made
-here: synthetic signals, and small wav / flac / ogg / mp3 files written to `tmp_path`.
+here: synthetic signals, and small wav / flac / ogg / mp3 / m4a files written to `tmp_path`.
 """
 
 import dataclasses
@@ -260,8 +260,7 @@ def test_offline_and_graph_agree_on_a_real_clip(shared_data):
     path = str(files[0])
     expected_signal, rate = soundfile.read(path, dtype="float32")
     assert rate == SR
-    dataset = tf.data.Dataset.from_tensors(path).map(audio.decode_audio)
-    waveform = next(iter(dataset)).numpy()
+    waveform = audio.load_audio(path)
     np.testing.assert_array_equal(waveform, expected_signal)  # same 16-bit samples / 32768
     offline = audio.log_mel_spectrogram(media.read_audio(path))  # ffmpeg, as for videos
     graph = audio.tf_log_mel_spectrogram(waveform).numpy()
@@ -269,23 +268,45 @@ def test_offline_and_graph_agree_on_a_real_clip(shared_data):
     assert np.abs(graph - offline).max() < 1e-3  # dB; measured ~2e-5
 
 
-def test_graph_features_in_a_dataset_have_static_shapes(tmp_path):
-    path = tmp_path / "tone.wav"
-    soundfile.write(path, _tones(1.0).astype(np.float32), SR, subtype="PCM_16")
+def test_graph_features_in_a_dataset_have_static_shapes():
+    signal = _tones(1.0).astype(np.float32)
 
-    def features(file):
-        spectrogram = audio.tf_log_mel_spectrogram(audio.decode_audio(file))
+    def features(waveform):
+        spectrogram = audio.tf_log_mel_spectrogram(waveform)
         times = tf.range(30, dtype=tf.float64) / 30
         return audio.tf_frame_windows(spectrogram, times)
 
-    dataset = tf.data.Dataset.from_tensors(str(path)).map(features)
+    dataset = tf.data.Dataset.from_tensors(signal).map(features)
     assert dataset.element_spec.shape.as_list() == [30, STEPS, 64, 1]
     windows = next(iter(dataset)).numpy()
-    signal, _ = soundfile.read(path, dtype="float32")
     np.testing.assert_allclose(windows, audio.frame_windows(signal, np.arange(30) / 30), atol=1e-3)
 
 
 # ------------------------------------------------------------------------- decoding
+# Every decoding test runs on both decoders: `load_audio` (soundfile / ffmpeg, always) and
+# the tensorflow-io adapter (only where the `tfio` extra loads: CI's TF 2.16 environment).
+
+
+def _tfio_or_skip():
+    from affectkeras.audio import tfio
+
+    try:
+        tfio._tfio()
+    except ImportError as error:
+        pytest.skip(" ".join(str(error).split())[:200])
+    return tfio
+
+
+@pytest.fixture(params=["soundfile", "tfio"])
+def decode(request):
+    if request.param == "soundfile":
+        return audio.load_audio
+    tfio = _tfio_or_skip()
+    return lambda path, **kwargs: tfio.decode_audio(str(path), **kwargs).numpy()
+
+
+def _ffmpeg(*args):
+    subprocess.run([media._ffmpeg.ffmpeg_exe(), "-v", "error", "-y", *map(str, args)], check=True)
 
 
 @pytest.mark.parametrize(
@@ -293,19 +314,19 @@ def test_graph_features_in_a_dataset_have_static_shapes(tmp_path):
     [("pcm16.wav", "PCM_16"), ("pcm24.wav", "PCM_24"), ("float.wav", "FLOAT"),
      ("pcm8.wav", "PCM_U8"), ("pcm16.flac", "PCM_16"), ("pcm24.flac", "PCM_24")],
 )
-def test_decode_wav_and_flac_mixes_down_to_mono(tmp_path, name, subtype):
+def test_decode_wav_and_flac_mixes_down_to_mono(decode, tmp_path, name, subtype):
     left = _tones(0.5)
     stereo = np.stack([left, -0.5 * left], axis=1).astype(np.float32)
     path = tmp_path / name
     soundfile.write(path, stereo, SR, subtype=subtype)
-    decoded = audio.decode_audio(str(path)).numpy()
+    decoded = decode(path)
     written, _ = soundfile.read(path, dtype="float64")
     assert decoded.shape == (len(stereo),) and decoded.dtype == np.float32
     atol = 1e-2 if subtype == "PCM_U8" else 1e-6
     np.testing.assert_allclose(decoded, written.mean(axis=1), atol=atol)
 
 
-def test_decode_wav_with_extra_chunks_and_extensible_format(tmp_path):
+def test_decode_wav_with_extra_chunks_and_extensible_format(decode, tmp_path):
     tone = _tones(0.5, 22050).astype(np.float32)
     plain = tmp_path / "plain.wav"
     soundfile.write(plain, tone, 22050, subtype="PCM_16")
@@ -317,28 +338,10 @@ def test_decode_wav_with_extra_chunks_and_extensible_format(tmp_path):
     extensible = tmp_path / "extensible.wav"
     soundfile.write(extensible, np.stack([tone] * 3, 1), 22050, format="WAVEX", subtype="FLOAT")
     assert extensible.read_bytes()[20:22] == b"\xfe\xff"  # WAVE_FORMAT_EXTENSIBLE
-    expected = audio.decode_audio(str(plain)).numpy()
+    expected = decode(plain)
     assert expected.shape == (8000,)
-    np.testing.assert_array_equal(audio.decode_audio(str(padded)).numpy(), expected)
-    np.testing.assert_allclose(audio.decode_audio(str(extensible)).numpy(), expected, atol=1e-4)
-
-
-def test_decode_in_a_parallel_map_keeps_files_apart(tmp_path):
-    # tensorflow-io's AudioIOTensor mixes files up here (tensorflow/io#1647): decode_audio
-    # reads bytes and decodes with stateless ops instead.
-    files, levels = [], []
-    for index in range(24):
-        path = tmp_path / f"level_{index}.wav"
-        level = (index + 1) / 32
-        soundfile.write(path, np.full(800 + 160 * index, level, np.float32), SR, subtype="PCM_16")
-        files.append(str(path))
-        levels.append(level)
-    dataset = tf.data.Dataset.from_tensor_slices(files).map(
-        audio.decode_audio, num_parallel_calls=8, deterministic=True
-    )
-    for index, waveform in enumerate(dataset.as_numpy_iterator()):
-        assert waveform.shape == (800 + 160 * index,)
-        np.testing.assert_allclose(waveform, levels[index], atol=1e-4)
+    np.testing.assert_array_equal(decode(padded), expected)
+    np.testing.assert_allclose(decode(extensible), expected, atol=1e-4)
 
 
 def _dominant_frequency(signal, rate):
@@ -346,25 +349,19 @@ def _dominant_frequency(signal, rate):
     return np.argmax(spectrum) * rate / len(signal)
 
 
-def test_decode_ogg_and_mp3(tmp_path):
+def test_decode_ogg_and_mp3(decode, tmp_path):
     tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(SR) / SR)).astype(np.float32)
     ogg = tmp_path / "tone.ogg"
     soundfile.write(ogg, tone, SR, format="OGG", subtype="VORBIS")
     wav = tmp_path / "tone.wav"
     soundfile.write(wav, tone, SR, subtype="PCM_16")
     mp3 = tmp_path / "tone.mp3"
-    subprocess.run(
-        [media._ffmpeg.ffmpeg_exe(), "-v", "error", "-y", "-i", str(wav), str(mp3)], check=True
-    )
+    _ffmpeg("-i", wav, mp3)
     # MPEG-2.5 at 8 kHz without an ID3 tag or a Xing header: the rate comes from the frame.
     bare = tmp_path / "bare_8k.mp3"
-    subprocess.run(
-        [media._ffmpeg.ffmpeg_exe(), "-v", "error", "-y", "-i", str(wav), "-ar", "8000",
-         "-id3v2_version", "0", "-write_xing", "0", str(bare)],
-        check=True,
-    )
+    _ffmpeg("-i", wav, "-ar", "8000", "-id3v2_version", "0", "-write_xing", "0", bare)
     for path in (ogg, mp3, bare):
-        decoded = audio.decode_audio(str(path)).numpy()
+        decoded = decode(path)
         assert abs(len(decoded) - SR) <= 2 * 1152 * 2, path  # mp3 encoder delay and padding
         assert _dominant_frequency(decoded, SR) == pytest.approx(440, abs=2), path
         rms = np.sqrt(np.mean(decoded[4000:-4000] ** 2))
@@ -372,14 +369,14 @@ def test_decode_ogg_and_mp3(tmp_path):
 
 
 @pytest.mark.parametrize("rate", [44100, 48000, 22050, 8000])
-def test_decode_resamples_to_16k_in_time(tmp_path, rate):
+def test_decode_resamples_to_16k_in_time(decode, tmp_path, rate):
     click_time = 0.5
     signal = _tones(1.3, rate)
     click = int(round(click_time * rate))
     signal[click] += 0.9
     path = tmp_path / f"tones_{rate}.wav"
     soundfile.write(path, signal.astype(np.float32), rate, subtype="FLOAT")
-    decoded = audio.decode_audio(str(path)).numpy()
+    decoded = decode(path)
     assert decoded.shape == (int(round(len(signal) * SR / rate)),)
     expected = _tones(len(decoded) / SR)[: len(decoded)]
     residual = decoded - expected
@@ -392,38 +389,115 @@ def test_decode_resamples_to_16k_in_time(tmp_path, rate):
     assert np.abs(residual[away]).max() < 1e-3
 
 
-def test_tf_resample_keeps_equal_rates_and_checks_arguments():
-    waveform = tf.constant(_tones(0.1).astype(np.float32))
-    np.testing.assert_array_equal(audio.tf_resample(waveform, SR, SR).numpy(), waveform.numpy())
-    assert audio.tf_resample(tf.zeros([44100]), 44100, 16000).shape == (16000,)
-    with pytest.raises(InvalidArgumentError, match="`rate_in`"):
-        audio.tf_resample(waveform, 0, SR)
-    with pytest.raises(InvalidArgumentError, match="`waveform`"):
-        audio.tf_resample(tf.zeros([10, 2]), 44100, SR)
-
-
-def test_decode_errors_name_the_file(tmp_path):
+def test_decode_errors_name_the_file(decode, tmp_path):
     missing = tmp_path / "missing.wav"
     with pytest.raises(FileNotFoundError, match="missing.wav"):
-        audio.decode_audio(str(missing))
+        decode(missing)
     text = tmp_path / "notes.txt"
     text.write_text("not audio")
     with pytest.raises(InvalidArgumentError, match="notes.txt"):
-        audio.decode_audio(str(text))
+        decode(text)
     broken = tmp_path / "broken.wav"
     broken.write_bytes(b"RIFF\x00\x00")
     with pytest.raises(MediaError, match="broken.wav"):
-        audio.decode_audio(str(broken))
+        decode(broken)
     with pytest.raises(InvalidArgumentError, match="`sample_rate`"):
-        audio.decode_audio(str(broken), sample_rate=0)
-    opus = tmp_path / "opus.ogg"
-    subprocess.run(
-        [media._ffmpeg.ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi", "-i",
-         "sine=frequency=440:duration=0.2", "-c:a", "libopus", str(opus)],
-        check=True,
+        decode(broken, sample_rate=0)
+
+
+def test_load_audio_reads_opus_and_aac_through_ffmpeg(tmp_path):
+    # Opus in Ogg: libsndfile; AAC in mp4 (m4a): not libsndfile's, so the bundled ffmpeg.
+    for name, codec in (("tone.opus", "libopus"), ("tone.m4a", "aac")):
+        path = tmp_path / name
+        _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1:sample_rate=48000", "-c:a", codec, path)
+        decoded = audio.load_audio(path)
+        assert abs(len(decoded) - SR) < 0.1 * SR, name
+        assert _dominant_frequency(decoded, SR) == pytest.approx(440, abs=2), name
+
+
+def test_resample_checks_its_arguments():
+    signal = _tones(0.1).astype(np.float32)
+    assert audio.resample(signal, SR, SR) is signal
+    assert audio.resample(np.zeros(44100, np.float32), 44100, SR).shape == (SR,)
+    with pytest.raises(InvalidArgumentError, match="`rate_in`"):
+        audio.resample(signal, 0, SR)
+    with pytest.raises(InvalidArgumentError, match="`signal`"):
+        audio.resample(np.zeros((10, 2)), 44100, SR)
+
+
+def test_tfio_adapter_without_a_working_tensorflow_io_says_how_to_get_one():
+    from affectkeras.audio import tfio
+
+    try:
+        tfio._tfio()
+    except ImportError as error:
+        assert "tfio" in str(error) and "2.16" in str(error)
+        with pytest.raises(ImportError, match="2.16"):
+            tfio.decode_audio("clip.wav")
+    else:
+        pytest.skip("tensorflow-io loads here")
+
+
+def test_tfio_decode_in_a_parallel_map_keeps_files_apart(tmp_path):
+    # tensorflow-io's AudioIOTensor mixes files up here (tensorflow/io#1647): decode_audio
+    # reads bytes and decodes with stateless ops instead.
+    tfio = _tfio_or_skip()
+    files, levels = [], []
+    for index in range(24):
+        path = tmp_path / f"level_{index}.wav"
+        level = (index + 1) / 32
+        soundfile.write(path, np.full(800 + 160 * index, level, np.float32), SR, subtype="PCM_16")
+        files.append(str(path))
+        levels.append(level)
+    dataset = tf.data.Dataset.from_tensor_slices(files).map(
+        tfio.decode_audio, num_parallel_calls=8, deterministic=True
     )
+    for index, waveform in enumerate(dataset.as_numpy_iterator()):
+        assert waveform.shape == (800 + 160 * index,)
+        np.testing.assert_allclose(waveform, levels[index], atol=1e-4)
+
+
+def test_tfio_resample_keeps_equal_rates_and_checks_arguments():
+    tfio = _tfio_or_skip()
+    waveform = tf.constant(_tones(0.1).astype(np.float32))
+    np.testing.assert_array_equal(tfio.tf_resample(waveform, SR, SR).numpy(), waveform.numpy())
+    assert tfio.tf_resample(tf.zeros([44100]), 44100, 16000).shape == (16000,)
+    with pytest.raises(InvalidArgumentError, match="`rate_in`"):
+        tfio.tf_resample(waveform, 0, SR)
+    with pytest.raises(InvalidArgumentError, match="`waveform`"):
+        tfio.tf_resample(tf.zeros([10, 2]), 44100, SR)
+
+
+def test_clip_datasets_of_both_decoders_agree(tmp_path):
+    _tfio_or_skip()
+    import collections
+
+    from affectkeras.data import downstream
+
+    Record = collections.namedtuple("Record", "path label")
+    records = []
+    for index, seconds in enumerate((0.7, 1.2, 2.5)):
+        path = tmp_path / f"clip_{index}.flac"
+        soundfile.write(path, _speechlike(seconds, seed=index), SR, subtype="PCM_16")
+        records.append(Record(str(path), index))
+    batches = {
+        decoder: next(iter(downstream.audio_clip_dataset(records, num_windows=2, batch_size=3, decoder=decoder)))
+        for decoder in ("soundfile", "tfio")
+    }
+    (ours, labels), (theirs, their_labels) = batches["soundfile"], batches["tfio"]
+    np.testing.assert_array_equal(labels["expression"].numpy(), their_labels["expression"].numpy())
+    assert np.abs(ours["audio"].numpy() - theirs["audio"].numpy()).max() < 1e-3  # dB
+
+
+def test_tfio_errors_name_the_file_in_graph_too(tmp_path):
+    tfio = _tfio_or_skip()
+    opus = tmp_path / "opus.ogg"
+    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=0.2", "-c:a", "libopus", opus)
     with pytest.raises(MediaError, match="opus.ogg.*not an Ogg Vorbis file"):
-        audio.decode_audio(str(opus))
+        tfio.decode_audio(str(opus))
+    missing, text, broken = tmp_path / "missing.wav", tmp_path / "notes.txt", tmp_path / "broken.wav"
+    text.write_text("not audio")
+    broken.write_bytes(b"RIFF\x00\x00")
     # Inside tf.data the errors come from TensorFlow, still naming the file.
     cases = (
         (missing, tf.errors.NotFoundError),
@@ -431,7 +505,7 @@ def test_decode_errors_name_the_file(tmp_path):
         (broken, tf.errors.InvalidArgumentError),
     )
     for path, error in cases:
-        dataset = tf.data.Dataset.from_tensors(str(path)).map(audio.decode_audio)
+        dataset = tf.data.Dataset.from_tensors(str(path)).map(tfio.decode_audio)
         with pytest.raises(error, match=os.path.basename(path)):
             next(iter(dataset))
 

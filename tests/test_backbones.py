@@ -7,6 +7,8 @@ import pytest
 from affectkeras.backbones import AudioCNN, DenseNet121, ResNet50Face, VGGFace
 from affectkeras.errors import InvalidArgumentError
 
+pytestmark = pytest.mark.keras_core  # CI runs these on the JAX backend too
+
 TINY = 1 / 16  # 4-32 filters, 256 fc units: builds in well under a second
 
 RNG = np.random.default_rng(0)

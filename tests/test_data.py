@@ -401,6 +401,23 @@ def test_seeded_deterministic_order_repeats(job):
     assert first == order(5) and first != order(6) and sorted(first) == sorted(order(6))
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [dict(seq_len=8, batch_size=3), dict(seq_len=8, stride=4, batch_size=2, drop_remainder=True, tasks=("expr",)),
+     dict(seq_len=16, batch_size=4, pad_remainder=True, skip_unlabeled=False),
+     dict(mode="frame", batch_size=32, tasks=("expr", "au"))],
+    ids=["sequence", "overlap-expr-drop", "padded-all", "frames"],
+)
+def test_counted_dataset_declares_the_batches_it_yields(job, settings):
+    _, out, _ = job
+    counted = make_dataset(out, count=True, shuffle=False, **settings)
+    yielded = sum(1 for _ in counted)  # assert_cardinality would fail this loop on a wrong count
+    assert int(counted.cardinality()) == yielded > 0
+    assert yielded == sum(1 for _ in make_dataset(out, shuffle=False, **settings))
+    with pytest.raises(InvalidArgumentError, match="count"):
+        make_dataset(out, count=True, repeat=True)
+
+
 def test_make_dataset_checks_its_arguments(job, tmp_path):
     _, out, _ = job
     with pytest.raises(FileNotFoundError):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, no_keras_warnings
 
 TINY = ["--videos", "3", "--frames", "40", "--epochs", "1", "--width", "0.05", "--face-size", "32",
         "--seq-len", "16", "--rnn-units", "8"]
@@ -21,7 +21,8 @@ def load_recipe(name):
 
 def test_demo_writes_every_output(tmp_path, capsys):
     out = tmp_path / "demo"
-    result = load_recipe("demo").main(["--out", str(out), *TINY])
+    with no_keras_warnings():
+        result = load_recipe("demo").main(["--out", str(out), *TINY])
     printed = capsys.readouterr().out
     for name in ("data/synthetic.json", "records/train/manifest.json", "records/validation/manifest.json",
                  "run/config.json", "run/model.keras", "run/metrics.json", "run/evaluation/report.md",

@@ -12,8 +12,9 @@ import pytest
 from affectkeras import annotations, models, training
 from affectkeras.annotations import ContinuousLabels
 from affectkeras.data import downstream
-from affectkeras.errors import DataFormatError, InvalidArgumentError
+from affectkeras.errors import DataFormatError, InvalidArgumentError, MediaError
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
+from tests.conftest import no_keras_warnings
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 WIDTH = 0.05
@@ -229,6 +230,27 @@ def test_audio_clip_dataset_windows_labels_and_determinism(tmp_path):
     assert np.concatenate([y for _, y in first]).tolist() == [r.emotion for r in test]
     np.testing.assert_array_equal(audio, np.concatenate(second))  # centred: the same every time
     assert audio[:, -1].min() == -100.0  # 0.8 s clips padded with silence to 1.5 s
+    # The first clip against librosa's spectrogram of soundfile's samples, centred by hand.
+    import librosa
+    import soundfile
+
+    samples, rate = soundfile.read(test[0].path, dtype="float32")
+    power = np.abs(librosa.stft(samples, n_fft=512, hop_length=160, win_length=400)) ** 2
+    mel = librosa.power_to_db(librosa.feature.melspectrogram(S=power, sr=rate, n_mels=64), ref=1.0, amin=1e-10, top_db=None).T
+    start = (len(mel) - 150) // 2  # negative: padding before
+    expected = np.full((150, 64), -100.0, np.float32)
+    expected[-start : -start + len(mel)] = mel
+    np.testing.assert_allclose(audio[0].reshape(150, 64), expected, atol=2e-3)
+
+
+def test_audio_clip_dataset_names_a_damaged_clip(tmp_path):
+    records = annotations.read_ravdess(_write_ravdess(tmp_path / "ravdess", actors=(1,)))
+    damaged = pathlib.Path(records[2].path)
+    damaged.write_bytes(damaged.read_bytes()[:30])  # a truncated header
+    with pytest.raises(MediaError, match=damaged.name):
+        downstream.audio_clip_dataset(records)
+    with pytest.raises(InvalidArgumentError, match="decoder"):
+        downstream.audio_clip_dataset(records, decoder="librosa")
 
 
 @pytest.mark.slow
@@ -296,11 +318,12 @@ def _check_run(run_dir, folds):
 def test_recipe_expression_images_end_to_end(tmp_path):
     root = _write_image_folder(tmp_path / "db")
     run_dir = tmp_path / "run"
-    metrics = _recipe().main([
-        "--kind", "expression_images", "--data", str(root), "--subject-pattern", r"/(S\d+)_",
-        "--model", "none", "--width", str(WIDTH), "--image-size", "32", "--epochs", "1",
-        "--batch-size", "4", "--test-fraction", "0.34", "--run-dir", str(run_dir), "--verbose", "0",
-    ])
+    with no_keras_warnings():
+        metrics = _recipe().main([
+            "--kind", "expression_images", "--data", str(root), "--subject-pattern", r"/(S\d+)_",
+            "--model", "none", "--width", str(WIDTH), "--image-size", "32", "--epochs", "1",
+            "--batch-size", "4", "--test-fraction", "0.34", "--run-dir", str(run_dir), "--verbose", "0",
+        ])
     assert _check_run(run_dir, 1) == json.loads((run_dir / "metrics.json").read_text()) == metrics
     fold = metrics["folds"][0]
     assert len(fold["test_subjects"]) == 1 and fold["test_examples"] == 6 and 0 <= fold["accuracy"] <= 1
@@ -317,7 +340,8 @@ def test_recipe_audio_clips_leave_one_subject_out(tmp_path):
         "--leave-one-subject-out", "--num-windows", "2", "--epochs", "1", "--batch-size", "4",
         "--run-dir", str(run_dir), "--verbose", "0",
     ]
-    metrics = recipe.main(argv)
+    with no_keras_warnings():
+        metrics = recipe.main(argv)
     _check_run(run_dir, 2)
     assert [fold["test_subjects"] for fold in metrics["folds"]] == [[1], [2]]
     assert metrics["classes"][0] == "neutral" and metrics["folds"][0]["chance_accuracy"] == 1 / 8
@@ -371,11 +395,12 @@ def test_recipe_continuous_va_end_to_end(tmp_path):
 
     shutil.rmtree(synthetic.annotations_root)  # only the CSVs label the videos
     run_dir = tmp_path / "run"
-    metrics = _recipe().main([
-        "--kind", "continuous_va", "--data", str(root), "--model", "none", "--width", str(WIDTH),
-        "--seq-len", "8", "--batch-size", "2", "--test-fraction", "0.5", "--epochs", "1",
-        "--run-dir", str(run_dir), "--verbose", "0",
-    ])
+    with no_keras_warnings():
+        metrics = _recipe().main([
+            "--kind", "continuous_va", "--data", str(root), "--model", "none", "--width", str(WIDTH),
+            "--seq-len", "8", "--batch-size", "2", "--test-fraction", "0.5", "--epochs", "1",
+            "--run-dir", str(run_dir), "--verbose", "0",
+        ])
     _check_run(run_dir, 1)
     assert set(metrics["summary"]) == {"ccc_valence", "ccc_arousal", "ccc"}
     assert (run_dir / "annotations" / "VA_Estimation_Challenge" / "Train_Set").is_dir()

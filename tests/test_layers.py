@@ -18,6 +18,8 @@ from affectkeras.layers import (
     VGGFacePreprocessing,
 )
 
+pytestmark = pytest.mark.keras_core  # CI runs these on the JAX backend too
+
 RNG = np.random.default_rng(0)
 
 

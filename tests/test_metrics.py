@@ -10,6 +10,8 @@ from affectkeras.constants import VA_MASK
 from affectkeras.errors import InvalidArgumentError
 from tests.test_losses import random_va, reference_ccc
 
+pytestmark = pytest.mark.keras_core  # CI runs these on the JAX backend too
+
 UNEVEN_BATCHES = [1, 7, 30, 2, 55, 13, 40, 9, 3, 80]  # 10 batches, 240 frames
 
 

@@ -11,6 +11,8 @@ from affectkeras.errors import InvalidArgumentError
 from affectkeras.models import inference_model
 from tests.test_weights import _assert_loaded, _write_legacy_h5
 
+pytestmark = pytest.mark.keras_core  # CI runs these on the JAX backend too
+
 TINY = dict(width=0.05)
 T, SIZE = 4, 32
 RNG = np.random.default_rng(0)

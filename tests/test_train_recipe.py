@@ -13,7 +13,7 @@ import time
 import pytest
 
 from affectkeras.data.synthetic import write_dataset
-from tests.conftest import REPO
+from tests.conftest import REPO, no_keras_warnings
 
 RECIPE = REPO / "recipes" / "train_affwild2.py"
 TINY = ["--width", "0.05", "--rnn-units", "8", "--rnn-layers", "1", "--seq-len", "16", "--batch-size", "2",
@@ -38,7 +38,8 @@ def dataset(tmp_path_factory):
 def trained(dataset, tmp_path_factory):
     """One tiny A/V multi-task run, whose records the other tests reuse."""
     run_dir = tmp_path_factory.mktemp("runs") / "av"
-    metrics = load_recipe().main(["--data", str(dataset), "--run-dir", str(run_dir), "--epochs", "2", *TINY])
+    with no_keras_warnings():
+        metrics = load_recipe().main(["--data", str(dataset), "--run-dir", str(run_dir), "--epochs", "2", *TINY])
     return run_dir, metrics
 
 

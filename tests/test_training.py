@@ -7,6 +7,8 @@ import pytest
 from affectkeras import losses, metrics
 from affectkeras.constants import AU_MASK, EXPR_MASK, VA_MASK
 
+pytestmark = pytest.mark.keras_core  # CI runs these on the JAX backend too
+
 TIME, FEATURES = 10, 16
 
 

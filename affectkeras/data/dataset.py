@@ -24,8 +24,10 @@ Example:
     >>> model.fit(train, epochs=10)
 """
 
+import functools
 import pathlib
 
+import numpy as np
 import tensorflow as tf
 
 from affectkeras.constants import AU_MASK, AU_OUTPUT, EXPR_MASK, EXPR_OUTPUT, VA_MASK, VA_OUTPUT
@@ -42,6 +44,8 @@ METADATA = ("video", "frame_index", "time", "face_found")
 _SEQUENCE_BUFFER = 64
 _FRAME_BUFFER = 4096
 _PARSE_BATCH = 256  # frames parsed per op in frame mode
+# What deciding whether a frame is labelled reads (`_labelled`), all that counting parses.
+_MASK_KEYS = ("face/found", "va/mask", "expression/mask", "aus/mask")
 
 
 def list_shards(pattern_or_files):
@@ -132,6 +136,7 @@ def make_dataset(
     seed=None,
     deterministic=False,
     repeat=False,
+    count=False,
     drop_remainder=False,
     pad_remainder=False,
     skip_unlabeled=True,
@@ -171,6 +176,11 @@ def make_dataset(
         deterministic: bool. Keep the element order of the parallel interleave and maps
             (reproducible, a little slower); False lets faster elements overtake.
         repeat: bool. Repeat forever (pass `steps_per_epoch` to `fit`).
+        count: bool. Count the batches of an epoch first (one pass over the records' label
+            features, nothing decoded) and declare them (`assert_cardinality`), so that
+            Keras knows the epoch's length from the first epoch on: a progress bar with an
+            end and no "Your input ran out of data" warning. Not with `repeat`, nor for a
+            dataset that a distribution strategy shards (each worker sees a part of it).
         drop_remainder: bool. Drop the last, smaller batch (static batch dimension).
         pad_remainder: bool. Sequence mode with `stride == seq_len` only: keep each video's
             last partial window, padded with empty frames (no face, silence, all labels
@@ -222,6 +232,8 @@ def make_dataset(
             "`pad_remainder` needs mode='sequence' and stride == seq_len. "
             f"Received: pad_remainder=True, mode={mode!r}, stride={stride}, seq_len={seq_len}"
         )
+    if count and repeat:
+        raise InvalidArgumentError("`count` needs a finite dataset. Received: count=True, repeat=True")
     files = list_shards(pattern_or_files)
     info = records.peek_record_info(files)
     if info is None:
@@ -241,11 +253,50 @@ def make_dataset(
         include_metadata=include_metadata,
     )
 
+    with_audio = "audio" in modalities
+    stream = functools.partial(
+        _parsed_stream, files, mode=mode, seq_len=seq_len, stride=stride, pad_remainder=pad_remainder,
+        tasks=tasks if skip_unlabeled else None, mask_missing_faces=mask_missing_faces, cycle_length=cycle_length,
+        num_parallel_calls=num_parallel_calls,
+    )
+    ds = stream(parse=lambda serialized: records.parse_frames(serialized, info, audio=with_audio),
+                shuffle=shuffle, seed=seed, deterministic=deterministic)
+    buffer = shuffle_buffer or (_SEQUENCE_BUFFER if mode == "sequence" else _FRAME_BUFFER)
+    if shuffle:
+        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    if count:
+        labels_only = stream(parse=lambda serialized: records.parse_frames(serialized, info, keys=_MASK_KEYS),
+                             shuffle=False, seed=None, deterministic=False)
+        elements = int(labels_only.reduce(np.int64(0), lambda total, _: total + 1))
+        batches = elements // batch_size if drop_remainder else -(-elements // batch_size)
+        ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
+    ds = ds.map(
+        lambda parsed: _to_model(parsed, **settings),
+        num_parallel_calls=num_parallel_calls,
+        deterministic=deterministic,
+    )
+    if prefetch:
+        ds = ds.prefetch(prefetch)
+    options = tf.data.Options()
+    options.deterministic = deterministic
+    return ds.with_options(options)
+
+
+def _parsed_stream(files, *, parse, mode, seq_len, stride, pad_remainder, tasks, mask_missing_faces,
+                   cycle_length, num_parallel_calls, shuffle, seed, deterministic):
+    """The parsed windows (sequence mode) or frames of the shards, in shard order or shuffled.
+
+    `parse` maps serialized records (any shape) to a dict of features; with `tasks`, the
+    windows (frames) without any label of them are skipped.
+    """
     file_ds = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         file_ds = file_ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+    parallel = dict(num_parallel_calls=num_parallel_calls, deterministic=deterministic)
     cycle = min(cycle_length or 16, len(files))
-    with_audio = "audio" in modalities
 
     if mode == "sequence":
 
@@ -262,57 +313,20 @@ def make_dataset(
                 )
             return windows.map(lambda w: tf.ensure_shape(w, [seq_len]))
 
-        ds = file_ds.interleave(
-            windows_of,
-            cycle_length=cycle,
-            num_parallel_calls=num_parallel_calls,
-            deterministic=deterministic,
-        )
-        ds = ds.map(
-            lambda w: records.parse_frames(w, info, audio=with_audio),
-            num_parallel_calls=num_parallel_calls,
-            deterministic=deterministic,
-        )
-        if skip_unlabeled:
+        ds = file_ds.interleave(windows_of, cycle_length=cycle, **parallel).map(parse, **parallel)
+        if tasks:
             ds = ds.filter(lambda p: tf.reduce_any(_labelled(p, tasks, mask_missing_faces)))
-        buffer = shuffle_buffer or _SEQUENCE_BUFFER
-    else:
-        ds = file_ds.interleave(
-            tf.data.TFRecordDataset,
-            cycle_length=cycle,
-            block_length=1,
-            num_parallel_calls=num_parallel_calls,
-            deterministic=deterministic,
-        )
-        ds = ds.batch(_PARSE_BATCH).map(
-            lambda b: records.parse_frames(b, info, audio=with_audio),
-            num_parallel_calls=num_parallel_calls,
-            deterministic=deterministic,
-        )
-        if skip_unlabeled:
+        return ds
+    ds = file_ds.interleave(tf.data.TFRecordDataset, cycle_length=cycle, block_length=1, **parallel)
+    ds = ds.batch(_PARSE_BATCH).map(parse, **parallel)
+    if tasks:
 
-            def keep_labelled(parsed):
-                keep = _labelled(parsed, tasks, mask_missing_faces)
-                return {key: tf.boolean_mask(value, keep) for key, value in parsed.items()}
+        def keep_labelled(parsed):
+            keep = _labelled(parsed, tasks, mask_missing_faces)
+            return {key: tf.boolean_mask(value, keep) for key, value in parsed.items()}
 
-            ds = ds.map(keep_labelled, num_parallel_calls=num_parallel_calls, deterministic=deterministic)
-        ds = ds.unbatch()
-        buffer = shuffle_buffer or _FRAME_BUFFER
-    if shuffle:
-        ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    ds = ds.map(
-        lambda parsed: _to_model(parsed, **settings),
-        num_parallel_calls=num_parallel_calls,
-        deterministic=deterministic,
-    )
-    if prefetch:
-        ds = ds.prefetch(prefetch)
-    options = tf.data.Options()
-    options.deterministic = deterministic
-    return ds.with_options(options)
+        ds = ds.map(keep_labelled, **parallel)
+    return ds.unbatch()
 
 
 def _to_model(parsed, *, info, tasks, modalities, face_size, mask_missing_faces, with_labels_input, include_metadata):

@@ -9,8 +9,8 @@ module turns records into what the models of `affectkeras.models.surgery` train 
   with `align=True` the face is detected and aligned with `affectkeras.faces` (as the
   video pipeline does), falling back to the centre crop when no face is found.
 - audio clips (`RavdessRecord`) -> `({"audio": (batch, windows, steps, n_mels, 1)},
-  {"expression": int32 (batch,)})`: the clip's log-mel spectrogram (`affectkeras.audio`,
-  in graph) cut to `windows * steps` frames (random crop / placement while training,
+  {"expression": int32 (batch,)})`: the clip's log-mel spectrogram (`affectkeras.audio`)
+  cut to `windows * steps` frames (random crop / placement while training,
   centred for evaluation; short clips padded with silence) and split into `windows`
   consecutive windows of the `SpectrogramConfig` size (50 x 64), the windows the A/V
   network's audio stream was trained on; SpecAugment while training.
@@ -27,6 +27,7 @@ Example:
     (TensorShape([16, 8, 50, 64, 1]), TensorShape([16]))
 """
 
+import os
 import pathlib
 
 import numpy as np
@@ -45,6 +46,7 @@ AUDIO_INPUT = "audio"
 # and two of up to 20 frames; `audio.spec_augment`'s own defaults target a single window).
 SPEC_AUGMENT = dict(freq_masks=2, freq_width=8, time_masks=2, time_width=20)
 NORMALIZATIONS = (None, "clip")
+AUDIO_DECODERS = ("soundfile", "tfio")
 
 
 # ----------------------------------------------------------------------------------------
@@ -233,7 +235,7 @@ def clip_windows(spectrogram, num_windows, config=None, *, align="center", seed=
     """Cuts a clip's log-mel spectrogram into `num_windows` consecutive windows, in graph.
 
     Args:
-        spectrogram: tf.Tensor of float32, `(time, n_mels)` (`tf_log_mel_spectrogram`).
+        spectrogram: tf.Tensor of float32, `(time, n_mels)` (`log_mel_spectrogram`).
         num_windows: int. Windows per clip: the clip is cropped or padded (with silence) to
             `num_windows * config.steps` frames first.
         config: `SpectrogramConfig` or None (defaults: 50 steps x 64 mels).
@@ -245,7 +247,7 @@ def clip_windows(spectrogram, num_windows, config=None, *, align="center", seed=
         tf.Tensor of float32, `(num_windows, steps, n_mels, 1)`.
 
     Example:
-        >>> clip_windows(tf_log_mel_spectrogram(decode_audio("03-01-05-01-01-01-01.wav")), 8).shape
+        >>> clip_windows(log_mel_spectrogram(load_audio("03-01-05-01-01-01-01.wav")), 8).shape
         TensorShape([8, 50, 64, 1])
     """
     config = config or audio_features.SpectrogramConfig()
@@ -267,16 +269,16 @@ def audio_clip_dataset(
     batch_size=16,
     shuffle=None,
     seed=None,
+    decoder="soundfile",
     cache=True,
     num_parallel_calls=tf.data.AUTOTUNE,
 ):
     """Builds `(audio windows, class)` batches from audio clip records (RAVDESS, CREMA-D).
 
-    Each clip is decoded (`audio.decode_audio`, resampled to the config's rate), turned
-    into a log-mel spectrogram in dB (`audio.tf_log_mel_spectrogram`, the same numbers as
-    the preprocessing job's), cut to `num_windows * steps` frames and split into windows
-    (`clip_windows`). The default 8 windows of 0.5 s cover 4 s, RAVDESS's typical
-    utterance (3.2-5 s).
+    Each clip is decoded and resampled to the config's rate, turned into a log-mel
+    spectrogram in dB (the same numbers as the preprocessing job's), cut to
+    `num_windows * steps` frames and split into windows (`clip_windows`). The default 8
+    windows of 0.5 s cover 4 s, RAVDESS's typical utterance (3.2-5 s).
 
     Args:
         records: sequence of records with a `path` and a class: `RavdessRecord` (class =
@@ -296,16 +298,25 @@ def audio_clip_dataset(
         batch_size: int. Clips per batch.
         shuffle: bool or None. Shuffle the clips every epoch; None = `training`.
         seed: int or None. Seed of the shuffle, the crops and the masks.
-        cache: bool. Keep the spectrograms in memory after the first epoch.
-        num_parallel_calls: int. Parallel decodes.
+        decoder: str. `"soundfile"` (default): every clip is decoded (`audio.load_audio`)
+            and its spectrogram computed (`audio.log_mel_spectrogram`) once, here, in a
+            thread pool, so that a damaged file fails at once with a `MediaError` naming
+            it; the spectrograms are held in memory. `"tfio"`: decoded inside `tf.data`
+            by tensorflow-io (`audio.tfio.decode_audio`, the `tfio` extra, TF 2.16 only)
+            with the in-graph twin of the spectrogram; files may live on `gs://`.
+        cache: bool. With `decoder="tfio"`: keep the spectrograms in memory after the
+            first epoch.
+        num_parallel_calls: int. Parallel decodes (`"tfio"`) and crops.
 
     Returns:
         A `tf.data.Dataset` of `({"audio": float32 (batch, num_windows, steps, n_mels, 1)},
         {"expression": int32 (batch,)})`.
 
     Raises:
-        InvalidArgumentError: no records, a wrong argument. A file that cannot be decoded
-        fails the iteration with an error naming it.
+        InvalidArgumentError: no records, a wrong argument.
+        FileNotFoundError, MediaError: (`"soundfile"`) a clip is missing or cannot be
+            decoded; the message names it. With `"tfio"` the same problems fail the
+            iteration with a TensorFlow error naming the file.
 
     Example:
         >>> train, test = kfold_by_subject(read_ravdess(root), 4, key=lambda r: r.actor)[0]
@@ -323,18 +334,26 @@ def audio_clip_dataset(
         check_choice("spec_augment", spec_augment, (True, False))
         masks = dict(SPEC_AUGMENT) if spec_augment else None
     check_choice("normalize", normalize, NORMALIZATIONS)
+    check_choice("decoder", decoder, AUDIO_DECODERS)
     pad_value = 0.0 if normalize == "clip" else None
     shuffle = training if shuffle is None else shuffle
     paths = [str(r.path) for r in records]
     labels = np.array([_record_label(r) for r in records], np.int32)
 
-    def spectrogram(path, label):
-        waveform = audio_features.decode_audio(path, sample_rate=config.sample_rate)
-        spec = audio_features.tf_log_mel_spectrogram(waveform, config)
-        return (normalize_clip(spec) if normalize == "clip" else spec), label
+    if decoder == "soundfile":
+        spectrograms = _clip_spectrograms(paths, config)
+        ds = tf.data.Dataset.from_tensor_slices((spectrograms, labels))  # a (time, n_mels) tensor each
+    else:
+        from affectkeras.audio import tfio
 
-    ds = tf.data.Dataset.from_tensor_slices((paths, labels)).map(spectrogram, num_parallel_calls=num_parallel_calls)
-    if cache:
+        def decode(path, label):
+            waveform = tfio.decode_audio(path, sample_rate=config.sample_rate)
+            return audio_features.tf_log_mel_spectrogram(waveform, config), label
+
+        ds = tf.data.Dataset.from_tensor_slices((paths, labels)).map(decode, num_parallel_calls=num_parallel_calls)
+    if normalize == "clip":
+        ds = ds.map(lambda spec, label: (normalize_clip(spec), label))
+    if decoder == "tfio" and cache:
         ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
@@ -352,6 +371,23 @@ def audio_clip_dataset(
         ds = ds.map(lambda spec, label: (clip_windows(spec, num_windows, config, pad_value=pad_value), label))
     ds = ds.batch(batch_size).map(lambda windows, label: ({AUDIO_INPUT: windows}, {EXPR_OUTPUT: label}))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _clip_spectrograms(paths, config):
+    """The log-mel spectrograms of audio files, as one ragged `(clips, None, n_mels)` tensor.
+
+    Decoded in a thread pool (soundfile, soxr and the FFT release the GIL); the first file
+    that fails raises its `MediaError` / `FileNotFoundError`, naming it.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    def spectrogram(path):
+        return audio_features.log_mel_spectrogram(audio_features.load_audio(path, sample_rate=config.sample_rate), config)
+
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        spectrograms = list(pool.map(spectrogram, paths))
+    lengths = [len(s) for s in spectrograms]
+    return tf.RaggedTensor.from_row_lengths(np.concatenate(spectrograms), lengths)
 
 
 # ----------------------------------------------------------------------------------------

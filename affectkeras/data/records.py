@@ -334,13 +334,14 @@ def feature_spec(info, *, audio=True):
     return spec
 
 
-def parse_frames(serialized, info, *, audio=True):
+def parse_frames(serialized, info, *, audio=True, keys=None):
     """Parses a batch of serialized frames (any shape) in one vectorised op.
 
     Args:
         serialized: tf.Tensor of string, shape `(n,)` (or `(a, b)`: flattened and restored).
         info: `RecordInfo`.
         audio: bool. Parse the audio bytes too.
+        keys: iterable of str or None. Parse only these features (e.g. the label masks).
 
     Returns:
         dict of tensors with leading shape `serialized.shape`; `face/jpeg` and `audio/data`
@@ -348,7 +349,10 @@ def parse_frames(serialized, info, *, audio=True):
     """
     shape = tf.shape(serialized)
     flat = tf.reshape(serialized, [-1])
-    parsed = tf.io.parse_example(flat, feature_spec(info, audio=audio))
+    spec = feature_spec(info, audio=audio)
+    if keys is not None:
+        spec = {key: spec[key] for key in keys}
+    parsed = tf.io.parse_example(flat, spec)
     return {
         key: tf.reshape(value, tf.concat([shape, tf.shape(value)[1:]], 0))
         for key, value in parsed.items()
