@@ -53,6 +53,27 @@ def resample(signal, rate_in, rate_out):
     return soxr.resample(signal, rate_in, rate_out, quality="HQ").astype(np.float32, copy=False)
 
 
+def check_audio_path(path, extensions=AUDIO_EXTENSIONS):
+    """The path as a str, once it names an existing file with an audio extension.
+
+    Remote paths (`gs://...`, which TensorFlow reads) are not checked for existence.
+
+    Raises:
+        FileNotFoundError: no such local file.
+        InvalidArgumentError: the extension is not one of `extensions`.
+    """
+    path = os.fsdecode(path)
+    if "://" not in path and not os.path.isfile(path):
+        raise FileNotFoundError(errno.ENOENT, "No such audio file", path)
+    extension = os.path.splitext(path)[1].lower().lstrip(".")
+    if extension not in extensions:
+        raise InvalidArgumentError(
+            f"{path}: `path` must name a file with one of the extensions {list(extensions)} "
+            f"(read the sound of videos with affectkeras.media.read_audio). Received: path={path!r}"
+        )
+    return path
+
+
 def load_audio(path, *, sample_rate=SAMPLE_RATE):
     """Decodes an audio file to a mono float32 waveform at `sample_rate`.
 
@@ -76,15 +97,7 @@ def load_audio(path, *, sample_rate=SAMPLE_RATE):
     import soundfile
 
     check_positive("sample_rate", sample_rate, integer=True)
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(errno.ENOENT, "No such audio file", path)
-    extension = os.path.splitext(path)[1].lower().lstrip(".")
-    if extension not in AUDIO_EXTENSIONS:
-        raise InvalidArgumentError(
-            f"{path}: `path` must name a file with one of the extensions {list(AUDIO_EXTENSIONS)} "
-            f"(read the sound of videos with affectkeras.media.read_audio). Received: path={path!r}"
-        )
+    path = check_audio_path(path)
     try:
         samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, ValueError):
@@ -100,4 +113,4 @@ def load_audio(path, *, sample_rate=SAMPLE_RATE):
     return signal
 
 
-__all__ = ["AUDIO_EXTENSIONS", "load_audio", "resample"]
+__all__ = ["AUDIO_EXTENSIONS", "check_audio_path", "load_audio", "resample"]

@@ -18,7 +18,6 @@ files up (tensorflow/io issues 1647, 1764). The few header fields needed (format
 bit depth) are read in graph from the file's first bytes.
 """
 
-import errno
 import functools
 import os
 import re
@@ -26,6 +25,7 @@ import re
 import numpy as np
 
 from affectkeras.audio.decode import AUDIO_EXTENSIONS as _ALL_EXTENSIONS
+from affectkeras.audio.decode import check_audio_path
 from affectkeras.audio.features import _tf
 from affectkeras.errors import InvalidArgumentError, MediaError, check_positive
 from affectkeras.media.audio import SAMPLE_RATE
@@ -127,15 +127,7 @@ def decode_audio(path, *, sample_rate=SAMPLE_RATE):
     known = _eager_path(path)
     if known is None:
         return _decode_audio_graph(path, sample_rate)
-    if not os.path.exists(known) and "://" not in known:
-        raise FileNotFoundError(errno.ENOENT, "No such audio file", known)
-    extension = os.path.splitext(known)[1].lower().lstrip(".")
-    if extension not in AUDIO_EXTENSIONS:
-        raise InvalidArgumentError(
-            f"{known}: `path` must name a file with one of the extensions "
-            f"{list(AUDIO_EXTENSIONS)} (decode the audio of videos and AAC files with "
-            f"affectkeras.media.read_audio). Received: path={known!r}"
-        )
+    known = check_audio_path(known, AUDIO_EXTENSIONS)
     tf = _tf()
     try:
         return _decode_audio_graph(tf.constant(known), sample_rate)
