@@ -33,6 +33,9 @@ def test_export_refuses_to_overwrite_unless_asked(tmp_path):
     export_saved_model(model, tmp_path / "out", overwrite=True)
 
 
+# TensorFlow >= 2.20 says tf.lite.Interpreter moves to the ai-edge-litert package; it still
+# runs the converted model, which is all this test needs of it.
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
 def test_per_frame_network_converts_to_tflite(tmp_path):
     model = NETWORKS["mt_vgg"]()
     path = export_tflite(model, tmp_path / "mt_vgg.tflite")
