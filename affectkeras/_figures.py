@@ -1,6 +1,6 @@
 """Matplotlib figures for reports and prediction plots, written atomically as PNG."""
 
-from affectkeras.runs import atomic_path
+from affectkeras.files import atomic_path
 
 
 def figure(width, height):

@@ -48,7 +48,7 @@ from affectkeras.constants import (
 )
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice, check_positive
 from affectkeras.metrics import au_score, ccc, expr_score, mtl_score, va_score
-from affectkeras.runs import atomic_write, write_json
+from affectkeras.files import atomic_write, write_json
 
 
 METRICS_FILE = "metrics.json"
@@ -185,14 +185,24 @@ def _check_tasks(tasks, model):
     return tasks
 
 
-def _predict_batch(model, inputs, batch_size):
+def predict_batch(model, inputs, batch_size):
     """`model.predict_on_batch` on a batch padded to `batch_size` rows, as a dict of outputs.
 
     A last, smaller batch would trace the predict function a second time (seconds per
-    trace); zero rows added here are cut off again.
+    trace, and TensorFlow's "triggered tf.function retracing" warning when models are
+    scored one after the other); zero rows added here are cut off again.
+
+    Args:
+        model: keras.Model.
+        inputs: dict of np.ndarray (or tensors) with at most `batch_size` rows.
+        batch_size: int. The rows every call gets.
+
+    Returns:
+        dict output name -> np.ndarray with the rows of `inputs`.
     """
     from affectkeras.models.heads import output_dict
 
+    inputs = {name: value.numpy() if hasattr(value, "numpy") else np.asarray(value) for name, value in inputs.items()}
     rows = len(next(iter(inputs.values())))
     if rows < batch_size:
         inputs = {name: np.concatenate([value, np.zeros((batch_size - rows,) + value.shape[1:], value.dtype)])
@@ -291,7 +301,7 @@ def predict_records(model, records, *, tasks=None, modalities=None, batch_size=8
     names = [TASK_OUTPUTS[task] for task in tasks]
     collected = {}
     for inputs, targets in dataset:
-        predicted = _predict_batch(model, {name: inputs[name].numpy() for name in input_names}, batch_size)
+        predicted = predict_batch(model, {name: inputs[name].numpy() for name in input_names}, batch_size)
         frame_index = inputs["frame_index"].numpy().reshape(-1)
         real = frame_index > 0  # padding frames have frame_index 0
         columns = {
@@ -623,6 +633,7 @@ __all__ = [
     "VideoPredictions",
     "confusion_counts",
     "evaluate",
+    "predict_batch",
     "predict_records",
     "score_predictions",
     "write_report",

@@ -8,14 +8,13 @@ client-side preprocessing. The signature returns the named outputs (`valence_aro
 when complete, so an interrupted export never leaves something that looks finished.
 """
 
-import os
 import pathlib
-import shutil
 import tempfile
 
 import keras
 
 from affectkeras.errors import InvalidArgumentError
+from affectkeras.files import atomic_folder, atomic_write, write_json
 from affectkeras.models.heads import named_outputs, output_dict
 
 SIGNATURE = "serving_default"
@@ -43,16 +42,6 @@ def _serving_function(model):
     return serve
 
 
-def _atomic_directory(path, overwrite):
-    path = pathlib.Path(path)
-    if path.exists() and not overwrite:
-        raise InvalidArgumentError(
-            f"{path} exists; pass overwrite=True to replace it. Received: path={str(path)!r}"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path, pathlib.Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-
-
 def export_saved_model(model, path, *, signature_name=SIGNATURE, overwrite=False):
     """Writes `model` as a SavedModel whose serving signature takes raw inputs.
 
@@ -73,17 +62,14 @@ def export_saved_model(model, path, *, signature_name=SIGNATURE, overwrite=False
     """
     import tensorflow as tf
 
-    path, staging = _atomic_directory(path, overwrite)
-    try:
+    path = pathlib.Path(path)
+    if path.exists() and not overwrite:
+        raise InvalidArgumentError(f"{path} exists; pass overwrite=True to replace it. Received: path={str(path)!r}")
+    with atomic_folder(path, overwrite=True) as staging:
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint(signature_name, _serving_function(model), input_signature=_input_specs(model, tf))
         archive.write_out(str(staging), verbose=False)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(staging, path)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return path
 
 
@@ -110,11 +96,7 @@ def export_tflite(model, path, *, overwrite=False):
         saved = export_saved_model(model, pathlib.Path(scratch) / "saved_model")
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[SIGNATURE])
         flat_buffer = converter.convert()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.partial")
-    staging.write_bytes(flat_buffer)
-    os.replace(staging, path)
-    return path
+    return atomic_write(path, flat_buffer)
 
 
 # ---------------------------------------------------------------------------- deployment folder
@@ -181,7 +163,6 @@ def export_model(model, out_dir, *, tflite=True, overwrite=False):
     """
     from affectkeras._version import __version__
     from affectkeras.models.frame import inference_model
-    from affectkeras.runs import write_json
 
     out_dir = pathlib.Path(out_dir)
     if out_dir.is_file() or (out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite):

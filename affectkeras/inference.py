@@ -47,7 +47,7 @@ from affectkeras.constants import (
     expression_names,
 )
 from affectkeras.errors import DataFormatError, InvalidArgumentError, MediaError, check_positive, one_line
-from affectkeras.runs import atomic_path
+from affectkeras.files import atomic_path
 
 # Face side when a network leaves its input size open (the VGG-Face networks' 96 px).
 DEFAULT_FACE_SIZE = 96

@@ -13,14 +13,11 @@ run never leaves a config, model or metrics file that looks finished but is not.
 """
 
 import argparse
-import contextlib
 import dataclasses
 import datetime
 import json
-import os
 import pathlib
 import platform
-import secrets
 import sys
 import tempfile
 import typing
@@ -28,6 +25,7 @@ import zipfile
 
 from affectkeras._version import __version__
 from affectkeras.errors import AffectKerasError, InvalidArgumentError, WeightsError, one_line
+from affectkeras.files import atomic_path, write_json
 
 CONFIG_FILE = "config.json"
 MODEL_FILE = "model.keras"
@@ -169,49 +167,6 @@ def set_seed(seed):
     import keras
 
     keras.utils.set_random_seed(int(seed))
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yields a temporary path beside `path`; renames it to `path` only if the block completes.
-
-    The temporary name is hidden, unique and keeps the suffix (Keras wants `.keras`). The
-    writer creates the file itself, so it gets the usual permissions (`mkstemp` would make
-    it private to the owner). Whatever the block leaves there on an error is removed.
-
-    Example:
-        >>> with atomic_path("out/clip.csv") as staging:
-        ...     write_rows(staging)
-    """
-    path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.partial{path.suffix}")
-    try:
-        yield str(staging)
-        os.replace(staging, path)
-    finally:
-        if staging.exists():
-            staging.unlink()
-
-
-def atomic_write(path, data):
-    """Writes `data` (str or bytes) to `path` through a temporary file in the same folder."""
-    with atomic_path(path) as staging, open(staging, "wb") as file:
-        file.write(data.encode() if isinstance(data, str) else data)
-    return pathlib.Path(path)
-
-
-def write_json(path, data):
-    """Writes `data` as indented JSON to `path`, atomically."""
-    return atomic_write(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
-
-
-def _json_default(value):
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return value.tolist()
-    if isinstance(value, pathlib.Path):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class RunFolder:

@@ -46,7 +46,8 @@ def main(argv=None):
 
     from affectkeras import evaluation
     from affectkeras.errors import InvalidArgumentError
-    from affectkeras.runs import load_trained_model, set_seed, write_json
+    from affectkeras.files import write_json
+    from affectkeras.runs import load_trained_model, set_seed
 
     for name in ("model", "records"):
         if not getattr(config, name):

@@ -241,16 +241,17 @@ def class_datasets(config, model, train, test):
             downstream.expression_image_dataset(test, **shared))
 
 
-def class_scores(model, test_ds, num_classes):
+def class_scores(model, test_ds, num_classes, batch_size):
     """Accuracy, macro F1 and the confusion matrix of `model` on `test_ds`, with chance levels."""
     import numpy as np
     from sklearn.metrics import confusion_matrix
 
+    from affectkeras.evaluation import predict_batch
     from affectkeras.metrics import expr_score
 
     truth, probabilities = [], []
     for inputs, targets in test_ds:
-        probabilities.append(model.predict_on_batch(inputs)["expression"])
+        probabilities.append(predict_batch(model, inputs, batch_size)["expression"])
         truth.append(targets["expression"].numpy())
     truth, probabilities = np.concatenate(truth), np.concatenate(probabilities)
     score = expr_score(truth, probabilities)
@@ -296,14 +297,15 @@ def va_datasets(config, records_dir, network, train, test):
             make_dataset(shards(test), shuffle=False, pad_remainder=True, **shared))
 
 
-def va_scores(model, test_ds):
+def va_scores(model, test_ds, batch_size):
     import numpy as np
 
+    from affectkeras.evaluation import predict_batch
     from affectkeras.metrics import va_score
 
     truth, predictions = [], []
     for inputs, targets in test_ds:
-        predictions.append(np.reshape(model.predict_on_batch(inputs)["valence_arousal"], (-1, 2)))
+        predictions.append(np.reshape(predict_batch(model, inputs, batch_size)["valence_arousal"], (-1, 2)))
         truth.append(np.reshape(targets["valence_arousal"].numpy(), (-1, 2)))
     score = va_score(np.concatenate(truth), np.concatenate(predictions))
     return {"ccc_valence": float(score["valence"]), "ccc_arousal": float(score["arousal"]),
@@ -369,8 +371,8 @@ def main(argv=None):
         if config.recalibrate_bn:  # a short run leaves the moving statistics behind the weights
             models.recalibrate_batch_norm(model, calibration_ds)
         fold.save_model(model)
-        scores = va_scores(model, test_ds) if config.kind == "continuous_va" else class_scores(
-            model, test_ds, num_classes)
+        scores = va_scores(model, test_ds, config.batch_size) if config.kind == "continuous_va" else class_scores(
+            model, test_ds, num_classes, config.batch_size)
         scores = {"fold": index, "test_subjects": test_subjects, "train_examples": len(train), **scores,
                   "train_seconds": round(time.perf_counter() - started, 1)}
         fold.write_metrics(scores)

@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import os
 import typing
 
 import keras
@@ -16,7 +15,6 @@ from affectkeras.runs import (
     load_trained_model,
     parse_config,
     resolve_model_path,
-    write_json,
 )
 
 
@@ -90,20 +88,6 @@ def test_run_folder_refuses_a_used_folder_and_overwrite_keeps_the_records(tmp_pa
     RunFolder(path, overwrite=True)
     assert not (path / "metrics.json").exists()
     assert (path / "records" / "train" / "a.tfrecord").read_bytes() == b"x"
-
-
-def test_write_json_is_atomic(tmp_path, monkeypatch):
-    path = tmp_path / "m.json"
-    write_json(path, {"a": 1})
-
-    def crash(*args):
-        raise KeyboardInterrupt  # interrupted after the data was written, before the rename
-
-    monkeypatch.setattr(os, "replace", crash)
-    with pytest.raises(KeyboardInterrupt):
-        write_json(path, {"a": 2})
-    assert json.loads(path.read_text()) == {"a": 1}
-    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]  # no temporary file left
 
 
 def test_load_trained_model_from_a_file_or_a_run_folder(tmp_path):

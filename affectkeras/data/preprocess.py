@@ -50,6 +50,7 @@ import numpy as np
 
 from affectkeras.constants import FPS
 from affectkeras.errors import InvalidArgumentError, check_choice, check_positive, one_line
+from affectkeras.files import remove_stale, write_json
 
 # Task names on the command line / in `tasks=` (those of `affectkeras.models.heads`, which
 # this module does not import: it would load Keras for `--help`) -> the annotation readers'.
@@ -537,11 +538,8 @@ def _write_entry(out, name, table, crops_dir, shared, config):
 
 
 def _write_json(path, data):
-    """Writes JSON under a temporary name, then renames (never a half-written file)."""
-    path = pathlib.Path(path)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    temp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-    os.replace(temp, path)
+    """A marker or manifest: on disk before it is visible, since later runs trust it."""
+    write_json(path, data, indent=1, sort_keys=True, fsync=True)
 
 
 def marker_path(out, name, *, failed=False):
@@ -799,8 +797,7 @@ def start_run(root, out, config, *, annotations=None, videos=None, crops=None, o
     for note in notes:
         progress(f"note: {note}")
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(".*.partial"):  # left by a crashed run (one job per folder at a time)
-        stale.unlink(missing_ok=True)
+    remove_stale(out)  # left by a crashed run (one job per folder at a time)
     previous = read_manifest(out)
     if previous is not None and previous.get("config") != config.as_dict() and not overwrite:
         raise InvalidArgumentError(

@@ -43,20 +43,19 @@ Example:
 import dataclasses
 import functools
 import io
-import os
 import pathlib
 
 import numpy as np
 import tensorflow as tf
 
+from affectkeras import files
 from affectkeras.constants import AU_MASK, EXPR_MASK, VA_MASK
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice
 
 SCHEMA_VERSION = 1
 AUDIO_DTYPES = ("float16", "float32")
-# Extension of the shard files; temporary files end in `TEMP_SUFFIX` until renamed.
+# Extension of the shard files (written under a temporary name first, `affectkeras.files`).
 RECORD_SUFFIX = ".tfrecord"
-TEMP_SUFFIX = ".partial"
 
 
 # ----------------------------------------------------------------------------------------
@@ -221,13 +220,14 @@ class ShardWriter:
 
     def __init__(self, path):
         self.path = pathlib.Path(path)
-        # The pid keeps two processes that write the same shard from sharing a temp file.
-        self.temp_path = self.path.with_name(f".{self.path.name}.{os.getpid()}{TEMP_SUFFIX}")
         self.count = 0
         self._writer = None
+        # Hidden from `*.tfrecord` globs while written, on disk before it is renamed (a
+        # resumed job trusts a shard that exists).
+        self._staging = files.atomic_path(self.path, keep_suffix=False, fsync=True)
 
     def __enter__(self):
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.temp_path = pathlib.Path(self._staging.__enter__())
         self._writer = tf.io.TFRecordWriter(str(self.temp_path))
         return self
 
@@ -238,13 +238,7 @@ class ShardWriter:
 
     def __exit__(self, kind, value, traceback):
         self._writer.close()
-        if kind is None:
-            with open(self.temp_path, "rb") as handle:  # on disk before the rename makes it visible
-                os.fsync(handle.fileno())
-            os.replace(self.temp_path, self.path)
-        else:
-            self.temp_path.unlink(missing_ok=True)
-        return False
+        return self._staging.__exit__(kind, value, traceback)
 
 
 # ----------------------------------------------------------------------------------------
