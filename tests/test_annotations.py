@@ -2,6 +2,8 @@
 
 import csv
 import fractions
+import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -799,3 +801,83 @@ def test_database_code_tables_cover_the_seven_basic_classes():
     assert set(ann.JAFFE_CODES.values()) == set(EXPRESSIONS_7)
     assert set(ann.RAFDB_CLASS_MAP.values()) == set(EXPRESSIONS_7)
     assert {v for v in ann.AFFECTNET_CLASS_MAP.values() if v} == set(EXPRESSIONS_7)
+
+
+# ------------------------------------------------------------------------------- FER+
+
+
+def _write_ferplus(root, rows, split="train"):
+    """A FER+ split folder: `label.csv` rows (name, votes) and a blank PNG per name."""
+    from PIL import Image
+
+    folder = root / ann.FERPLUS_SPLITS[split]
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for name, votes in rows:
+        Image.new("L", (48, 48)).save(folder / name)
+        lines.append(f'{name},"(0, 0, 48, 48)",{",".join(map(str, votes))}')
+    (folder / "label.csv").write_text("\n".join(lines) + "\n")
+    return folder / "label.csv"
+
+
+def test_ferplus_majority_soft_labels_ties_and_dropped_images(tmp_path):
+    # votes: neutral, happiness, surprise, sadness, anger, disgust, fear, contempt, unknown, NF
+    _write_ferplus(tmp_path, [
+        ("a.png", [4, 0, 0, 1, 3, 2, 0, 0, 0, 0]),  # neutral
+        ("b.png", [0, 5, 5, 0, 0, 0, 0, 0, 0, 0]),  # tie happiness / surprise: the first column
+        ("c.png", [1, 0, 0, 0, 0, 0, 0, 6, 3, 0]),  # contempt -> Other
+        ("d.png", [2, 0, 0, 0, 0, 0, 0, 0, 8, 0]),  # unknown: dropped
+        ("e.png", [0, 0, 0, 0, 0, 0, 0, 0, 0, 10]),  # not a face: dropped
+        ("f.png", [3, 0, 0, 0, 0, 0, 0, 0, 3, 4]),  # NF wins: dropped
+    ])
+    records = ann.read_ferplus(tmp_path, "train")
+    assert [(pathlib.Path(r.image).name, r.label_name) for r in records] == [
+        ("a.png", "Neutral"), ("b.png", "Happiness"), ("c.png", "Other")]
+    assert all(r.split == "train" and r.label == EXPRESSIONS_8.index(r.label_name) for r in records)
+    # Library order: Neutral, Anger, Disgust, Fear, Happiness, Sadness, Surprise, Other.
+    np.testing.assert_allclose(records[0].distribution, [0.4, 0.3, 0.2, 0, 0, 0.1, 0, 0])
+    np.testing.assert_allclose(records[1].distribution, [0, 0, 0, 0, 0.5, 0, 0.5, 0])
+    np.testing.assert_allclose(records[2].distribution, [1 / 7, 0, 0, 0, 0, 0, 0, 6 / 7])  # unknown left out
+    assert records[2].votes.tolist() == [1, 0, 0, 0, 0, 0, 0, 6, 3, 0]
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ('x.png,"(0, 0, 48, 48)",1,2,3', "found 5 values"),
+        ('x.png,"(0, 0, 48, 48)",0,0,0,0,0,0,0,0,0,0', "at least one vote"),
+        ('x.png,"(0, 0, 48, 48)",5,-1,0,0,0,0,0,0,0,0', ">= 0"),
+        ('x.png,"(0, 0, 48, 48)",5,one,0,0,0,0,0,0,0,0', "integers"),
+        ('gone.png,"(0, 0, 48, 48)",5,0,0,0,0,0,0,0,0,0', "'gone.png' not found"),
+    ],
+)
+def test_ferplus_bad_rows_name_the_file_and_line(tmp_path, row, message):
+    labels = _write_ferplus(tmp_path, [("x.png", [5, 0, 0, 0, 0, 0, 0, 0, 0, 0])], split="test")
+    labels.write_text(labels.read_text() + row + "\n")
+    with pytest.raises(DataFormatError, match=f"label.csv:2: .*{re.escape(message)}"):
+        ann.read_ferplus(tmp_path, "test")
+    with pytest.raises(FileNotFoundError, match="FER2013Valid"):
+        ann.read_ferplus(tmp_path, "validation")
+    with pytest.raises(InvalidArgumentError, match="split"):
+        ann.read_ferplus(tmp_path, "Training")
+
+
+def test_read_ferplus_real_folders_count_as_documented(shared_data):
+    root = shared_data / "ferplus"
+    if not root.is_dir():
+        pytest.skip(f"{root} is absent")
+    # Majority-vote counts of ../shared/data/README.md (ties to the first column), FER+ order
+    # neutral, happiness, surprise, sadness, anger, fear, disgust, contempt.
+    documented = {
+        "train": ((10295, 7526, 3557, 3530, 2463, 655, 191, 168), 173),
+        "test": ((1258, 928, 447, 446, 321, 97, 20, 28), 28),
+    }
+    order = ("Neutral", "Happiness", "Surprise", "Sadness", "Anger", "Fear", "Disgust", "Other")
+    for split, (counts, skipped) in documented.items():
+        records = ann.read_ferplus(root, split)
+        found = tuple(sum(r.label_name == name for r in records) for name in order)
+        assert found == counts, split
+        with open(root / ann.FERPLUS_SPLITS[split] / "label.csv") as file:
+            assert sum(1 for _ in file) == len(records) + skipped
+        assert all(r.distribution.argmax() == r.label or r.distribution[r.label] == r.distribution.max()
+                   for r in records[:2000])

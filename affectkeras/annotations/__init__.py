@@ -8,6 +8,7 @@ Pure Python + numpy (no TensorFlow), so the readers work in any preprocessing jo
   resampling label streams to 30 fps.
 - `downstream`: AffectNet / RAF-DB / CK+ folders, CSV lists, FER2013, JAFFE, RAVDESS,
   RECOLA-style continuous CSVs, and subject-independent splits.
+- `ferplus`: FER+'s 10 votes per face as majority labels and soft label distributions.
 """
 
 from affectkeras.annotations.affwild2 import (
@@ -46,6 +47,14 @@ from affectkeras.annotations.downstream import (
     read_ravdess,
     split_by_subject,
 )
+from affectkeras.annotations.ferplus import (
+    FERPLUS_COLUMNS,
+    FERPLUS_EMOTIONS,
+    FERPLUS_SPLITS,
+    FERPLUS_TO_EXPRESSION,
+    FerPlusRecord,
+    read_ferplus,
+)
 from affectkeras.annotations.fusion import (
     PAPER_WINDOWS,
     average_correlations,
@@ -62,6 +71,10 @@ __all__ = [
     "AFFECTNET_CLASS_MAP",
     "EXPRESSION_ALIASES",
     "FER2013_EMOTIONS",
+    "FERPLUS_COLUMNS",
+    "FERPLUS_EMOTIONS",
+    "FERPLUS_SPLITS",
+    "FERPLUS_TO_EXPRESSION",
     "JAFFE_CODES",
     "MTL_HEADER",
     "PAPER_WINDOWS",
@@ -69,6 +82,7 @@ __all__ = [
     "TASKS",
     "ContinuousLabels",
     "ExpressionRecord",
+    "FerPlusRecord",
     "FrameTable",
     "Labels",
     "RavdessRecord",
@@ -93,6 +107,7 @@ __all__ = [
     "read_expression_csv",
     "read_expression_folder",
     "read_fer2013",
+    "read_ferplus",
     "read_jaffe",
     "read_mtl_csv",
     "read_ravdess",
