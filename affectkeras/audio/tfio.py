@@ -7,8 +7,11 @@ audio with `affectkeras.audio.load_audio` (soundfile / ffmpeg) and needs no tens
 
 tensorflow-io 0.37.1, its last release (July 2024), is built against TensorFlow 2.16; its
 compiled ops do not load on newer TensorFlow, so this module works in a TF 2.16
-environment only (`pip install "tensorflow==2.16.*" "numpy<2" "affectkeras[tfio]"`) and
-says so, with an `ImportError`, anywhere else.
+environment only, and says so, with an `ImportError`, anywhere else. affectkeras itself
+asks for TensorFlow >= 2.20, so such an environment installs it without its pins, as CI's
+tfio leg does (`.ci/run`): `pip install "tensorflow==2.16.2" "numpy<2"
+"tensorflow-io==0.37.1"` and the other lines of `requirements.txt`, then
+`pip install --no-deps affectkeras`.
 
 Why the container headers are parsed here: tensorflow-io's stateless decoders
 (`tfio.audio.decode_wav`, `decode_flac`, `decode_vorbis`, `decode_mp3`) need the sample
