@@ -301,7 +301,7 @@ def predict_records(model, records, *, tasks=None, modalities=None, batch_size=8
     names = [TASK_OUTPUTS[task] for task in tasks]
     collected = {}
     for inputs, targets in dataset:
-        predicted = predict_batch(model, {name: inputs[name].numpy() for name in input_names}, batch_size)
+        predicted = predict_batch(model, {name: inputs[name] for name in input_names}, batch_size)
         frame_index = inputs["frame_index"].numpy().reshape(-1)
         real = frame_index > 0  # padding frames have frame_index 0
         columns = {

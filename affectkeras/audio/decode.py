@@ -100,7 +100,7 @@ def load_audio(path, *, sample_rate=SAMPLE_RATE):
     path = check_audio_path(path)
     try:
         samples, rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError):
+    except (RuntimeError, ValueError):  # soundfile.LibsndfileError is a RuntimeError
         # Not a container libsndfile reads (or a damaged one): ffmpeg decodes what it can
         # and names the file in a MediaError when it cannot.
         from affectkeras import media

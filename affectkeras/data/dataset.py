@@ -27,7 +27,6 @@ Example:
 import functools
 import pathlib
 
-import numpy as np
 import tensorflow as tf
 
 from affectkeras.constants import AU_MASK, AU_OUTPUT, EXPR_MASK, EXPR_OUTPUT, VA_MASK, VA_OUTPUT
@@ -270,7 +269,7 @@ def make_dataset(
     if count:
         labels_only = stream(parse=lambda serialized: records.parse_frames(serialized, info, keys=_MASK_KEYS),
                              shuffle=False, seed=None, deterministic=False)
-        elements = int(labels_only.reduce(np.int64(0), lambda total, _: total + 1))
+        elements = int(labels_only.reduce(tf.constant(0, tf.int64), lambda total, _: total + 1))
         batches = elements // batch_size if drop_remainder else -(-elements // batch_size)
         ds = ds.apply(tf.data.experimental.assert_cardinality(batches))
     ds = ds.map(
