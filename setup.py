@@ -25,6 +25,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.11,<3.14",
     packages=find_packages(include=["affectkeras", "affectkeras.*"]),
+    # Weights files shipped in the package (bundled presets, affectkeras/weights/files/).
+    package_data={"affectkeras.weights": ["files/*"]},
     install_requires=REQUIREMENTS,
     extras_require={
         "cuda": [TF.replace("tensorflow", "tensorflow[and-cuda]", 1)],

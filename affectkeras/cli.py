@@ -10,7 +10,35 @@ import os
 import sys
 
 from affectkeras._version import __version__
+from affectkeras.constants import TASK_FILES  # light: no TensorFlow
 from affectkeras.errors import AffectKerasError
+
+
+def _tasks_arg(text):
+    tasks = [t.strip().lower() for t in text.split(",") if t.strip()]
+    bad = [t for t in tasks if t not in TASK_FILES]
+    if not tasks or bad:
+        raise argparse.ArgumentTypeError(
+            f"must be a comma-separated list of {', '.join(TASK_FILES)} (received {text!r})"
+        )
+    return tuple(tasks)
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1 (received {text!r})")
+    return value
+
+
+def _quality(text):
+    value = _positive_int(text)
+    if value > 100:
+        raise argparse.ArgumentTypeError(f"must be an integer in [1, 100] (received {text!r})")
+    return value
 
 
 def build_parser():
@@ -21,9 +49,7 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"affectkeras {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    from affectkeras.data import preprocess  # light: TensorFlow loads only when a job runs
-
-    preprocess.register(subparsers)
+    _register_preprocess(subparsers)
     _register_predict(subparsers)
     _register_evaluate(subparsers)
     _register_export(subparsers)
@@ -32,10 +58,86 @@ def build_parser():
     return parser
 
 
+def _register_preprocess(subparsers):
+    """Adds `affectkeras preprocess ROOT --out DIR` (`affectkeras.data.preprocess.run_preprocess`)."""
+    from affectkeras.data.preprocess import FACE_SOURCES, SPLITS  # light: TensorFlow loads only when a job runs
+
+    parser = subparsers.add_parser(
+        "preprocess",
+        help="turn Aff-Wild2 videos + annotations into TFRecord shards",
+        description=(
+            "Writes one TFRecord shard per annotated video of one split (face crop, audio window and "
+            "labels per frame) plus OUT/manifest.json. Re-running skips the videos already done; "
+            "failed videos are listed in the manifest and retried by the next run."
+        ),
+    )
+    parser.add_argument("root", metavar="ROOT", help="dataset folder with videos/, cropped_aligned/ and annotations/")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output folder for the shards and manifest.json")
+    parser.add_argument("--split", choices=SPLITS, default="train", help="annotation split to process (default: train)")
+    parser.add_argument("--tasks", type=_tasks_arg, default=tuple(TASK_FILES), metavar="LIST",
+                        help="comma-separated tasks whose labels to write: va,expr,au (default: all three)")
+    parser.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                        help="videos processed in parallel by a local process pool (default: 1)")
+    parser.add_argument("--size", type=_positive_int, default=96, metavar="PX",
+                        help="side of the stored face crops: 96 (VGG-Face nets) or 112 (ArcFace nets) (default: 96)")
+    parser.add_argument("--faces", choices=FACE_SOURCES, default="auto",
+                        help="face source: cropped_aligned crops when present else detection (auto), "
+                             "crops only, or always detect (default: auto)")
+    parser.add_argument("--no-audio", dest="audio", action="store_false",
+                        help="write no audio windows (then no video file is needed where crops exist)")
+    parser.add_argument("--audio-dtype", choices=("float16", "float32"), default="float16",
+                        help="storage type of the log-mel windows (default: float16)")
+    parser.add_argument("--jpeg-quality", type=_quality, default=95, metavar="Q",
+                        help="JPEG quality of re-encoded or detected crops (default: 95)")
+    parser.add_argument("--annotations", metavar="DIR", default=None,
+                        help="annotations root with the *_Challenge folders (default: ROOT/annotations or ROOT)")
+    parser.add_argument("--videos", metavar="DIR", default=None,
+                        help="folder searched recursively for the video files (default: ROOT/videos or ROOT)")
+    parser.add_argument("--crops", metavar="DIR", default=None,
+                        help="cropped_aligned folder (default: ROOT/cropped_aligned)")
+    parser.add_argument("--only", metavar="NAME", action="append", default=None,
+                        help="process only this annotation or video name (repeatable)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="redo every video, also those already done")
+    parser.add_argument("--quiet", action="store_true", help="print only the final summary")
+
+    def run(args):
+        from affectkeras.data.preprocess import run_preprocess
+        from affectkeras.data.preprocess.runner import _print_progress
+
+        lines = []
+
+        def progress(message):
+            if not args.quiet or message.startswith("preprocess:"):
+                _print_progress(message)
+            lines.append(message)
+
+        result = run_preprocess(
+            args.root,
+            args.out,
+            split=args.split,
+            tasks=args.tasks,
+            size=args.size,
+            faces=args.faces,
+            audio=args.audio,
+            audio_dtype=args.audio_dtype,
+            jpeg_quality=args.jpeg_quality,
+            workers=args.workers,
+            annotations=args.annotations,
+            videos=args.videos,
+            crops=args.crops,
+            only=args.only,
+            overwrite=args.overwrite,
+            progress=progress,
+        )
+        return 1 if result.failed else 0
+
+    parser.set_defaults(run=run)
+    return parser
+
+
 def _register_predict(subparsers):
     """Adds `affectkeras predict VIDEO --model PATH --out DIR` (`affectkeras.inference`)."""
-    from affectkeras.data.preprocess import _positive_int  # light module, same option checks
-
     parser = subparsers.add_parser(
         "predict",
         help="per-frame valence/arousal, expressions and AUs of a video with a trained model",
@@ -85,7 +187,6 @@ def _one_line_errors(parser, command):
 def _register_evaluate(subparsers):
     """Adds `affectkeras evaluate --model PATH --records DIR --out DIR` (`affectkeras.evaluation`)."""
     from affectkeras.constants import ABAW_EDITIONS, LATEST_EDITION  # light: no TensorFlow
-    from affectkeras.data.preprocess import _positive_int, _tasks_arg
 
     parser = subparsers.add_parser(
         "evaluate",
@@ -183,3 +284,6 @@ def main(argv=None):
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+__all__ = ["build_parser", "main"]

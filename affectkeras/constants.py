@@ -3,7 +3,7 @@
 Every other module imports these names; none repeats a class list or a sentinel value.
 """
 
-from affectkeras.errors import check_choice
+from affectkeras.errors import InvalidArgumentError, check_choice
 
 # Frame rate the papers convert every video to before use.
 FPS = 30
@@ -31,10 +31,35 @@ AU_OUTPUT = "action_units"
 OUTPUTS = (VA_OUTPUT, EXPR_OUTPUT, AU_OUTPUT)
 # The tasks as requested (`tasks=("va", "expr")`) and the output each one names.
 TASK_OUTPUTS = {"va": VA_OUTPUT, "expr": EXPR_OUTPUT, "au": AU_OUTPUT}
+ALL_TASKS = tuple(TASK_OUTPUTS)
+# The same tasks as the ABAW challenge folders and the annotation readers spell them.
+TASK_FILES = {"va": "VA", "expr": "EXPR", "au": "AU"}
+
+# Names of the model inputs (and of the input features of a dataset).
+FACES_INPUT = "faces"  # uint8 face crops, (batch, [time,] size, size, 3)
+AUDIO_INPUT = "audio"  # float32 log-mel windows, (batch, [time,] steps, n_mels, 1)
+LABELS_INPUT = "expression_labels"  # int32 expression targets, the ArcFace networks' training input
+MODALITIES = (FACES_INPUT, AUDIO_INPUT)
+
+# One video frame's log-mel window `(steps, n_mels)` under `audio.SpectrogramConfig()`'s
+# defaults (0.5 s of 10-ms hops, 64 mel bands): the audio stream's input; tests check both agree.
+AUDIO_WINDOW = (50, 64)
 
 # Frames per sequence (the papers' 80): also the window in which a sequence network built
 # with `sequence_length=None` is evaluated and run on videos.
 SEQUENCE_LENGTH = 80
+
+
+def check_tasks(tasks):
+    """Returns `tasks` as a tuple of `"va"`, `"expr"`, `"au"` in that order, checking them."""
+    if isinstance(tasks, str):
+        tasks = (tasks,)
+    canonical = {str(task).lower() for task in tasks}
+    for task in canonical:
+        check_choice("tasks", task, ALL_TASKS)
+    if not canonical:
+        raise InvalidArgumentError(f"`tasks` must name at least one task. Received: tasks={tasks!r}")
+    return tuple(task for task in ALL_TASKS if task in canonical)
 
 
 def expression_names(num_classes):
@@ -63,3 +88,35 @@ LATEST_EDITION = max(ABAW_EDITIONS)
 
 # RAVDESS emotion names, in the order of its file-name code EE = 01..08 (index = EE - 1).
 RAVDESS_EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+
+
+__all__ = [
+    "ABAW_EDITIONS",
+    "ALL_TASKS",
+    "AUDIO_INPUT",
+    "AUDIO_WINDOW",
+    "AUS_12",
+    "AUS_8",
+    "AU_MASK",
+    "AU_OUTPUT",
+    "EXPRESSIONS_7",
+    "EXPRESSIONS_8",
+    "EXPR_MASK",
+    "EXPR_OUTPUT",
+    "FACES_INPUT",
+    "FPS",
+    "LABELS_INPUT",
+    "LATEST_EDITION",
+    "MODALITIES",
+    "OUTPUTS",
+    "RAVDESS_EMOTIONS",
+    "SEQUENCE_LENGTH",
+    "TASK_FILES",
+    "TASK_OUTPUTS",
+    "VA_MASK",
+    "VA_NAMES",
+    "VA_OUTPUT",
+    "au_names",
+    "check_tasks",
+    "expression_names",
+]

@@ -137,3 +137,6 @@ def _fix_multi_worker_metric_reduction():
 
     reduce_per_replica._affectkeras_fix = True
     trainer.reduce_per_replica = reduce_per_replica
+
+
+__all__ = ["STRATEGIES", "make_strategy", "prepare_fit", "shard_by_data", "worker_info"]

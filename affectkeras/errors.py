@@ -77,3 +77,15 @@ def one_line(error):
     messages already say what went wrong and where)."""
     text = " ".join(str(error).split())
     return text if isinstance(error, (AffectKerasError, OSError)) else f"{type(error).__name__}: {text}"
+
+
+__all__ = [
+    "AffectKerasError",
+    "check_choice",
+    "check_positive",
+    "DataFormatError",
+    "InvalidArgumentError",
+    "MediaError",
+    "one_line",
+    "WeightsError",
+]

@@ -37,13 +37,14 @@ from affectkeras.constants import (
     AU_OUTPUT,
     EXPR_MASK,
     EXPR_OUTPUT,
+    FACES_INPUT,
     LATEST_EDITION,
-    SEQUENCE_LENGTH,
     TASK_OUTPUTS,
     VA_MASK,
     VA_NAMES,
     VA_OUTPUT,
     au_names,
+    check_tasks,
     expression_names,
 )
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice, check_positive
@@ -161,20 +162,12 @@ def _json_ready(value):
 # ---------------------------------------------------------------------------- predictions
 
 
-def _model_tasks(model):
-    """Tasks whose output `model` has, in the order va, expr, au."""
-    from affectkeras.models.heads import named_outputs
-
-    outputs = named_outputs(model)
-    return tuple(task for task, name in TASK_OUTPUTS.items() if name in outputs)
-
-
 def _check_tasks(tasks, model):
-    available = _model_tasks(model)
+    from affectkeras.models import describe
+
+    available = describe(model).tasks
     if tasks is None:
         return available
-    from affectkeras.models.heads import check_tasks
-
     tasks = check_tasks(tasks)
     for task in tasks:
         if task not in available:
@@ -183,6 +176,11 @@ def _check_tasks(tasks, model):
                 f"Received: tasks={list(tasks)!r}"
             )
     return tasks
+
+
+def _numpy(value):
+    """A tensor or array-like as np.ndarray (TF tensors through `.numpy()`, not `__array__`)."""
+    return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
 
 
 def predict_batch(model, inputs, batch_size):
@@ -202,7 +200,7 @@ def predict_batch(model, inputs, batch_size):
     """
     from affectkeras.models.heads import output_dict
 
-    inputs = {name: value.numpy() if hasattr(value, "numpy") else np.asarray(value) for name, value in inputs.items()}
+    inputs = {name: _numpy(value) for name, value in inputs.items()}
     rows = len(next(iter(inputs.values())))
     if rows < batch_size:
         inputs = {name: np.concatenate([value, np.zeros((batch_size - rows,) + value.shape[1:], value.dtype)])
@@ -249,59 +247,49 @@ def predict_records(model, records, *, tasks=None, modalities=None, batch_size=8
         (1832, 2)
     """
     from affectkeras.data import records as records_lib
-    from affectkeras.data.dataset import MODALITIES, list_shards, make_dataset
-    from affectkeras.models import inference_model
-    from affectkeras.models.heads import named_outputs
+    from affectkeras.data.dataset import list_shards, make_frame_dataset, make_sequence_dataset
+    from affectkeras.models import describe, inference_model
 
     check_positive("batch_size", batch_size, integer=True)
     model = inference_model(model)  # ArcFace: drop the training-only labels input
     tasks = _check_tasks(tasks, model)
-    input_names = [tensor.name for tensor in model.inputs]
+    description = describe(model)
     if modalities is None:
-        modalities = tuple(name for name in MODALITIES if name in input_names)
-    unfed = [name for name in input_names if name not in modalities]
+        modalities = description.modalities
+    unfed = [name for name in description.inputs if name not in modalities]
     if unfed:
         raise InvalidArgumentError(
-            f"The model {model.name!r} needs the inputs {input_names}; `modalities` leaves out {unfed}. "
-            f"Received: modalities={tuple(modalities)!r}"
+            f"The model {model.name!r} needs the inputs {list(description.inputs)}; `modalities` leaves out "
+            f"{unfed}. Received: modalities={tuple(modalities)!r}"
         )
-    faces = next((tensor for tensor in model.inputs if tensor.name == "faces"), None)
-    if faces is None:
+    if FACES_INPUT not in description.inputs:
         raise InvalidArgumentError(
-            f"The model {model.name!r} has no `faces` input. Received: inputs={input_names}"
+            f"The model {model.name!r} has no `faces` input. Received: inputs={list(description.inputs)}"
         )
-    sequence = len(faces.shape) == 5
+    sequence = description.sequence
     if sequence and seq_len is None:
-        seq_len = faces.shape[1] or SEQUENCE_LENGTH
+        seq_len = description.sequence_length
     shards = list_shards(records)
     info = records_lib.peek_record_info(shards)
     if face_size is None:
-        face_size = faces.shape[-2] or (info.face_size if info else 96)
-    outputs = named_outputs(model)
-    if "au" in tasks and info is not None and outputs[AU_OUTPUT].shape[-1] != info.num_aus:
+        face_size = description.face_size or (info.face_size if info else 96)
+    if "au" in tasks and info is not None and description.outputs[AU_OUTPUT] != info.num_aus:
         raise InvalidArgumentError(
             f"The records in {records} hold {info.num_aus} AUs but the model outputs "
-            f"{outputs[AU_OUTPUT].shape[-1]}. Received: records={str(records)!r}"
+            f"{description.outputs[AU_OUTPUT]}. Received: records={str(records)!r}"
         )
 
-    dataset = make_dataset(
-        shards,
-        mode="sequence" if sequence else "frame",
-        seq_len=seq_len or SEQUENCE_LENGTH,
-        batch_size=batch_size,
-        modalities=modalities,
-        tasks=tasks,
-        face_size=face_size,
-        shuffle=False,
-        deterministic=True,
-        pad_remainder=sequence,  # the last partial window too: every frame once
-        skip_unlabeled=False,  # frame totals count every frame
-        include_metadata=True,
-    )
+    # Every frame once, in order, labelled or not (frame totals count them all).
+    pipeline = dict(batch_size=batch_size, modalities=modalities, tasks=tasks, face_size=face_size, shuffle=False,
+                    deterministic=True, skip_unlabeled=False, include_metadata=True)
+    if sequence:  # the last partial window too, padded
+        dataset = make_sequence_dataset(shards, seq_len=seq_len, pad_remainder=True, **pipeline)
+    else:
+        dataset = make_frame_dataset(shards, **pipeline)
     names = [TASK_OUTPUTS[task] for task in tasks]
     collected = {}
     for inputs, targets in dataset:
-        predicted = predict_batch(model, {name: inputs[name] for name in input_names}, batch_size)
+        predicted = predict_batch(model, {name: inputs[name] for name in description.inputs}, batch_size)
         frame_index = inputs["frame_index"].numpy().reshape(-1)
         real = frame_index > 0  # padding frames have frame_index 0
         columns = {
@@ -371,8 +359,58 @@ def confusion_counts(y_true, y_pred, *, num_classes):
             f"Expression labels must lie in [0, {num_classes}) for a model with {num_classes} classes "
             f"(-1 = not annotated). Received: label={int(y_true[bad][0])}"
         )
-    counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes * num_classes)
-    return counts.reshape(num_classes, num_classes)
+    from sklearn.metrics import confusion_matrix
+
+    return confusion_matrix(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)
+
+
+def _predict_dataset(model, dataset, output, batch_size):
+    """Predictions and targets of `output` over a dataset of `(inputs, targets)` batches."""
+    truth, predicted = [], []
+    for inputs, targets in dataset:
+        predicted.append(predict_batch(model, inputs, batch_size)[output])
+        truth.append(_numpy(targets[output]))
+    return np.concatenate(truth), np.concatenate(predicted)
+
+
+def score_classes(model, dataset, *, num_classes, batch_size):
+    """Accuracy, macro F1 and the confusion matrix of a classifier, with chance levels.
+
+    Args:
+        model: keras.Model with an `expression` softmax output (also for other class
+            names, e.g. RAVDESS emotions).
+        dataset: iterable of `(inputs, targets)` batches, targets `expression` int labels.
+        num_classes: int. C.
+        batch_size: int. Rows per model call (`predict_batch`).
+
+    Returns:
+        dict: `accuracy`, `f1` (macro over the classes present, as `metrics.expr_score`),
+        `test_examples`, `chance_accuracy` (1 / C), `majority_accuracy` (share of the most
+        frequent class), `confusion_matrix` (C x C list, rows true class).
+    """
+    truth, probabilities = _predict_dataset(model, dataset, EXPR_OUTPUT, batch_size)
+    score = expr_score(truth, probabilities)
+    counts = np.bincount(truth, minlength=num_classes)
+    return {
+        "accuracy": float(score["accuracy"]),
+        "f1": float(score["f1"]),
+        "test_examples": len(truth),
+        "chance_accuracy": 1.0 / num_classes,
+        "majority_accuracy": float(counts.max() / counts.sum()),
+        "confusion_matrix": confusion_counts(truth, probabilities, num_classes=num_classes).tolist(),
+    }
+
+
+def score_va(model, dataset, *, batch_size):
+    """CCC of valence, arousal and their mean over a dataset (masked frames left out).
+
+    Returns:
+        dict: `ccc_valence`, `ccc_arousal`, `ccc`, `chance_ccc` (0).
+    """
+    truth, predictions = _predict_dataset(model, dataset, VA_OUTPUT, batch_size)
+    score = va_score(truth.reshape(-1, 2), predictions.reshape(-1, 2))
+    return {"ccc_valence": float(score["valence"]), "ccc_arousal": float(score["arousal"]),
+            "ccc": float(score["score"]), "chance_ccc": 0.0}
 
 
 def score_predictions(videos, *, edition=LATEST_EDITION, threshold=0.5, model=None, records=None):
@@ -635,6 +673,8 @@ __all__ = [
     "evaluate",
     "predict_batch",
     "predict_records",
+    "score_classes",
     "score_predictions",
+    "score_va",
     "write_report",
 ]

@@ -127,12 +127,6 @@ def _spec(tensor):
     return {"shape": shape, "dtype": str(tensor.dtype)}
 
 
-def is_sequence_model(model):
-    """True when `model` takes sequences (`faces` `(batch, time, size, size, 3)`): the RNN networks."""
-    faces = [tensor for tensor in model.inputs if tensor.name == "faces"]
-    return bool(faces) and len(faces[0].shape) == 5
-
-
 def export_model(model, out_dir, *, tflite=True, overwrite=False):
     """Writes a deployment folder: SavedModel, TFLite where it works, and a JSON description.
 
@@ -162,7 +156,7 @@ def export_model(model, out_dir, *, tflite=True, overwrite=False):
         'model.tflite'
     """
     from affectkeras._version import __version__
-    from affectkeras.models.frame import inference_model
+    from affectkeras.models import describe, inference_model
 
     out_dir = pathlib.Path(out_dir)
     if out_dir.is_file() or (out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite):
@@ -171,14 +165,14 @@ def export_model(model, out_dir, *, tflite=True, overwrite=False):
             f"the export in it. Received: out_dir={str(out_dir)!r}"
         )
     model = inference_model(model)
-    sequence = is_sequence_model(model)
+    network = describe(model)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / DESCRIPTION_FILE).unlink(missing_ok=True)  # an old description must not outlive its files
     export_saved_model(model, out_dir / SAVED_MODEL_DIR, overwrite=overwrite)
     skipped = None
     if not tflite:
         skipped = "not requested"
-    elif sequence:
+    elif network.sequence:
         skipped = (
             f"{model.name} is a sequence (RNN) network: its recurrent loops need TF Select ops, which "
             "the builtin TFLite runtime lacks; serve the SavedModel instead"
@@ -189,7 +183,8 @@ def export_model(model, out_dir, *, tflite=True, overwrite=False):
         (out_dir / TFLITE_FILE).unlink(missing_ok=True)  # a stale file from an earlier export
     description = {
         "model": model.name,
-        "kind": "sequence" if sequence else "frame",
+        "network": network.network,
+        "kind": "sequence" if network.sequence else "frame",
         "signature": SIGNATURE,
         "inputs": {tensor.name: _spec(tensor) for tensor in model.inputs},
         "outputs": {
@@ -204,3 +199,14 @@ def export_model(model, out_dir, *, tflite=True, overwrite=False):
     }
     write_json(out_dir / DESCRIPTION_FILE, description)
     return description
+
+
+__all__ = [
+    "DESCRIPTION_FILE",
+    "SAVED_MODEL_DIR",
+    "SIGNATURE",
+    "TFLITE_FILE",
+    "export_model",
+    "export_saved_model",
+    "export_tflite",
+]

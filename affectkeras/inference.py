@@ -38,9 +38,9 @@ import numpy as np
 from affectkeras import _figures
 from affectkeras.constants import (
     AU_OUTPUT,
+    AUDIO_INPUT,
     EXPR_OUTPUT,
-    OUTPUTS,
-    SEQUENCE_LENGTH,
+    FACES_INPUT,
     VA_NAMES,
     VA_OUTPUT,
     au_names,
@@ -118,14 +118,18 @@ class Predictor:
         Returns:
             `Predictor`.
         """
-        from affectkeras.models import inference_model
-        from affectkeras.models.heads import named_outputs, output_dict
+        from affectkeras.models import describe, inference_model
+        from affectkeras.models.heads import output_dict
 
         source = source or getattr(model, "name", type(model).__name__)
         model = inference_model(model)
-        specs = {tensor.name: tuple(tensor.shape[1:]) for tensor in model.inputs}
-        sizes = {name: tensor.shape[-1] for name, tensor in named_outputs(model).items()}
-        fields = _read_specs(specs, sizes, source)
+        try:
+            description = describe(model)
+        except InvalidArgumentError as error:
+            if source == model.name:
+                raise
+            raise InvalidArgumentError(f"{source}: {error}") from None
+        fields = _fields(description, source)
         input_names = [tensor.name for tensor in model.inputs]
         dict_input = isinstance(model.input, dict)
 
@@ -151,6 +155,7 @@ class Predictor:
         import tensorflow as tf
 
         from affectkeras.export import SIGNATURE
+        from affectkeras.models.registry import describe_signature
 
         path = pathlib.Path(path)
         try:
@@ -164,7 +169,7 @@ class Predictor:
             )
         specs = {name: tuple(spec.shape[1:]) for name, spec in signature.structured_input_signature[1].items()}
         sizes = {name: spec.shape[-1] for name, spec in signature.structured_outputs.items()}
-        fields = _read_specs(specs, sizes, str(path))
+        fields = _fields(describe_signature(specs, sizes, source=str(path)), str(path))
         input_dtypes = {name: spec.dtype for name, spec in signature.structured_input_signature[1].items()}
 
         def call(inputs):
@@ -187,45 +192,27 @@ class Predictor:
         Returns:
             dict from output name to np.ndarray of float32, `(batch, [window,] units)`.
         """
-        inputs = {"faces": np.asarray(faces, np.uint8)}
+        inputs = {FACES_INPUT: np.asarray(faces, np.uint8)}
         if self.audio_shape is not None:
             if audio is None:
                 raise InvalidArgumentError(
                     f"{self.source} takes audio windows {self.audio_shape}. Received: audio=None"
                 )
-            inputs["audio"] = np.asarray(audio, np.float32)
+            inputs[AUDIO_INPUT] = np.asarray(audio, np.float32)
         outputs = self._call(inputs)
         return {name: np.asarray(outputs[name], np.float32) for name in self.outputs}
 
 
-def _read_specs(specs, sizes, source):
-    """Face size, window, audio shape and outputs from the input shapes and output sizes."""
-    faces = specs.get("faces")
-    unknown = sorted(set(specs) - {"faces", "audio"})
-    if faces is None or len(faces) not in (3, 4) or faces[-1] != 3 or unknown:
+def _fields(description, source):
+    """The predictor's face size, window, audio shape and outputs from a `ModelDescription`."""
+    if FACES_INPUT not in description.inputs:
         raise InvalidArgumentError(
-            f"{source} is not an affectkeras network: it must take `faces` (batch, [time,] size, size, 3) "
-            f"and optionally `audio`. Received: inputs={specs}"
+            f"{source} is not an affectkeras network for videos: it must take `faces` "
+            f"(batch, [time,] size, size, 3). Received: inputs={list(description.inputs)}"
         )
-    window = None
-    if len(faces) == 4:
-        window = faces[0] or SEQUENCE_LENGTH
-    face_size = faces[-2] or DEFAULT_FACE_SIZE
-    audio_shape = None
-    if "audio" in specs:
-        audio_shape = tuple(specs["audio"][1:] if window else specs["audio"])
-        if len(audio_shape) != 3 or None in audio_shape or audio_shape[-1] != 1:
-            raise InvalidArgumentError(
-                f"{source}: the `audio` input must be (batch, [time,] steps, n_mels, 1). "
-                f"Received: audio shape {specs['audio']}"
-            )
-    outputs = {name: int(sizes[name]) for name in OUTPUTS if name in sizes}
-    if not outputs:
-        raise InvalidArgumentError(
-            f"{source} has none of the outputs {list(OUTPUTS)}. Received: outputs={sorted(sizes)}"
-        )
-    _prediction_columns(outputs)  # checks the class and AU counts
-    return dict(face_size=int(face_size), window=window, audio_shape=audio_shape, outputs=outputs)
+    _prediction_columns(description.outputs)  # checks the class and AU counts
+    return dict(face_size=int(description.face_size or DEFAULT_FACE_SIZE), window=description.sequence_length,
+                audio_shape=description.audio_shape, outputs=description.outputs)
 
 
 def _prediction_columns(outputs):

@@ -318,3 +318,15 @@ class MaskedBinaryCrossentropy(_MaskedLoss):
             "pos_weight": self.pos_weight,
             "mask_value": self.mask_value,
         }
+
+
+__all__ = [
+    "ccc_loss",
+    "CCCLoss",
+    "concordance_correlation",
+    "masked_binary_crossentropy",
+    "masked_categorical_crossentropy",
+    "MaskedBinaryCrossentropy",
+    "MaskedCategoricalCrossentropy",
+    "va_loss",
+]

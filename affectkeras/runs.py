@@ -377,3 +377,20 @@ def load_trained_model(path, *, compile=False):
         return keras.saving.load_model(model_path, compile=compile)
     except (ValueError, OSError, KeyError, TypeError, zipfile.BadZipFile) as error:
         raise WeightsError(f"{model_path}: cannot load the model ({one_line(error)})") from error
+
+
+__all__ = [
+    "CACHES",
+    "CONFIG_FILE",
+    "HISTORY_FILE",
+    "METRICS_FILE",
+    "MODEL_FILE",
+    "build_parser",
+    "config_field",
+    "load_trained_model",
+    "parse_config",
+    "resolve_model_path",
+    "run_recipe",
+    "RunFolder",
+    "set_seed",
+]

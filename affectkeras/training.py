@@ -19,6 +19,23 @@ from affectkeras.models.heads import named_outputs
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
 
 
+# Keras dtype policies a recipe trains in: mixed_bfloat16 for CPUs with AMX / AVX512-BF16
+# (2-4x float32 here) and recent GPUs, mixed_float16 for GPUs (slow on CPUs).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def set_precision(precision):
+    """Sets Keras's global dtype policy (`PRECISIONS`) for the models built after it.
+
+    The task heads compute in float32 under any policy (`affectkeras.models.heads`), so
+    losses and metrics see float32.
+    """
+    from affectkeras.errors import check_choice
+
+    check_choice("precision", precision, PRECISIONS)
+    keras.mixed_precision.set_global_policy(precision)
+
+
 def default_optimizer(*, learning_rate=1e-3, decay_rate=0.97, decay_steps=400):
     """Adam with the papers' staircase exponential decay (x0.97 every 400 steps)."""
     schedule = keras.optimizers.schedules.ExponentialDecay(
@@ -180,3 +197,16 @@ def init_from(model, source, *, include_cnn=False):
         layer.set_weights(theirs)
         copied.append(layer.name)
     return copied
+
+
+__all__ = [
+    "PRECISIONS",
+    "compile_preset",
+    "default_optimizer",
+    "freeze_cnn",
+    "init_from",
+    "set_precision",
+    "task_losses",
+    "task_metrics",
+    "unfreeze_all",
+]

@@ -1,6 +1,6 @@
 """Throughput of the `make_dataset` input pipeline beside the machine's raw JPEG decode rate.
 
-Makes a synthetic Aff-Wild2 (`affectkeras.data.synthetic.write_dataset`), preprocesses it
+Makes a synthetic Aff-Wild2 (`affectkeras.testing.write_dataset`), preprocesses it
 into TFRecords with the local job (its frames/s is reported too), then reads the records
 with `make_dataset` in several configurations, each for at least `--frames` frames, and
 prints frames per second (the median of `--rounds` rounds, configurations interleaved in
@@ -98,7 +98,7 @@ def main(argv=None):
     if args.records:
         out = pathlib.Path(args.records)
     else:
-        from affectkeras.data.synthetic import write_dataset
+        from affectkeras.testing import write_dataset
 
         dataset = write_dataset(work / "synth", num_videos=args.videos, frames=args.video_frames,
                                 validation_videos=0, overwrite=True)

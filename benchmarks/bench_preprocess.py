@@ -48,6 +48,7 @@ import numpy as np  # noqa: E402
 
 from affectkeras import media  # noqa: E402
 from affectkeras.data import preprocess  # noqa: E402
+from affectkeras.data.preprocess import transform  # noqa: E402  (its face stage is swapped)
 from affectkeras.faces import FaceDetector, align_face, fit_landmarks  # noqa: E402
 
 VIDEO_DIR = REPO.parent / "shared" / "data" / "video"
@@ -76,7 +77,7 @@ def make_dataset(video, root):
 
 
 def _naive_detect_crops(width, upsample):
-    """A `preprocess._detect_crops` that detects on every source frame (no tracking)."""
+    """A `transform._detect_crops` that detects on every source frame (no tracking)."""
 
     def detect_crops(video_path, names, size, quality, folder=None):
         if len(names) != 1:
@@ -89,7 +90,7 @@ def _naive_detect_crops(width, upsample):
                 x0, y0, x1, y1 = max(detections, key=lambda d: (d.box[2] - d.box[0]) * (d.box[3] - d.box[1])).box
                 landmarks = fit_landmarks(frame.image, (x0, y0, x1, y1))
                 crop = align_face(frame.image, landmarks, size)
-                crops[frame.index + 1] = preprocess._encode_jpeg(crop, quality)
+                crops[frame.index + 1] = transform._encode_jpeg(crop, quality)
         return {names[0]: crops}
 
     return detect_crops
@@ -101,12 +102,12 @@ def _face_stage(method):
     if method is None:
         yield
         return
-    original = preprocess._detect_crops
-    preprocess._detect_crops = method
+    original = transform._detect_crops
+    transform._detect_crops = method
     try:
         yield
     finally:
-        preprocess._detect_crops = original
+        transform._detect_crops = original
 
 
 def run_job(root, out, face_stage=None):

@@ -53,10 +53,10 @@ def main(argv=None):
     import numpy as np
 
     from affectkeras import build_av_mt_vgg_rnn, evaluation, export, inference, training
-    from affectkeras.data import make_dataset, run_preprocess
-    from affectkeras.data.synthetic import SyntheticDataset, write_dataset
+    from affectkeras.data import make_sequence_dataset, run_preprocess
     from affectkeras.metrics import ccc
     from affectkeras.runs import RunFolder, set_seed
+    from affectkeras.testing import SyntheticDataset, write_dataset
 
     out = pathlib.Path(config.out)
     run = RunFolder(out / "run", resume=config.resume, overwrite=config.overwrite)
@@ -79,14 +79,14 @@ def main(argv=None):
 
     print(f"3/6 training a small A/V-MT-VGG-RNN for {config.epochs} epochs", flush=True)
     shared = dict(seq_len=config.seq_len, modalities=("faces", "audio"), face_size=config.face_size)
-    train = make_dataset(records["train"], batch_size=config.batch_size, stride=config.seq_len // 2,
-                         seed=config.seed, deterministic=True, count=True, **shared)
-    validation = make_dataset(records["validation"], batch_size=config.batch_size, shuffle=False,
-                              pad_remainder=True, count=True, **shared)
+    train = make_sequence_dataset(records["train"], batch_size=config.batch_size, stride=config.seq_len // 2,
+                                  seed=config.seed, deterministic=True, count=True, **shared)
+    validation = make_sequence_dataset(records["validation"], batch_size=config.batch_size, shuffle=False,
+                                       pad_remainder=True, count=True, **shared)
     model = build_av_mt_vgg_rnn(width=config.width, rnn_units=config.rnn_units, rnn_layers=1,
                                 sequence_length=config.seq_len, input_size=config.face_size)
     training.compile_preset(model, optimizer=training.default_optimizer(learning_rate=config.learning_rate))
-    model.fit(train, validation_data=validation, epochs=config.epochs, verbose=2, shuffle=False,  # shuffled by make_dataset
+    model.fit(train, validation_data=validation, epochs=config.epochs, verbose=2, shuffle=False,  # shuffled by the dataset
               callbacks=run.callbacks(monitor="val_valence_arousal_ccc", mode="max"))
     run.save_model(model)
 

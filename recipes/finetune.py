@@ -17,7 +17,7 @@ Continuous valence/arousal (RECOLA style): `<data>/videos/<name>.mp4` (30 fps) a
 `<data>/labels/<name>.csv` (`time,valence,arousal`, any rate, resampled to 30 fps), a
 `cropped_aligned/<name>/` folder of face crops used when present (else faces are
 detected); the labels become Aff-Wild2 VA files and the Aff-Wild2 pipeline
-(`run_preprocess`, `make_dataset`) does the rest:
+(`run_preprocess`, `make_sequence_dataset`) does the rest:
 
     python recipes/finetune.py --kind continuous_va --data recola --model runs/vggface_gru \\
         --test-fraction 0.25 --run-dir runs/recola
@@ -51,17 +51,14 @@ that fold's `metrics.json`. `--resume` skips the folds already finished.
 """
 
 import dataclasses
-import json
 import os
-import pathlib
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
+from affectkeras.finetuning import KINDS  # noqa: E402
 from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
-
-KINDS = ("expression_images", "audio_clips", "continuous_va")
 
 
 @dataclasses.dataclass
@@ -103,113 +100,15 @@ class FinetuneConfig:
     overwrite: bool = config_field(False, "replace a run already in --run-dir")
 
 
-# ----------------------------------------------------------------------------------------
-# Data: records, subjects, folds
-
-
-def read_records(config):
-    """The database's records, a function giving each record's subject, and the class names."""
-    from affectkeras import annotations, audio
-    from affectkeras.constants import RAVDESS_EMOTIONS, expression_names
-    from affectkeras.errors import InvalidArgumentError
-
-    if not config.data:
-        raise InvalidArgumentError("--data is required: the database folder. Received: data=''")
-    data = pathlib.Path(config.data)
-    if config.kind == "audio_clips":
-        records = annotations.read_ravdess(data, extensions=tuple(f".{e}" for e in audio.AUDIO_EXTENSIONS))
-        if not records:
-            raise FileNotFoundError(f"{data}: no audio file ({', '.join(audio.AUDIO_EXTENSIONS)}) in RAVDESS naming")
-        return records, (lambda r: r.actor), RAVDESS_EMOTIONS
-    if config.kind == "expression_images":
-        if not config.subject_pattern:
-            raise InvalidArgumentError(
-                "--subject-pattern is required for a subject-independent split of images, e.g. "
-                "'^[^/]+/(S\\d+)_' (group 1 = subject id). Received: subject_pattern=''"
-            )
-        read = dict(subject_pattern=config.subject_pattern, unknown=config.unknown_classes,
-                    num_classes=config.num_classes)
-        if data.suffix.lower() == ".csv":
-            records = annotations.read_expression_csv(data, **read)
-        else:
-            records = annotations.read_expression_folder(data, **read)
-        if not records:
-            raise FileNotFoundError(f"{data}: no image in any <class>/ folder")
-        return records, (lambda r: r.subject), expression_names(config.num_classes)
-    return read_continuous_records(data, config), (lambda r: r["subject"]), ("valence", "arousal")
-
-
-def read_continuous_records(data, config):
-    """One record per `labels/<name>.csv`: its 30-fps labels, and its subject (the name)."""
-    import re
-
-    from affectkeras import annotations
-    from affectkeras.errors import DataFormatError
-
-    folder = data / "labels"
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no labels folder (expected <data>/labels/<video>.csv)")
-    pattern = re.compile(config.subject_pattern) if config.subject_pattern else None
-    records = []
-    for path in sorted(folder.glob("*.csv")):
-        subject = path.stem
-        if pattern is not None:
-            match = pattern.search(path.stem)
-            if match is None or match.group(1) is None:
-                raise DataFormatError(path, None, f"{path.stem!r} does not match subject_pattern {pattern.pattern!r}")
-            subject = match.group(1)
-        records.append({"name": path.stem, "subject": subject, "labels": annotations.read_continuous_csv(path)})
-    if not records:
-        raise FileNotFoundError(f"{folder}: no <video>.csv label file")
-    return records
-
-
-def make_folds(records, subject_of, config):
-    """`[(train, test), ...]`: K folds by subject, or one split with `--test-fraction`."""
-    from affectkeras import annotations
-
-    subjects = sorted({subject_of(r) for r in records}, key=str)
-    if config.leave_one_subject_out or config.folds:
-        k = len(subjects) if config.leave_one_subject_out else config.folds
-        return annotations.kfold_by_subject(records, k, key=subject_of)
-    return [annotations.split_by_subject(records, test_fraction=config.test_fraction, seed=config.seed,
-                                         key=subject_of)]
-
-
-# ----------------------------------------------------------------------------------------
-# Model: the trained (or a fresh) network, cut for the database
-
-
-def source_network(config):
-    """The network to start from: the trained one, or a fresh one of the same family."""
-    from affectkeras.runs import load_trained_model
-
-    if config.model and config.model.lower() != "none":
-        return load_trained_model(config.model)
-    import affectkeras
-    from affectkeras.audio import SpectrogramConfig
-    from affectkeras.models import streams
-
-    if config.kind == "audio_clips":  # the A/V network's audio stream, on its 50 x 64 windows
-        spectrogram = SpectrogramConfig()
-        return streams.audio_cnn(window_steps=spectrogram.steps, n_mels=spectrogram.n_mels, width=config.width)
-    if config.kind == "expression_images":
-        return affectkeras.build_mt_vgg(width=config.width, input_size=config.image_size, tasks=("expr",))
-    return affectkeras.build_cnn_rnn(width=config.width, tasks=("va",), sequence_length=config.seq_len)
-
-
 def build_model(config, num_classes):
     """The model one fold trains, compiled with the papers' losses and optimiser."""
-    from affectkeras import models, training
+    from affectkeras import finetuning, training
 
-    source = source_network(config)  # loaded (or built) again per fold: folds never share weights
-    if config.kind == "audio_clips":
-        model = models.audio_classifier(source, num_classes=num_classes, time_windows=config.num_windows,
-                                        pooling=config.pooling, dropout=config.dropout)
-    elif config.kind == "expression_images":
-        model = models.frame_classifier(source, num_expressions=num_classes, dropout=config.dropout)
-    else:
-        model = models.replace_heads(source, tasks=("va",))
+    # Loaded (or built) again per fold: folds never share weights.
+    source = finetuning.source_network(config.kind, config.model, width=config.width, image_size=config.image_size,
+                                       seq_len=config.seq_len)
+    model = finetuning.fold_model(config.kind, source, num_classes=num_classes, num_windows=config.num_windows,
+                                  pooling=config.pooling, dropout=config.dropout)
     if config.freeze_backbone:
         training.freeze_cnn(model, include_audio=True)
     optimizer = training.default_optimizer(learning_rate=config.learning_rate, decay_rate=config.decay_rate,
@@ -217,16 +116,9 @@ def build_model(config, num_classes):
     return training.compile_preset(model, optimizer=optimizer, label_smoothing=config.label_smoothing)
 
 
-def input_size(model):
-    return int(model.input["faces"].shape[-2])
-
-
-# ----------------------------------------------------------------------------------------
-# Per-kind datasets and scores
-
-
 def class_datasets(config, model, train, test):
     """Training (augmented), batch-norm calibration (training set as tested) and test pipelines."""
+    from affectkeras import finetuning
     from affectkeras.data import downstream
 
     if config.kind == "audio_clips":
@@ -235,47 +127,22 @@ def class_datasets(config, model, train, test):
         return (downstream.audio_clip_dataset(train, training=True, spec_augment=config.spec_augment, **shared),
                 downstream.audio_clip_dataset(train, training=False, **shared),
                 downstream.audio_clip_dataset(test, training=False, **shared))
-    shared = dict(size=input_size(model), batch_size=config.batch_size, seed=config.seed, align=config.align_faces)
+    shared = dict(size=finetuning.face_size(model), batch_size=config.batch_size, seed=config.seed,
+                  align=config.align_faces)
     return (downstream.expression_image_dataset(train, shuffle=True, flip=config.flip, **shared),
             downstream.expression_image_dataset(train, **shared),
             downstream.expression_image_dataset(test, **shared))
-
-
-def class_scores(model, test_ds, num_classes, batch_size):
-    """Accuracy, macro F1 and the confusion matrix of `model` on `test_ds`, with chance levels."""
-    import numpy as np
-    from sklearn.metrics import confusion_matrix
-
-    from affectkeras.evaluation import predict_batch
-    from affectkeras.metrics import expr_score
-
-    truth, probabilities = [], []
-    for inputs, targets in test_ds:
-        probabilities.append(predict_batch(model, inputs, batch_size)["expression"])
-        truth.append(targets["expression"].numpy())
-    truth, probabilities = np.concatenate(truth), np.concatenate(probabilities)
-    score = expr_score(truth, probabilities)
-    counts = np.bincount(truth, minlength=num_classes)
-    return {
-        "accuracy": float(score["accuracy"]),
-        "f1": float(score["f1"]),
-        "test_examples": len(truth),
-        "chance_accuracy": 1.0 / num_classes,
-        "majority_accuracy": float(counts.max() / counts.sum()),
-        "confusion_matrix": confusion_matrix(truth, probabilities.argmax(-1), labels=range(num_classes)).tolist(),
-    }
 
 
 def va_records(config, run_dir, records, network):
     """Preprocesses every video once into `<run>/records` (labels as Aff-Wild2 VA files)."""
     from affectkeras.data import downstream, run_preprocess
 
-    data = pathlib.Path(config.data)
     annotations = run_dir / "annotations"
     downstream.write_va_annotations({r["name"]: r["labels"] for r in records}, annotations, split="train")
     out = run_dir / "records"
-    result = run_preprocess(data, out, split="train", tasks="va", annotations=annotations,
-                            audio=network["audio"], size=network["face_size"], progress=None)
+    result = run_preprocess(config.data, out, split="train", tasks="va", annotations=annotations,
+                            audio=network.audio_shape is not None, size=network.face_size, progress=None)
     if result.failed:
         name, error = next(iter(result.failed.items()))
         raise FileNotFoundError(f"preprocessing {len(result.failed)} video(s) failed; {name}: {error}")
@@ -283,50 +150,17 @@ def va_records(config, run_dir, records, network):
 
 
 def va_datasets(config, records_dir, network, train, test):
-    from affectkeras.data import make_dataset
+    from affectkeras.data import make_sequence_dataset
 
-    modalities = ("faces", "audio") if network["audio"] else ("faces",)
-    shared = dict(seq_len=config.seq_len, batch_size=config.batch_size, modalities=modalities, tasks=("va",),
-                  face_size=network["face_size"])
+    shared = dict(seq_len=config.seq_len, batch_size=config.batch_size, modalities=network.modalities,
+                  tasks=("va",), face_size=network.face_size)
 
     def shards(part):  # one shard per video, named as its annotation file
         return [str(records_dir / f"{r['name']}.tfrecord") for r in part]
 
-    return (make_dataset(shards(train), shuffle=True, seed=config.seed, count=True, **shared),
-            make_dataset(shards(train), shuffle=False, **shared),
-            make_dataset(shards(test), shuffle=False, pad_remainder=True, **shared))
-
-
-def va_scores(model, test_ds, batch_size):
-    import numpy as np
-
-    from affectkeras.evaluation import predict_batch
-    from affectkeras.metrics import va_score
-
-    truth, predictions = [], []
-    for inputs, targets in test_ds:
-        predictions.append(np.reshape(predict_batch(model, inputs, batch_size)["valence_arousal"], (-1, 2)))
-        truth.append(np.reshape(targets["valence_arousal"].numpy(), (-1, 2)))
-    score = va_score(np.concatenate(truth), np.concatenate(predictions))
-    return {"ccc_valence": float(score["valence"]), "ccc_arousal": float(score["arousal"]),
-            "ccc": float(score["score"]), "chance_ccc": 0.0}
-
-
-# ----------------------------------------------------------------------------------------
-# The run
-
-
-def summarise(folds):
-    """Mean and sample std (ddof=1; 0 for one fold) over folds of every numeric score."""
-    import numpy as np
-
-    skip = ("chance", "majority", "train_seconds")
-    names = [k for k, v in folds[0].items() if isinstance(v, float) and not k.startswith(skip)]
-    summary = {}
-    for name in names:
-        values = np.array([fold[name] for fold in folds])
-        summary[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
-    return summary
+    return (make_sequence_dataset(shards(train), shuffle=True, seed=config.seed, count=True, **shared),
+            make_sequence_dataset(shards(train), shuffle=False, **shared),
+            make_sequence_dataset(shards(test), shuffle=False, pad_remainder=True, **shared))
 
 
 def main(argv=None):
@@ -334,31 +168,23 @@ def main(argv=None):
 
     import keras
 
-    from affectkeras import models
+    from affectkeras import evaluation, finetuning, models
     from affectkeras.runs import RunFolder, set_seed
 
-    records, subject_of, class_names = read_records(config)  # bad data fails before a run folder exists
-    folds = make_folds(records, subject_of, config)
+    # Bad data fails before a run folder exists.
+    database = finetuning.read_database(config.kind, config.data, subject_pattern=config.subject_pattern,
+                                        num_classes=config.num_classes, unknown_classes=config.unknown_classes)
+    folds = finetuning.subject_folds(database, folds=config.folds, leave_one_subject_out=config.leave_one_subject_out,
+                                     test_fraction=config.test_fraction, seed=config.seed)
     run = RunFolder(config.run_dir, resume=config.resume, overwrite=config.overwrite)
     run.save_config(config)
-    num_classes = len(class_names)
+    num_classes = len(database.classes)
     if config.kind == "continuous_va":  # the network decides what the records need
-        probe = source_network(config)
-        network = {"audio": "audio" in probe.input, "face_size": input_size(probe)}
-        records_dir = va_records(config, run.path, records, network)
-        del probe
+        network = models.describe(finetuning.source_network(config.kind, config.model, width=config.width,
+                                                            seq_len=config.seq_len))
+        records_dir = va_records(config, run.path, database.records, network)
 
-    results = []
-    for index, (train, test) in enumerate(folds, start=1):
-        fold_dir = run.path / f"fold_{index}"
-        done = fold_dir / "metrics.json"
-        if config.resume and done.is_file():
-            results.append(json.loads(done.read_text()))
-            print(f"fold {index}/{len(folds)}: finished before, skipped")
-            continue
-        fold = RunFolder(fold_dir, resume=config.resume and (fold_dir / "config.json").is_file(), overwrite=True)
-        test_subjects = sorted({subject_of(r) for r in test}, key=str)
-        fold.save_config({**dataclasses.asdict(config), "fold": index, "test_subjects": test_subjects})
+    def train_fold(index, train, test, fold):
         keras.backend.clear_session()
         set_seed(config.seed)  # every fold starts from the same initialisation and order
         model = build_model(config, num_classes)
@@ -371,20 +197,19 @@ def main(argv=None):
         if config.recalibrate_bn:  # a short run leaves the moving statistics behind the weights
             models.recalibrate_batch_norm(model, calibration_ds)
         fold.save_model(model)
-        scores = va_scores(model, test_ds, config.batch_size) if config.kind == "continuous_va" else class_scores(
-            model, test_ds, num_classes, config.batch_size)
-        scores = {"fold": index, "test_subjects": test_subjects, "train_examples": len(train), **scores,
-                  "train_seconds": round(time.perf_counter() - started, 1)}
-        fold.write_metrics(scores)
-        results.append(scores)
-        print(f"fold {index}/{len(folds)} (test subjects {', '.join(map(str, test_subjects))}): "
-              + ", ".join(f"{k} {v:.3f}" for k, v in scores.items() if isinstance(v, float) and k != "train_seconds"))
+        if config.kind == "continuous_va":
+            scores = evaluation.score_va(model, test_ds, batch_size=config.batch_size)
+        else:
+            scores = evaluation.score_classes(model, test_ds, num_classes=num_classes, batch_size=config.batch_size)
+        return {**scores, "train_seconds": round(time.perf_counter() - started, 1)}
 
-    summary = summarise(results)
-    metrics = {"kind": config.kind, "classes": list(class_names), "folds": results, "summary": summary,
+    results = finetuning.run_folds(folds, run, train_fold, subject_of=database.subject_of, config=config,
+                                   resume=config.resume)
+    summary = finetuning.summarise_folds(results)
+    metrics = {"kind": config.kind, "classes": list(database.classes), "folds": results, "summary": summary,
                "std": "sample standard deviation over folds (ddof=1)"}
     run.write_metrics(metrics)
-    print("mean +- std over folds: " + ", ".join(f"{k} {v['mean']:.3f} +- {v['std']:.3f}" for k, v in summary.items()))
+    print(finetuning.summary_line(summary))
     print(f"run folder: {run.path} (config.json, metrics.json, fold_*/: model.keras, checkpoints/, logs/)")
     return metrics
 

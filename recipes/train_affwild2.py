@@ -17,11 +17,13 @@ run made with (i), `--init-from RUN_DIR`, then train everything).
 
 Scale: `--strategy mirrored` (all local GPUs) or `multi_worker` (every worker in
 `TF_CONFIG` runs the same command; preprocess first and pass `--records`),
-`--mixed-precision`, `--jit-compile`. An interrupted run continues from its last epoch
-with the same command plus `--resume`.
+`--precision mixed_bfloat16` (CPUs with AMX, recent GPUs) or `mixed_float16` (GPUs),
+`--jit-compile`. An interrupted run continues from its last epoch with the same command
+plus `--resume`.
 """
 
 import dataclasses
+import functools
 import os
 import pathlib
 import shutil
@@ -30,9 +32,10 @@ import typing
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
+from affectkeras.models import NETWORKS, get_network  # noqa: E402
 from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
+from affectkeras.training import PRECISIONS  # noqa: E402
 
-NETWORKS = ("cnn_rnn", "mt_vgg", "mt_vgg_rnn", "av_mt_vgg_rnn", "mt_arcres", "mt_arcvgg")
 TRAINING_STRATEGIES = ("train_all", "freeze_cnn", "init_from")
 
 
@@ -41,7 +44,7 @@ class TrainConfig:
     data: str = config_field("", "dataset root in the Aff-Wild2 layout (needed unless --records holds records)")
     records: str = config_field("", "folder of the TFRecords (train/, validation/); default <run-dir>/records")
     run_dir: str = config_field("runs/affwild2", "run folder (config, checkpoints, logs, model, metrics)")
-    network: str = config_field("av_mt_vgg_rnn", "network to build", choices=NETWORKS)
+    network: str = config_field("av_mt_vgg_rnn", "network to build", choices=tuple(NETWORKS))
     backbone: str = config_field("vggface", "CNN of --network cnn_rnn", choices=("vggface", "resnet50", "densenet121"))
     pretraining: str = config_field("", "backbone weights: a preset (vggface1, vggface2, ...), a file, or empty")
     rnn: str = config_field("gru", "recurrent layer of the sequence networks", choices=("gru", "lstm", "indrnn"))
@@ -64,7 +67,7 @@ class TrainConfig:
     training_strategy: str = config_field("train_all", "the paper's training strategy", choices=TRAINING_STRATEGIES)
     init_from: str = config_field("", "run folder or .keras model whose RNN and heads start strategy init_from")
     strategy: str = config_field("one_device", "tf.distribute strategy", choices=("one_device", "mirrored", "multi_worker"))
-    mixed_precision: bool = config_field(False, "train in mixed_float16")
+    precision: str = config_field("float32", "Keras dtype policy", choices=PRECISIONS)
     jit_compile: bool = config_field(False, "compile the train step with XLA")
     preprocess_workers: int = config_field(1, "processes turning videos into records")
     seed: int = config_field(0, "random seed")
@@ -73,30 +76,27 @@ class TrainConfig:
     overwrite: bool = config_field(False, "replace a run already in --run-dir")
 
 
+def network(config):
+    """The registry entry of `config.network` (`affectkeras.models.NETWORKS`)."""
+    return get_network(config.network)
+
+
 def build_network(config):
     """The network `config` names, at its width and label space."""
-    import affectkeras
-
-    shared = dict(tasks=config.tasks, num_expressions=config.num_expressions, num_aus=config.num_aus,
-                  width=config.width, input_size=face_size(config))
-    pretraining = config.pretraining or None
-    if config.network in ("mt_arcres", "mt_arcvgg", "mt_vgg"):
-        builder = getattr(affectkeras, f"build_{config.network}")
-        return builder(pretraining=pretraining, **shared)
-    recurrent = dict(rnn=config.rnn, rnn_units=config.rnn_units, rnn_layers=config.rnn_layers,
-                     attention=config.attention, attention_length=config.attention_length,
-                     sequence_length=config.seq_len, pretraining=pretraining)
-    if config.network == "cnn_rnn":
-        return affectkeras.build_cnn_rnn(backbone=config.backbone, **recurrent, **shared)
-    return getattr(affectkeras, f"build_{config.network}")(**recurrent, **shared)
+    spec = network(config)
+    kwargs = dict(tasks=config.tasks, num_expressions=config.num_expressions, num_aus=config.num_aus,
+                  width=config.width, input_size=face_size(config), pretraining=config.pretraining or None)
+    if spec.sequence:
+        kwargs.update(rnn=config.rnn, rnn_units=config.rnn_units, rnn_layers=config.rnn_layers,
+                      attention=config.attention, attention_length=config.attention_length,
+                      sequence_length=config.seq_len)
+    if spec.name == "cnn_rnn":
+        kwargs.update(backbone=config.backbone)
+    return spec.build(**kwargs)
 
 
 def face_size(config):
-    return config.face_size or (112 if config.network.startswith("mt_arc") else 96)
-
-
-def is_sequence_network(config):
-    return config.network in ("cnn_rnn", "mt_vgg_rnn", "av_mt_vgg_rnn")
+    return config.face_size or network(config).face_size
 
 
 def check_inputs(config, records):
@@ -124,31 +124,31 @@ def prepare_records(config, records, chief):
     if config.data and chief:
         for split, folder in folders.items():
             run_preprocess(config.data, folder, split=split, tasks=config.tasks, size=face_size(config),
-                           audio=config.network == "av_mt_vgg_rnn", workers=config.preprocess_workers)
+                           audio=network(config).audio, workers=config.preprocess_workers)
     return folders
 
 
 def make_datasets(config, folders):
     """The training and validation `tf.data` pipelines of `config`'s network."""
-    from affectkeras.data import make_dataset
+    from affectkeras.data import make_frame_dataset, make_sequence_dataset
 
-    sequence = is_sequence_network(config)
-    shared = dict(
-        mode="sequence" if sequence else "frame",
-        seq_len=config.seq_len,
-        batch_size=config.batch_size if sequence else config.batch_size * config.seq_len,
-        modalities=("faces", "audio") if config.network == "av_mt_vgg_rnn" else ("faces",),
-        tasks=config.tasks,
-        face_size=face_size(config),
-        with_expression_labels_input=config.network.startswith("mt_arc"),
-    )
+    spec = network(config)
+    shared = dict(modalities=spec.modalities, tasks=config.tasks, face_size=face_size(config))
+    if spec.sequence:
+        pipeline = functools.partial(make_sequence_dataset, seq_len=config.seq_len, batch_size=config.batch_size,
+                                     **shared)
+        evaluation = dict(pad_remainder=True)
+    else:  # as many frames per batch as the sequence networks see
+        pipeline = functools.partial(make_frame_dataset, batch_size=config.batch_size * config.seq_len,
+                                     with_expression_labels_input=spec.arcface, **shared)
+        evaluation = {}
     # Counted epochs let Keras know their length from the first one (a multi-worker run's
     # workers each see a part of the data, so there it stays unknown).
     count = config.strategy != "multi_worker"
     repeat = config.steps_per_epoch > 0
-    train = make_dataset(folders["train"], shuffle=True, seed=config.seed, repeat=repeat, count=count and not repeat,
-                         drop_remainder=config.strategy != "one_device", **shared)
-    validation = make_dataset(folders["validation"], shuffle=False, pad_remainder=sequence, count=count, **shared)
+    train = pipeline(folders["train"], shuffle=True, seed=config.seed, repeat=repeat, count=count and not repeat,
+                     drop_remainder=config.strategy != "one_device")
+    validation = pipeline(folders["validation"], shuffle=False, count=count, **evaluation)
     return train, validation
 
 
@@ -172,8 +172,6 @@ def apply_training_strategy(model, config):
 def main(argv=None):
     config = parse_config(TrainConfig, argv, description=__doc__, prog="train_affwild2.py")
 
-    import keras
-
     from affectkeras import distribute, training
     from affectkeras.runs import RunFolder, load_trained_model, set_seed
 
@@ -182,8 +180,7 @@ def main(argv=None):
     print(f"strategy {config.strategy}: {strategy.num_replicas_in_sync} replica(s); worker {worker}"
           f"{' (chief)' if chief else ''}", flush=True)
     set_seed(config.seed)
-    if config.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    training.set_precision(config.precision)
 
     run_dir = pathlib.Path(config.run_dir)
     records = pathlib.Path(config.records) if config.records else run_dir / "records"
@@ -242,10 +239,7 @@ def _monitor(model):
 def _evaluate(model, records, config, run):
     """The ABAW scores of `model` on the validation records, and the report in evaluation/."""
     from affectkeras import evaluation
-    from affectkeras.models import inference_model
 
-    if config.network.startswith("mt_arc"):
-        model = inference_model(model)
     result = evaluation.evaluate(model, records, batch_size=config.batch_size)
     evaluation.write_report(result, run.path / "evaluation")
     return result

@@ -3,6 +3,8 @@
 import contextlib
 import os
 import pathlib
+import runpy
+import types
 import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -12,6 +14,15 @@ import pytest  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def load_recipe(name):
+    """A recipe script's names (`main`, its config class), run as an imported module, not as __main__.
+
+    Recipes are scripts, not part of the package: tests run their `main` end to end, and
+    test the library functions they call where those live.
+    """
+    return types.SimpleNamespace(**runpy.run_path(str(REPO / "recipes" / f"{name}.py"), run_name=f"recipe_{name}"))
 
 
 @pytest.fixture(autouse=True)

@@ -4,7 +4,7 @@ A tiny Aff-Wild2-like folder is made here (ffmpeg `testsrc` + `sine` videos, sol
 JPEG crops whose colour encodes the frame number, annotation files with sentinels, a
 `_left` / `_right` pair, a video without an audio track and a corrupt one), preprocessed
 once per module; every check then reads the annotation files themselves, line by line.
-The synthetic dataset of `affectkeras.data.synthetic` is tested end to end too.
+The synthetic dataset of `affectkeras.testing` is tested end to end too.
 """
 
 import filecmp
@@ -447,7 +447,7 @@ def test_a_batch_fits_the_audio_visual_network(job):
 
 
 def test_synthetic_affwild2_end_to_end(tmp_path):
-    synthetic = pytest.importorskip("affectkeras.data.synthetic")
+    synthetic = pytest.importorskip("affectkeras.testing")
     dataset = synthetic.write_dataset(tmp_path / "synth", num_videos=3, frames=60, workers=1)
     result = run_preprocess(dataset.root, tmp_path / "records", split="train", progress=None)
     assert sorted(result.done) == sorted(dataset.train) and not result.failed

@@ -1,22 +1,14 @@
 """The README's first command: the demo runs the whole chain, and the chain learns."""
 
 import csv
-import importlib.util
 import json
 
 import pytest
 
-from tests.conftest import REPO, no_keras_warnings
+from tests.conftest import load_recipe, no_keras_warnings
 
 TINY = ["--videos", "3", "--frames", "40", "--epochs", "1", "--width", "0.05", "--face-size", "32",
         "--seq-len", "16", "--rnn-units", "8"]
-
-
-def load_recipe(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_demo_writes_every_output(tmp_path, capsys):

@@ -6,7 +6,6 @@ module (validation split, 32 px faces, audio); two tiny models saved as `.keras`
 (a sequence A/V network, a per-frame MT-VGG) serve every model test.
 """
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -21,21 +20,14 @@ import affectkeras
 from affectkeras import cli, evaluation
 from affectkeras.constants import AU_OUTPUT, AUS_12, EXPR_OUTPUT, VA_OUTPUT, expression_names
 from affectkeras.data.preprocess import run_preprocess
-from affectkeras.data.synthetic import write_dataset
 from affectkeras.errors import InvalidArgumentError
 from affectkeras.export import SIGNATURE
-from tests.conftest import REPO
+from affectkeras.testing import write_dataset
+from tests.conftest import REPO, load_recipe
 
 FACE = 32
 SEQ = 16  # 40 frames per video: windows of 16, 16 and 8 (+ 8 padding frames)
 RNG = np.random.default_rng(0)
-
-
-def load_recipe(name):
-    spec = importlib.util.spec_from_file_location(f"recipe_{name}", REPO / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # ---------------------------------------------------------------------------- fixtures

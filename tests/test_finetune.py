@@ -1,6 +1,5 @@
 """Fine-tuning on downstream databases: model surgery, downstream datasets, the recipe."""
 
-import importlib.util
 import json
 import pathlib
 import wave
@@ -14,17 +13,10 @@ from affectkeras.annotations import ContinuousLabels
 from affectkeras.data import downstream
 from affectkeras.errors import DataFormatError, InvalidArgumentError, MediaError
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
-from tests.conftest import no_keras_warnings
+from tests.conftest import load_recipe, no_keras_warnings
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 WIDTH = 0.05
-
-
-def _recipe():
-    spec = importlib.util.spec_from_file_location("finetune_recipe", REPO / "recipes" / "finetune.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _same_weights(a, b):
@@ -199,6 +191,23 @@ def test_expression_images_dataset_and_subject_split(tmp_path):
     assert sorted(targets["expression"].numpy().tolist()) == sorted(r.label for r in train)
 
 
+def test_expression_images_with_soft_labels_and_augmentation(tmp_path):
+    root = _write_image_folder(tmp_path / "db")
+    records = annotations.read_expression_folder(root, subject_pattern=r"/(S\d+)_")
+    rng = np.random.default_rng(0)
+    for record in records:  # vote distributions, as FER+ records carry them
+        record.distribution = rng.dirichlet(np.ones(8)).astype(np.float32)
+    plain = downstream.expression_image_dataset(records, size=16, batch_size=64, soft_labels=True)
+    augmented = downstream.expression_image_dataset(records, size=16, batch_size=64, soft_labels=True,
+                                                    augment=True, shuffle=False, seed=0)
+    (faces, targets), (moved, same_targets) = next(iter(plain)), next(iter(augmented))
+    np.testing.assert_allclose(targets["expression"].numpy(), [r.distribution for r in records])
+    np.testing.assert_allclose(same_targets["expression"].numpy(), targets["expression"].numpy())
+    assert moved["faces"].dtype == np.uint8 and moved["faces"].shape == faces["faces"].shape
+    changed = np.abs(moved["faces"].numpy().astype(int) - faces["faces"].numpy()).mean(axis=(1, 2, 3))
+    assert (changed > 1.0).mean() > 0.8  # nearly every face is moved or relit
+
+
 def test_load_face_image_arrays_alignment_fallback_and_errors(tmp_path):
     gray = np.arange(48 * 60, dtype=np.uint8).reshape(48, 60)  # FER2013-like pixels
     assert downstream.load_face_image(gray, size=32).shape == (32, 32, 3)
@@ -319,7 +328,7 @@ def test_recipe_expression_images_end_to_end(tmp_path):
     root = _write_image_folder(tmp_path / "db")
     run_dir = tmp_path / "run"
     with no_keras_warnings():
-        metrics = _recipe().main([
+        metrics = load_recipe("finetune").main([
             "--kind", "expression_images", "--data", str(root), "--subject-pattern", r"/(S\d+)_",
             "--model", "none", "--width", str(WIDTH), "--image-size", "32", "--epochs", "1",
             "--batch-size", "4", "--test-fraction", "0.34", "--run-dir", str(run_dir), "--verbose", "0",
@@ -334,7 +343,7 @@ def test_recipe_expression_images_end_to_end(tmp_path):
 def test_recipe_audio_clips_leave_one_subject_out(tmp_path):
     root = _write_ravdess(tmp_path / "ravdess")
     run_dir = tmp_path / "run"
-    recipe = _recipe()
+    recipe = load_recipe("finetune")
     argv = [
         "--kind", "audio_clips", "--data", str(root), "--model", "none", "--width", str(WIDTH),
         "--leave-one-subject-out", "--num-windows", "2", "--epochs", "1", "--batch-size", "4",
@@ -356,7 +365,7 @@ def test_recipe_audio_clips_leave_one_subject_out(tmp_path):
 
 
 def test_recipe_bad_input_names_the_problem(tmp_path):
-    recipe = _recipe()
+    recipe = load_recipe("finetune")
     base = ["--model", "none", "--width", str(WIDTH), "--epochs", "1", "--verbose", "0"]
     with pytest.raises(FileNotFoundError, match="nowhere"):
         recipe.main(["--kind", "audio_clips", "--data", str(tmp_path / "nowhere"),
@@ -380,7 +389,7 @@ def test_recipe_bad_input_names_the_problem(tmp_path):
 
 @pytest.mark.slow
 def test_recipe_continuous_va_end_to_end(tmp_path):
-    from affectkeras.data import write_dataset
+    from affectkeras.testing import write_dataset
 
     root = tmp_path / "recola"
     synthetic = write_dataset(root, num_videos=3, frames=45, size=32, validation_videos=0, workers=1)
@@ -396,7 +405,7 @@ def test_recipe_continuous_va_end_to_end(tmp_path):
     shutil.rmtree(synthetic.annotations_root)  # only the CSVs label the videos
     run_dir = tmp_path / "run"
     with no_keras_warnings():
-        metrics = _recipe().main([
+        metrics = load_recipe("finetune").main([
             "--kind", "continuous_va", "--data", str(root), "--model", "none", "--width", str(WIDTH),
             "--seq-len", "8", "--batch-size", "2", "--test-fraction", "0.5", "--epochs", "1",
             "--run-dir", str(run_dir), "--verbose", "0",

@@ -6,7 +6,6 @@ here with ffmpeg's `color` / `sine` sources (no face, no sound track).
 """
 
 import csv
-import importlib.util
 import pathlib
 import subprocess
 import sys
@@ -27,10 +26,10 @@ from affectkeras.inference import (
     write_predictions,
 )
 from affectkeras.media._ffmpeg import ffmpeg_exe
+from tests.conftest import load_recipe
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 ASTRONAUT = REPO / "assets" / "astronaut.mp4"
-RECIPE = REPO / "recipes" / "predict.py"
 TINY_AV = dict(width=0.05, rnn_units=8, rnn_layers=1, sequence_length=16)
 
 
@@ -319,15 +318,8 @@ def test_interrupted_write_leaves_no_csv(tmp_path, monkeypatch):
 # ------------------------------------------------------------------- recipe and command
 
 
-def _load_recipe():
-    spec = importlib.util.spec_from_file_location("recipe_predict", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_recipe_end_to_end(videos, av_model_file, tmp_path, capsys):
-    recipe = _load_recipe()
+    recipe = load_recipe("predict")
     files = recipe.main([str(videos["short"]), "--model", str(av_model_file), "--out", str(tmp_path),
                          "--batch-size", "2", "--quiet"])
     out = capsys.readouterr().out

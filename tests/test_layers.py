@@ -425,6 +425,24 @@ def test_face_rescaling(dtype):
     np.testing.assert_array_equal(_numpy(extremes), [-1.0, 1.0])
 
 
+def test_face_rescaling_to_gray_matches_pillow_and_round_trips(tmp_path):
+    from PIL import Image
+
+    faces = RNG.integers(0, 256, size=(2, 6, 6, 3)).astype("uint8")
+    layer = FaceRescaling(grayscale=True)
+    gray = _numpy(layer(faces))
+    assert gray.shape == faces.shape
+    np.testing.assert_array_equal(gray[..., 0], gray[..., 2])  # the same luma on every channel
+    pillow = np.stack([np.asarray(Image.fromarray(face).convert("L"), "float64") for face in faces])
+    np.testing.assert_allclose((gray[..., 0] + 1.0) * 127.5, pillow, atol=0.51)  # Pillow rounds to integers
+    inputs = keras.Input((6, 6, 3), dtype="uint8")
+    model = keras.Model(inputs, layer(inputs))
+    model.save(tmp_path / "gray.keras")
+    np.testing.assert_array_equal(_numpy(keras.saving.load_model(tmp_path / "gray.keras")(faces)), gray)
+    with pytest.raises(InvalidArgumentError, match="grayscale"):
+        FaceRescaling(grayscale=True)(np.zeros((1, 4, 4, 1), "float32"))
+
+
 @pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("dtype", ["uint8", "float32"])
 def test_vggface_preprocessing(version, dtype):

@@ -223,3 +223,90 @@ def test_compile_preset_finds_every_output_of_an_arcface_inference_model():
     served = training.compile_preset(inference_model(NETWORKS["mt_arcres"]()))
     assert set(served.loss) == {"valence_arousal", "expression", "action_units"}
     assert not served.loss["expression"].from_logits  # softmax probabilities, not ArcFace logits
+
+
+# ------------------------------------------------------------------------ registry, describe
+
+EXPECTED_DESCRIPTIONS = {  # network, sequence_length, audio_shape, tasks, takes_labels
+    "vggface_gru": ("cnn_rnn", T, None, ("va",), False),
+    "vggface_lstm_attention": ("cnn_rnn", T, None, ("va", "expr"), False),
+    "vggface_indrnn_attention": ("cnn_rnn", T, None, ("au",), False),
+    "resnet50_gru": ("cnn_rnn", T, None, ("va",), False),
+    "densenet121_gru_attention": ("cnn_rnn", T, None, ("expr",), False),
+    "affwildnet": ("cnn_rnn", T, None, ("va",), False),
+    "mt_vgg": ("mt_vgg", None, None, ("va", "expr", "au"), False),
+    "mt_vgg_rnn": ("mt_vgg_rnn", T, None, ("va", "expr", "au"), False),
+    "av_mt_vgg_rnn": ("av_mt_vgg_rnn", T, (10, 8, 1), ("va", "expr", "au"), False),
+    "mt_arcres": ("mt_arcres", None, None, ("va", "expr", "au"), True),
+    "mt_arcvgg": ("mt_arcvgg", None, None, ("va", "expr", "au"), True),
+}
+
+
+def _description_facts(description):
+    return (description.network, description.sequence_length, description.audio_shape, description.tasks,
+            description.takes_labels)
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_describe_every_network_built_and_after_a_keras_round_trip(name, tmp_path):
+    from affectkeras.models import describe
+
+    model = NETWORKS[name]()
+    described = describe(model)
+    assert _description_facts(described) == EXPECTED_DESCRIPTIONS[name]
+    assert described.face_size == SIZE
+    assert list(described.outputs) == [o for o in ("valence_arousal", "expression", "action_units")
+                                       if o in described.outputs]
+    path = tmp_path / "model.keras"
+    model.save(path)
+    assert describe(keras.saving.load_model(path, compile=False)) == described
+    if described.takes_labels:  # the serving network: same family, no labels input
+        served = describe(inference_model(model))
+        assert served.network == described.network and not served.takes_labels
+
+
+def test_registry_builds_every_network_it_names():
+    from affectkeras.models import NETWORKS as REGISTRY
+    from affectkeras.models import describe, get_network
+
+    for name, network in REGISTRY.items():
+        kwargs = dict(input_size=SIZE, **TINY)
+        if network.sequence:
+            kwargs["sequence_length"] = T
+        model = network.build(**kwargs)
+        described = describe(model)
+        assert described.network == name
+        assert described.sequence == network.sequence
+        assert (described.audio_shape is not None) == network.audio
+        assert described.takes_labels == network.arcface
+        assert described.modalities == network.modalities
+    with pytest.raises(InvalidArgumentError, match="network"):
+        get_network("mt_resnet")
+
+
+def test_describe_surgery_networks_and_open_lengths():
+    from affectkeras.models import audio_classifier, describe, frame_classifier
+
+    av = NETWORKS["av_mt_vgg_rnn"]()
+    clips = describe(audio_classifier(av, num_classes=8, time_windows=3))
+    assert (clips.network, clips.face_size, clips.audio_shape, clips.audio_windows) == (
+        "audio_classifier", None, (10, 8, 1), 3)
+    images = describe(frame_classifier(av, num_expressions=7))
+    assert (images.network, images.sequence_length, images.outputs) == ("frame_classifier", None, {"expression": 7})
+    open_length = describe(affectkeras.build_cnn_rnn(sequence_length=None, input_size=SIZE, **TINY))
+    assert (open_length.sequence_length, open_length.face_size) == (80, SIZE)
+
+
+def test_describe_refuses_a_model_of_another_library():
+    from affectkeras.models import describe
+
+    inputs = keras.Input((8,), name="x")
+    with pytest.raises(InvalidArgumentError, match="not an affectkeras network"):
+        describe(keras.Model(inputs, keras.layers.Dense(2, name="valence_arousal")(inputs)))
+
+
+def test_audio_window_constant_matches_the_spectrogram_defaults():
+    from affectkeras.audio import SpectrogramConfig
+    from affectkeras.constants import AUDIO_WINDOW
+
+    assert (SpectrogramConfig().steps, SpectrogramConfig().n_mels) == AUDIO_WINDOW

@@ -16,7 +16,7 @@ KERAS_ONLY = [
     "affectkeras/_labels.py",
     "affectkeras/backbones",
     "affectkeras/models",
-    "affectkeras/weights.py",
+    "affectkeras/weights",
     "affectkeras/training.py",
 ]
 
@@ -81,3 +81,28 @@ def test_import_is_light_and_builders_load_on_first_use():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "affectkeras.models.sequence"
+
+
+def public_modules():
+    """Every module of the package whose name (and whose packages' names) has no leading underscore."""
+    for path in sorted((REPO / "affectkeras").rglob("*.py")):
+        parts = path.relative_to(REPO).with_suffix("").parts
+        if not any(part.startswith("_") for part in parts[1:] if part != "__init__"):
+            yield ".".join(part for part in parts if part != "__init__"), path
+
+
+def test_every_public_module_declares_its_public_names():
+    missing, unknown = [], []
+    for name, path in public_modules():
+        tree = ast.parse(path.read_text(), filename=str(path))
+        declared = next((node.value for node in tree.body if isinstance(node, ast.Assign)
+                         and any(getattr(t, "id", None) == "__all__" for t in node.targets)), None)
+        if declared is None:
+            missing.append(name)
+            continue
+        if name in ("affectkeras.data.beam", "affectkeras.audio.tfio"):  # optional extras: checked statically
+            continue
+        module = importlib.import_module(name)
+        unknown += [f"{name}.{item}" for item in module.__all__ if not hasattr(module, item)]
+    assert not missing, f"modules without __all__: {missing}"
+    assert not unknown, f"__all__ names that do not exist: {unknown}"

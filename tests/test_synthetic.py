@@ -1,4 +1,4 @@
-"""Tests of `affectkeras.data.synthetic`: the synthetic Aff-Wild2 written by `write_dataset`.
+"""Tests of `affectkeras.testing`: the synthetic Aff-Wild2 written by `write_dataset`.
 
 One default dataset (6 videos x 150 frames) is generated once per module; the tests read
 it back through the library's own readers (`affectkeras.annotations`, `affectkeras.media`),
@@ -24,9 +24,9 @@ from affectkeras.annotations import (
     source_video,
 )
 from affectkeras.constants import AUS_8, AUS_12, EXPRESSIONS_7, EXPRESSIONS_8, VA_NAMES
-from affectkeras.data.synthetic import MANIFEST, SyntheticDataset, write_dataset
 from affectkeras.errors import InvalidArgumentError
 from affectkeras.media import _ffmpeg
+from affectkeras.testing import MANIFEST, SyntheticDataset, write_dataset
 
 NAME = re.compile(r"^synth-(?P<number>\d{3})-(?P<width>\d+)x(?P<height>\d+)(?P<side>_left|_right)?$")
 TASK_FOLDERS = {
@@ -364,7 +364,7 @@ def test_bad_root():
 
 
 def test_a_failed_encode_leaves_no_partial_dataset(tmp_path, monkeypatch):
-    from affectkeras.data import synthetic
+    from affectkeras.testing import dataset as synthetic
     from affectkeras.errors import MediaError
 
     monkeypatch.setattr(synthetic, "VIDEO_SIZES", ((321, 241),))  # odd: yuv420p refuses it

@@ -1,7 +1,6 @@
 """recipes/train_affwild2.py end to end: run folder, --config, resume after a kill, multi-worker."""
 
 import csv
-import importlib.util
 import json
 import os
 import signal
@@ -12,19 +11,12 @@ import time
 
 import pytest
 
-from affectkeras.data.synthetic import write_dataset
-from tests.conftest import REPO, no_keras_warnings
+from affectkeras.testing import write_dataset
+from tests.conftest import REPO, load_recipe, no_keras_warnings
 
 RECIPE = REPO / "recipes" / "train_affwild2.py"
 TINY = ["--width", "0.05", "--rnn-units", "8", "--rnn-layers", "1", "--seq-len", "16", "--batch-size", "2",
         "--face-size", "32", "--verbose", "0"]
-
-
-def load_recipe():
-    spec = importlib.util.spec_from_file_location("train_affwild2", RECIPE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +31,7 @@ def trained(dataset, tmp_path_factory):
     """One tiny A/V multi-task run, whose records the other tests reuse."""
     run_dir = tmp_path_factory.mktemp("runs") / "av"
     with no_keras_warnings():
-        metrics = load_recipe().main(["--data", str(dataset), "--run-dir", str(run_dir), "--epochs", "2", *TINY])
+        metrics = load_recipe("train_affwild2").main(["--data", str(dataset), "--run-dir", str(run_dir), "--epochs", "2", *TINY])
     return run_dir, metrics
 
 
@@ -66,7 +58,7 @@ def test_run_folder_holds_what_is_promised(trained):
 
 def test_config_file_reruns_a_run_and_command_line_wins(trained, tmp_path):
     run_dir, _ = trained
-    recipe = load_recipe()
+    recipe = load_recipe("train_affwild2")
     config = recipe.parse_config(recipe.TrainConfig, ["--config", str(run_dir / "config.json"), "--epochs", "5"])
     assert config.epochs == 5 and config.width == 0.05 and config.tasks == ("va", "expr", "au")
 
@@ -83,7 +75,7 @@ def test_refuses_to_overwrite_a_run(trained, dataset):
 
 def test_per_frame_arcface_network_trains_with_the_freeze_strategy(trained, tmp_path):
     run_dir, _ = trained
-    metrics = load_recipe().main([
+    metrics = load_recipe("train_affwild2").main([
         "--records", str(run_dir / "records"), "--run-dir", str(tmp_path / "arc"), "--network", "mt_arcvgg",
         "--training-strategy", "freeze_cnn", "--tasks", "expr", "--epochs", "1", *TINY,
     ])
@@ -151,9 +143,9 @@ def test_two_workers_on_loopback_train_together(trained, tmp_path):
 
 def test_mixed_precision_and_xla_train_step(trained, tmp_path):
     run_dir = tmp_path / "mp"
-    metrics = load_recipe().main([
+    metrics = load_recipe("train_affwild2").main([
         "--records", str(trained[0] / "records"), "--run-dir", str(run_dir), "--network", "mt_vgg",
-        "--tasks", "va", "--epochs", "1", "--mixed-precision", "--jit-compile", *TINY,
+        "--tasks", "va", "--epochs", "1", "--precision", "mixed_float16", "--jit-compile", *TINY,
     ])
     import keras
 

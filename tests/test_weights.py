@@ -20,7 +20,9 @@ from affectkeras.weights import (
     legacy_layer_name,
     list_presets,
     load_weights,
+    resolve_weights,
 )
+from affectkeras.weights import presets as presets_module
 
 TINY = 1 / 16
 RNG = np.random.default_rng(0)
@@ -371,6 +373,58 @@ def test_unreachable_url_gives_a_clear_error(tmp_path):
     preset = _local_preset(tmp_path / "absent.h5", "0" * 64)
     with pytest.raises(WeightsError, match="Cannot download"):
         fetch_preset(preset, cache_dir=str(tmp_path / "cache"))
+
+
+def test_bundled_preset_loads_from_the_package_without_network(tmp_path, monkeypatch):
+    # A preset shipped as package data: its file lies under the (redirected) package folder.
+    monkeypatch.setattr(presets_module, "PACKAGE_DIR", tmp_path)
+    (tmp_path / "files").mkdir()
+    bundled = tmp_path / "files" / "tiny.weights.h5"
+    source = _vgg()
+    source.save_weights(bundled)
+    preset = WeightsPreset(
+        url=None, file_hash=_sha256(bundled), file_name="tiny.weights.h5",
+        expects="vggface1", legacy=False, backbone="vggface",
+        package_file="files/tiny.weights.h5",
+    )
+    assert preset.bundled and not PRESETS["vggface1_vgg16"].bundled
+    monkeypatch.setitem(PRESETS, "tiny_bundled", preset)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a bundled preset must not download")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    assert fetch_preset("tiny_bundled") == str(bundled)
+    assert resolve_weights("tiny_bundled", backbone="vggface") is preset
+    model = _vgg()
+    report = load_weights(model, "tiny_bundled", cache_dir=str(tmp_path / "cache"))
+    assert report.path == str(bundled) and not (tmp_path / "cache").exists()
+    for ours, theirs in zip(model.weights, source.weights):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs)
+        )
+    built = _vgg(weights="tiny_bundled")  # the builders go through the same path
+    for ours, theirs in zip(built.weights, source.weights):
+        np.testing.assert_array_equal(
+            keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs)
+        )
+    # Its hash is checked when given; a file left out of the installation is named.
+    with pytest.raises(WeightsError, match=r"does not match its hash 0000"):
+        fetch_preset("tiny_bundled", file_hash="0" * 64)
+    bundled.unlink()
+    with pytest.raises(WeightsError, match=r"tiny.weights.h5, but that file is missing"):
+        fetch_preset("tiny_bundled")
+
+
+def test_a_preset_is_either_a_download_or_bundled():
+    fields = {"file_hash": None, "file_name": "x.h5", "expects": "vggface1"}
+    with pytest.raises(InvalidArgumentError, match="exactly one of `url`"):
+        WeightsPreset(url=None, **fields)
+    with pytest.raises(InvalidArgumentError, match="exactly one of `url`"):
+        WeightsPreset(url="https://example.org/x.h5", package_file="files/x.h5", **fields)
+    for outside in ("/tmp/x.h5", "../x.h5", "files/../../x.h5"):
+        with pytest.raises(InvalidArgumentError, match="package_file"):
+            WeightsPreset(url=None, package_file=outside, **fields)
 
 
 def test_published_presets():

@@ -1,52 +1,32 @@
 """Annotation readers: Aff-Wild2 / ABAW files, annotator fusion, resampling, downstream databases.
 
-Pure Python + numpy (no TensorFlow), so the readers work in any preprocessing job.
+Pure Python + numpy (scikit-learn for the subject splits; no TensorFlow), so the readers work
+in any preprocessing job.
 
-- `affwild2`: per-video VA / EXPR / AU files, the ABAW 2022 MTL CSV, challenge folders,
-  merging tasks into a `FrameTable`, aligning labels to the frames that have a face crop.
+- `affwild2`: per-video VA / EXPR / AU files, the ABAW 2022 MTL CSV, challenge folders.
+- `frames`: per-frame `Labels` and `FrameTable`, merging tasks into a `FrameTable`, aligning
+  labels to the frames that have a face crop.
 - `fusion`: mean / median-filtered fusion of several annotators chosen by MAIC, and
   resampling label streams to 30 fps.
-- `downstream`: AffectNet / RAF-DB / CK+ folders, CSV lists, FER2013, JAFFE, RAVDESS,
-  RECOLA-style continuous CSVs, and subject-independent splits.
+- `images`: expression image databases: AffectNet / RAF-DB / CK+ folders, CSV lists,
+  FER2013, JAFFE.
+- `ravdess`: RAVDESS clips from their coded file names.
+- `continuous`: RECOLA-style continuous per-frame CSVs, resampled to 30 fps.
+- `splits`: subject-independent train / test splits and k-fold folds (scikit-learn).
 - `ferplus`: FER+'s 10 votes per face as majority labels and soft label distributions.
 """
 
 from affectkeras.annotations.affwild2 import (
     MTL_HEADER,
-    TASKS,
-    FrameTable,
-    Labels,
-    align_to_frames,
     detect_task,
     find_annotation_files,
     find_annotation_folder,
-    list_face_frames,
-    merge_annotation_sets,
-    merge_labels,
     read_annotation_file,
     read_annotation_set,
     read_mtl_csv,
     source_video,
 )
-from affectkeras.annotations.downstream import (
-    AFFECTNET_CLASS_MAP,
-    EXPRESSION_ALIASES,
-    FER2013_EMOTIONS,
-    JAFFE_CODES,
-    RAFDB_CLASS_MAP,
-    ContinuousLabels,
-    ExpressionRecord,
-    RavdessRecord,
-    kfold_by_subject,
-    parse_ravdess_name,
-    read_continuous_csv,
-    read_expression_csv,
-    read_expression_folder,
-    read_fer2013,
-    read_jaffe,
-    read_ravdess,
-    split_by_subject,
-)
+from affectkeras.annotations.continuous import ContinuousLabels, read_continuous_csv
 from affectkeras.annotations.ferplus import (
     FERPLUS_COLUMNS,
     FERPLUS_EMOTIONS,
@@ -54,6 +34,15 @@ from affectkeras.annotations.ferplus import (
     FERPLUS_TO_EXPRESSION,
     FerPlusRecord,
     read_ferplus,
+)
+from affectkeras.annotations.frames import (
+    TASKS,
+    FrameTable,
+    Labels,
+    align_to_frames,
+    list_face_frames,
+    merge_annotation_sets,
+    merge_labels,
 )
 from affectkeras.annotations.fusion import (
     PAPER_WINDOWS,
@@ -66,6 +55,20 @@ from affectkeras.annotations.fusion import (
     resample_to_fps,
     resampled_length,
 )
+from affectkeras.annotations.images import (
+    AFFECTNET_CLASS_MAP,
+    EXPRESSION_ALIASES,
+    FER2013_EMOTIONS,
+    JAFFE_CODES,
+    RAFDB_CLASS_MAP,
+    ExpressionRecord,
+    read_expression_csv,
+    read_expression_folder,
+    read_fer2013,
+    read_jaffe,
+)
+from affectkeras.annotations.ravdess import RavdessRecord, parse_ravdess_name, read_ravdess
+from affectkeras.annotations.splits import kfold_by_subject, split_by_subject
 
 __all__ = [
     "AFFECTNET_CLASS_MAP",

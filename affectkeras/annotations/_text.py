@@ -1,4 +1,4 @@
-"""Small helpers shared by the annotation readers: reading lines and parsing number rows.
+"""Small helpers shared by the annotation readers: lines, CSV columns, media files, number rows.
 
 Every error raised here names the file and the 1-based line number, so a user can open the
 file at the offending line.
@@ -40,6 +40,25 @@ def read_lines(path):
 def split_header(line):
     """Splits a CSV header into stripped names."""
     return tuple(name.strip() for name in line.split(","))
+
+
+def column_index(path, header, name):
+    """Returns the position of column `name` (matched without case) in a CSV header.
+
+    Raises:
+        DataFormatError: no such column; the message (line 1 of `path`) lists the columns.
+    """
+    lowered = [h.strip().lower() for h in header]
+    if name.lower() not in lowered:
+        raise DataFormatError(
+            path, 1, f"no column {name!r}; the columns are {', '.join(h.strip() for h in header)}"
+        )
+    return lowered.index(name.lower())
+
+
+def list_files(folder, extensions):
+    """Returns the files below `folder` (recursively) whose lower-case ending is in `extensions`, sorted."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
 
 
 def parse_number_rows(path, rows, first_line, names):

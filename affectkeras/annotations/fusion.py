@@ -366,3 +366,16 @@ def _broadcast_mask(mask, values):
     """Boolean index of masked (not annotated) entries of `values` for a 1-D or full mask."""
     unmasked = mask if mask.shape == values.shape else np.broadcast_to(mask[:, None], values.shape)
     return ~unmasked
+
+
+__all__ = [
+    "PAPER_WINDOWS",
+    "average_correlations",
+    "choose_fusion",
+    "fuse_mean",
+    "fuse_median_filtered",
+    "maic",
+    "median_filter",
+    "resample_to_fps",
+    "resampled_length",
+]

@@ -77,3 +77,6 @@ def AudioCNN(
 
     model = keras.Model(inputs, x, name=name)
     return _common.load_backbone_weights(model, weights, ())
+
+
+__all__ = ["AudioCNN"]

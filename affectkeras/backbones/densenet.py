@@ -125,3 +125,6 @@ def DenseNet121(
 
     model = keras.Model(inputs, x, name=name)
     return _common.load_backbone_weights(model, weights, _HEAD_LAYERS)
+
+
+__all__ = ["DenseNet121"]

@@ -126,3 +126,6 @@ def ResNet50Face(
 
     model = keras.Model(inputs, x, name=name)
     return _common.load_backbone_weights(model, weights, _HEAD_LAYERS)
+
+
+__all__ = ["ResNet50Face"]

@@ -110,3 +110,6 @@ def VGGFace(
 
     model = keras.Model(inputs, x, name=name)
     return _common.load_backbone_weights(model, weights, _HEAD_LAYERS)
+
+
+__all__ = ["VGGFace"]

@@ -5,11 +5,10 @@
 - `preprocess`: videos + annotations -> one shard per video, on a local process pool
   (`affectkeras preprocess ROOT --out DIR`), restartable, failures recorded per video.
 - `beam`: the same per-video transform as an Apache Beam pipeline (extra `beam`).
-- `dataset`: `make_dataset`, windows of 80 frames within one video (or single frames),
-  shuffled, batched and prefetched for `model.fit`.
+- `dataset`: `make_sequence_dataset` (windows of 80 frames within one video) and
+  `make_frame_dataset` (single frames), shuffled, batched and prefetched for `model.fit`.
 - `downstream`: pipelines for fine-tuning on other databases (expression images, audio
   clips, continuous VA written as Aff-Wild2 annotation files).
-- `synthetic`: a small Aff-Wild2-like dataset on disk for tests and demos.
 
 Names are imported on first use, so `import affectkeras.data` (and the command line) does
 not load TensorFlow.
@@ -17,13 +16,15 @@ not load TensorFlow.
 Example:
     >>> from affectkeras import data
     >>> data.run_preprocess("Aff-Wild2", "records/train", workers=2)
-    >>> train = data.make_dataset("records/train", modalities=("faces", "audio"), seed=0)
+    >>> train = data.make_sequence_dataset("records/train", modalities=("faces", "audio"), seed=0)
 """
 
 import importlib
 
 _EXPORTS = {
     "make_dataset": "dataset",
+    "make_sequence_dataset": "dataset",
+    "make_frame_dataset": "dataset",
     "list_shards": "dataset",
     "run_preprocess": "preprocess",
     "read_manifest": "preprocess",
@@ -35,8 +36,6 @@ _EXPORTS = {
     "expression_image_dataset": "downstream",
     "audio_clip_dataset": "downstream",
     "write_va_annotations": "downstream",
-    "write_dataset": "synthetic",
-    "SyntheticDataset": "synthetic",
 }
 
 __all__ = sorted(_EXPORTS)

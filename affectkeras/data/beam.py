@@ -21,6 +21,8 @@ Example:
 import logging
 
 from affectkeras.data import preprocess as _preprocess
+from affectkeras.data.preprocess.manifest import build_manifest, record_result
+from affectkeras.data.preprocess.runner import _print_progress, start_run
 from affectkeras.errors import AffectKerasError
 
 
@@ -48,7 +50,7 @@ def _transform_fn(beam):
 
         def process(self, job):
             for result in _preprocess.process_job(job, self.out, self.config):
-                _preprocess.record_result(self.out, result, self.config)
+                record_result(self.out, result, self.config)
                 yield result
 
     return TransformVideo
@@ -94,7 +96,7 @@ def run_beam(
     only=None,
     overwrite=False,
     pipeline_options=None,
-    progress=_preprocess._print_progress,
+    progress=_print_progress,
 ):
     """Runs the preprocessing job on Apache Beam (DirectRunner unless `pipeline_options` say otherwise).
 
@@ -125,7 +127,7 @@ def run_beam(
         split=split, tasks=tasks, size=size, faces=faces, audio=audio, audio_dtype=audio_dtype,
         jpeg_quality=jpeg_quality, spectrogram=spectrogram,
     )
-    run = _preprocess.start_run(
+    run = start_run(
         root, out, config, annotations=annotations, videos=videos, crops=crops, only=only,
         overwrite=overwrite, progress=progress, workers=workers,
     )
@@ -139,7 +141,7 @@ def run_beam(
         with beam.Pipeline(options=pipeline_options) as pipeline:
             build_pipeline(pipeline, run.todo, str(run.out), config)
         # The workers wrote the markers; report from them (results may live in other processes).
-        manifest = _preprocess.build_manifest(run.out, config)["videos"]
+        manifest = build_manifest(run.out, config)["videos"]
         for job in run.todo:
             for name, _, _ in job.entries:
                 entry = manifest.get(name) or {

@@ -1,14 +1,15 @@
-"""`make_dataset`: affectkeras TFRecords -> `(inputs, targets)` batches for `model.fit`.
+"""affectkeras TFRecords -> `(inputs, targets)` batches for `model.fit`, in two pipelines.
 
-Sequence mode (CNN-RNN networks): windows of `seq_len` consecutive frames of one video
-(the papers: batches of 4 x 80). Every video has its own shard, and each shard is cut into
-windows on its own before shards are interleaved, so a window never crosses a video
+`make_sequence_dataset` (CNN-RNN networks): windows of `seq_len` consecutive frames of one
+video (the papers: batches of 4 x 80). Every video has its own shard, and each shard is cut
+into windows on its own before shards are interleaved, so a window never crosses a video
 boundary. Frames without a face stay in their windows (the window keeps its timing and the
 RNN its rhythm) with an all-zero face and, by default, every label masked (sentinels), so
 they contribute nothing to the losses.
 
-Frame mode (per-frame CNNs, ArcFace networks): single frames with a face and at least one
-label of the requested tasks (by default), shuffled across videos.
+`make_frame_dataset` (per-frame CNNs, ArcFace networks): single frames with a face and at
+least one label of the requested tasks (by default), shuffled across videos.
+`make_dataset(mode=...)` picks either at run time.
 
 How it stays fast on 2 cores: records are parsed per window with one vectorised
 `tf.io.parse_example`; JPEG crops stay encoded through the shuffle buffer and are decoded
@@ -18,25 +19,37 @@ parallel `map` and prefetched. `benchmarks/bench_pipeline.py` measures it: 4 x 8
 of 96 px faces + audio come at ~14,000 frames/s on 2 cores, ~80% of the raw decode rate.
 
 Example:
-    >>> train = make_dataset("records/train", seq_len=80, batch_size=4,
-    ...                      modalities=("faces", "audio"), seed=1)
+    >>> train = make_sequence_dataset("records/train", seq_len=80, batch_size=4,
+    ...                               modalities=("faces", "audio"), seed=1)
     >>> model = compile_preset(build_av_mt_vgg_rnn())
     >>> model.fit(train, epochs=10)
 """
 
 import functools
 import pathlib
+import typing
 
 import tensorflow as tf
 
-from affectkeras.constants import AU_MASK, AU_OUTPUT, EXPR_MASK, EXPR_OUTPUT, VA_MASK, VA_OUTPUT
+from affectkeras.constants import (
+    ALL_TASKS,
+    AU_MASK,
+    AU_OUTPUT,
+    AUDIO_INPUT,
+    EXPR_MASK,
+    EXPR_OUTPUT,
+    FACES_INPUT,
+    LABELS_INPUT,
+    MODALITIES,
+    SEQUENCE_LENGTH,
+    VA_MASK,
+    VA_OUTPUT,
+    check_tasks,
+)
 from affectkeras.data import records
 from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
-from affectkeras.models.frame import LABELS_INPUT  # the ArcFace networks' training input
-from affectkeras.models.heads import ALL_TASKS, check_tasks
 
 MODES = ("sequence", "frame")
-MODALITIES = ("faces", "audio")
 METADATA = ("video", "frame_index", "time", "face_found")
 
 # Shuffle buffers: 64 windows of 80 frames (~50 MB of encoded crops and audio), or 4096 frames.
@@ -120,14 +133,14 @@ def _targets(parsed, tasks, mask_missing_faces):
     return targets
 
 
-def make_dataset(
+def make_sequence_dataset(
     pattern_or_files,
     *,
-    mode="sequence",
-    seq_len=80,
+    seq_len=SEQUENCE_LENGTH,
     stride=None,
+    pad_remainder=False,
     batch_size=4,
-    modalities=("faces",),
+    modalities=(FACES_INPUT,),
     tasks=ALL_TASKS,
     face_size=96,
     shuffle=True,
@@ -137,27 +150,26 @@ def make_dataset(
     repeat=False,
     count=False,
     drop_remainder=False,
-    pad_remainder=False,
     skip_unlabeled=True,
     mask_missing_faces=True,
-    with_expression_labels_input=False,
     include_metadata=False,
     cycle_length=None,
     num_parallel_calls=tf.data.AUTOTUNE,
     prefetch=tf.data.AUTOTUNE,
 ):
-    """Builds the training / evaluation input pipeline over affectkeras TFRecords.
+    """Windows of consecutive frames of one video, for the sequence (CNN-RNN) networks.
 
     Args:
         pattern_or_files: str, path or list. A records folder (its `*.tfrecord`), a glob
             pattern, or shard files (one per video, as `affectkeras.data.preprocess` writes).
-        mode: str. `"sequence"`: windows `(batch, seq_len, ...)` for the CNN-RNN networks;
-            `"frame"`: single frames `(batch, ...)` for per-frame networks.
-        seq_len: int. Frames per window (papers: 80). Sequence mode only.
+        seq_len: int. Frames per window (papers: 80).
         stride: int or None. Frames between the starts of consecutive windows; None =
             `seq_len` (no overlap). A video's trailing frames that fill no whole window are
             dropped (see `pad_remainder`).
-        batch_size: int. Windows (sequence mode, papers: 4) or frames per batch.
+        pad_remainder: bool. With `stride == seq_len` only: keep each video's last partial
+            window, padded with empty frames (no face, silence, all labels masked;
+            `frame_index` 0), so that every frame appears exactly once (evaluation).
+        batch_size: int. Windows per batch (papers: 4).
         modalities: sequence of str. Inputs to produce: `"faces"` `(..., face_size,
             face_size, 3)` uint8 and/or `"audio"` `(..., steps, n_mels, 1)` float32 log-mel
             windows (the records must have been written with audio).
@@ -166,9 +178,9 @@ def make_dataset(
             `action_units` int32 `(..., K)` (-1).
         face_size: int. Side of the faces given to the model; stored crops of another size
             are resized (bilinear, antialiased when shrinking).
-        shuffle: bool. Shuffle shard order and windows / frames (within `shuffle_buffer`).
-        shuffle_buffer: int or None. Windows (sequence) or frames (frame mode) in the
-            shuffle buffer; None = 64 windows or 4096 frames.
+        shuffle: bool. Shuffle shard order and windows (frames) within `shuffle_buffer`.
+        shuffle_buffer: int or None. Windows (frames) in the shuffle buffer; None = 64
+            windows (4096 frames).
         seed: int or None. Seed of every shuffle: with `deterministic=True` the same seed
             gives the same order on every run (a new order each epoch, the same sequence of
             orders on every run).
@@ -181,15 +193,10 @@ def make_dataset(
             end and no "Your input ran out of data" warning. Not with `repeat`, nor for a
             dataset that a distribution strategy shards (each worker sees a part of it).
         drop_remainder: bool. Drop the last, smaller batch (static batch dimension).
-        pad_remainder: bool. Sequence mode with `stride == seq_len` only: keep each video's
-            last partial window, padded with empty frames (no face, silence, all labels
-            masked; `frame_index` 0), so that every frame appears exactly once (evaluation).
         skip_unlabeled: bool. Skip windows (frames) without any label of `tasks` (counting
             only frames with a face when `mask_missing_faces`); they add nothing to the losses.
         mask_missing_faces: bool. Mask every label of a frame without a face (its face
             input is all zeros). False keeps them (e.g. to train the audio stream there).
-        with_expression_labels_input: bool. Also give the expression targets as the input
-            `expression_labels` (int32, -1 = masked) that the ArcFace networks train with.
         include_metadata: bool. Add `video` (string), `frame_index` (int64, 1-based),
             `time` (float32 s) and `face_found` (bool) to the inputs, for evaluation and
             inspection (Keras ignores input keys its model does not have, with a warning).
@@ -198,26 +205,106 @@ def make_dataset(
         prefetch: int or None. Batches to prefetch; None or 0 disables.
 
     Returns:
-        A `tf.data.Dataset` of `(inputs, targets)` dicts. Sequence mode: `faces`
+        A `tf.data.Dataset` of `(inputs, targets)` dicts: `faces`
         `(batch, seq_len, face_size, face_size, 3)` uint8, `audio`
-        `(batch, seq_len, steps, n_mels, 1)` float32, targets `(batch, seq_len, ...)`;
-        frame mode: the same without the time axis.
+        `(batch, seq_len, steps, n_mels, 1)` float32, targets `(batch, seq_len, ...)`.
 
     Raises:
         FileNotFoundError: no shard matches.
         InvalidArgumentError: a wrong argument, or `"audio"` asked of records without audio.
 
     Example:
-        >>> ds = make_dataset("records/train", mode="frame", batch_size=64, face_size=112,
-        ...                   tasks=("expr", "au"), with_expression_labels_input=True)
+        >>> train = make_sequence_dataset("records/train", seq_len=80, batch_size=4,
+        ...                               modalities=("faces", "audio"), seed=1)
+    """
+    check_positive("seq_len", seq_len, integer=True)
+    stride = seq_len if stride is None else stride
+    check_positive("stride", stride, integer=True)
+    if pad_remainder and stride != seq_len:
+        raise InvalidArgumentError(
+            "`pad_remainder` needs stride == seq_len (whole windows, the last one padded). "
+            f"Received: pad_remainder=True, stride={stride}, seq_len={seq_len}"
+        )
+    options = dict(locals())
+    del options["seq_len"], options["stride"], options["pad_remainder"]
+    return _pipeline(windows=_Windows(seq_len, stride, pad_remainder), with_expression_labels_input=False, **options)
+
+
+def make_frame_dataset(
+    pattern_or_files,
+    *,
+    batch_size=4,
+    modalities=(FACES_INPUT,),
+    tasks=ALL_TASKS,
+    face_size=96,
+    shuffle=True,
+    shuffle_buffer=None,
+    seed=None,
+    deterministic=False,
+    repeat=False,
+    count=False,
+    drop_remainder=False,
+    skip_unlabeled=True,
+    mask_missing_faces=True,
+    with_expression_labels_input=False,
+    include_metadata=False,
+    cycle_length=None,
+    num_parallel_calls=tf.data.AUTOTUNE,
+    prefetch=tf.data.AUTOTUNE,
+):
+    """Single frames with a face and a label, shuffled across videos, for per-frame networks.
+
+    Args:
+        batch_size: int. Frames per batch.
+        with_expression_labels_input: bool. Also give the expression targets as the input
+            `expression_labels` (int32, -1 = masked) that the ArcFace networks train with.
+        shuffle_buffer: int or None. Frames in the shuffle buffer; None = 4096.
+        Others: as `make_sequence_dataset`.
+
+    Returns:
+        A `tf.data.Dataset` of `(inputs, targets)` dicts: `faces` `(batch, face_size,
+        face_size, 3)` uint8, `audio` `(batch, steps, n_mels, 1)` float32, targets `(batch, ...)`.
+
+    Example:
+        >>> ds = make_frame_dataset("records/train", batch_size=64, face_size=112,
+        ...                         tasks=("expr", "au"), with_expression_labels_input=True)
         >>> inputs, targets = next(iter(ds))
         >>> inputs["faces"].shape, targets["expression"].shape
         (TensorShape([64, 112, 112, 3]), TensorShape([64]))
     """
+    return _pipeline(windows=None, **locals())
+
+
+def make_dataset(pattern_or_files, *, mode="sequence", **kwargs):
+    """`make_sequence_dataset` (`mode="sequence"`) or `make_frame_dataset` (`"frame"`).
+
+    For callers that choose the pipeline at run time; in frame mode the window arguments
+    (`seq_len`, `stride`) are ignored, and `pad_remainder` is refused.
+    """
     check_choice("mode", mode, MODES)
-    check_positive("seq_len", seq_len, integer=True)
-    stride = seq_len if stride is None else stride
-    check_positive("stride", stride, integer=True)
+    if mode == "sequence":
+        return make_sequence_dataset(pattern_or_files, **kwargs)
+    if kwargs.pop("pad_remainder", False):
+        raise InvalidArgumentError(
+            "`pad_remainder` pads sequence windows; it needs mode='sequence'. Received: pad_remainder=True, mode='frame'"
+        )
+    for window_argument in ("seq_len", "stride"):
+        kwargs.pop(window_argument, None)
+    return make_frame_dataset(pattern_or_files, **kwargs)
+
+
+class _Windows(typing.NamedTuple):
+    """How sequence mode cuts each video: `length` frames every `stride`, last one padded?"""
+
+    length: int
+    stride: int
+    pad_remainder: bool
+
+
+def _pipeline(pattern_or_files, *, windows, batch_size, modalities, tasks, face_size, shuffle, shuffle_buffer,
+              seed, deterministic, repeat, count, drop_remainder, skip_unlabeled, mask_missing_faces,
+              with_expression_labels_input, include_metadata, cycle_length, num_parallel_calls, prefetch):
+    """The pipeline both modes share: records -> parsed windows / frames -> batches -> model inputs."""
     check_positive("batch_size", batch_size, integer=True)
     check_positive("face_size", face_size, integer=True)
     modalities = _check_modalities(modalities)
@@ -226,18 +313,13 @@ def make_dataset(
         check_positive("shuffle_buffer", shuffle_buffer, integer=True)
     if cycle_length is not None:
         check_positive("cycle_length", cycle_length, integer=True)
-    if pad_remainder and (mode != "sequence" or stride != seq_len):
-        raise InvalidArgumentError(
-            "`pad_remainder` needs mode='sequence' and stride == seq_len. "
-            f"Received: pad_remainder=True, mode={mode!r}, stride={stride}, seq_len={seq_len}"
-        )
     if count and repeat:
         raise InvalidArgumentError("`count` needs a finite dataset. Received: count=True, repeat=True")
     files = list_shards(pattern_or_files)
     info = records.peek_record_info(files)
     if info is None:
         raise InvalidArgumentError(f"Every shard is empty: {files[:3]}{' ...' if len(files) > 3 else ''}")
-    if "audio" in modalities and not info.has_audio:
+    if AUDIO_INPUT in modalities and not info.has_audio:
         raise InvalidArgumentError(
             f"`modalities` asks for audio but the records hold none ({files[0]} was written without "
             f"audio). Received: modalities={modalities!r}"
@@ -252,15 +334,14 @@ def make_dataset(
         include_metadata=include_metadata,
     )
 
-    with_audio = "audio" in modalities
+    with_audio = AUDIO_INPUT in modalities
     stream = functools.partial(
-        _parsed_stream, files, mode=mode, seq_len=seq_len, stride=stride, pad_remainder=pad_remainder,
-        tasks=tasks if skip_unlabeled else None, mask_missing_faces=mask_missing_faces, cycle_length=cycle_length,
-        num_parallel_calls=num_parallel_calls,
+        _parsed_stream, files, windows=windows, tasks=tasks if skip_unlabeled else None,
+        mask_missing_faces=mask_missing_faces, cycle_length=cycle_length, num_parallel_calls=num_parallel_calls,
     )
     ds = stream(parse=lambda serialized: records.parse_frames(serialized, info, audio=with_audio),
                 shuffle=shuffle, seed=seed, deterministic=deterministic)
-    buffer = shuffle_buffer or (_SEQUENCE_BUFFER if mode == "sequence" else _FRAME_BUFFER)
+    buffer = shuffle_buffer or (_SEQUENCE_BUFFER if windows else _FRAME_BUFFER)
     if shuffle:
         ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
     if repeat:
@@ -284,9 +365,9 @@ def make_dataset(
     return ds.with_options(options)
 
 
-def _parsed_stream(files, *, parse, mode, seq_len, stride, pad_remainder, tasks, mask_missing_faces,
-                   cycle_length, num_parallel_calls, shuffle, seed, deterministic):
-    """The parsed windows (sequence mode) or frames of the shards, in shard order or shuffled.
+def _parsed_stream(files, *, parse, windows, tasks, mask_missing_faces, cycle_length, num_parallel_calls, shuffle,
+                   seed, deterministic):
+    """The parsed `windows` (None: single frames) of the shards, in shard order or shuffled.
 
     `parse` maps serialized records (any shape) to a dict of features; with `tasks`, the
     windows (frames) without any label of them are skipped.
@@ -297,7 +378,8 @@ def _parsed_stream(files, *, parse, mode, seq_len, stride, pad_remainder, tasks,
     parallel = dict(num_parallel_calls=num_parallel_calls, deterministic=deterministic)
     cycle = min(cycle_length or 16, len(files))
 
-    if mode == "sequence":
+    if windows:
+        seq_len, stride, pad_remainder = windows
 
         def windows_of(path):
             frames = tf.data.TFRecordDataset(path)
@@ -331,10 +413,10 @@ def _parsed_stream(files, *, parse, mode, seq_len, stride, pad_remainder, tasks,
 def _to_model(parsed, *, info, tasks, modalities, face_size, mask_missing_faces, with_labels_input, include_metadata):
     """Decodes a parsed batch into `(inputs, targets)`."""
     inputs = {}
-    if "faces" in modalities:
-        inputs["faces"] = records.decode_faces(parsed["face/jpeg"], parsed["face/found"], info, face_size=face_size)
-    if "audio" in modalities:
-        inputs["audio"] = records.decode_audio(parsed["audio/data"], info)
+    if FACES_INPUT in modalities:
+        inputs[FACES_INPUT] = records.decode_faces(parsed["face/jpeg"], parsed["face/found"], info, face_size=face_size)
+    if AUDIO_INPUT in modalities:
+        inputs[AUDIO_INPUT] = records.decode_audio(parsed["audio/data"], info)
     targets = _targets(parsed, tasks, mask_missing_faces)
     if with_labels_input:
         inputs[LABELS_INPUT] = targets[EXPR_OUTPUT] if EXPR_OUTPUT in targets else _targets(
@@ -348,4 +430,5 @@ def _to_model(parsed, *, info, tasks, modalities, face_size, mask_missing_faces,
     return inputs, targets
 
 
-__all__ = ["METADATA", "MODALITIES", "MODES", "list_shards", "make_dataset"]
+__all__ = ["METADATA", "MODALITIES", "MODES", "list_shards", "make_dataset", "make_frame_dataset",
+           "make_sequence_dataset"]

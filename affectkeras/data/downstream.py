@@ -1,7 +1,8 @@
 """`tf.data` pipelines for the databases users fine-tune on, from the readers' records.
 
-The readers of `affectkeras.annotations.downstream` turn a database into records; this
-module turns records into what the models of `affectkeras.models.surgery` train on:
+The readers of `affectkeras.annotations` (`images`, `ravdess`, `continuous`) turn a database
+into records; this module turns records into what the models of `affectkeras.models.surgery`
+train on:
 
 - expression images (AffectNet / RAF-DB / CK+ / FER2013 / JAFFE `ExpressionRecord`) ->
   `({"faces": uint8 (batch, size, size, 3)}, {"expression": int32 (batch,)})`. These
@@ -36,11 +37,9 @@ import tensorflow as tf
 from affectkeras import audio as audio_features
 from affectkeras.annotations.affwild2 import SPLIT_FOLDERS, TASK_FOLDERS
 from affectkeras.annotations.fusion import resample_to_fps
-from affectkeras.constants import EXPR_OUTPUT, FPS, VA_MASK, VA_NAMES
+from affectkeras.constants import AUDIO_INPUT, EXPR_OUTPUT, FACES_INPUT, FPS, VA_MASK, VA_NAMES
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice, check_positive
 
-FACES_INPUT = "faces"
-AUDIO_INPUT = "audio"
 
 # Default SpecAugment of the clip pipeline (per 8 x 50-step clip: two bands of up to 8 mels
 # and two of up to 20 frames; `audio.spec_augment`'s own defaults target a single window).
@@ -138,6 +137,8 @@ def expression_image_dataset(
     align=False,
     padding=0.25,
     flip=False,
+    augment=False,
+    soft_labels=False,
     cache=True,
     num_parallel_calls=tf.data.AUTOTUNE,
 ):
@@ -153,13 +154,17 @@ def expression_image_dataset(
         align: bool. Detect and align the face (see `load_face_image`).
         padding: float. Margin of aligned crops.
         flip: bool. Random horizontal flips (training augmentation).
+        augment: bool. The full training augmentation of `face_augmentation` (flips, small
+            rotations, zooms and shifts, brightness and contrast); implies `flip`.
+        soft_labels: bool. Targets are the records' `distribution` (float32 `(batch, C)`,
+            e.g. FER+'s vote distributions) instead of their class index.
         cache: bool. Keep the decoded crops in memory after the first epoch (small
             databases; turn off for AffectNet-sized ones).
         num_parallel_calls: int. Parallel image loads.
 
     Returns:
         A `tf.data.Dataset` of `({"faces": uint8 (batch, size, size, 3)},
-        {"expression": int32 (batch,)})`.
+        {"expression": int32 (batch,)})`, or float32 `(batch, C)` with `soft_labels`.
 
     Raises:
         InvalidArgumentError: no records. A file that cannot be read fails the iteration
@@ -175,7 +180,10 @@ def expression_image_dataset(
     check_positive("size", size, integer=True)
     check_positive("batch_size", batch_size, integer=True)
     images = [r.image for r in records]
-    labels = np.array([_record_label(r) for r in records], np.int32)
+    if soft_labels:
+        labels = np.stack([np.asarray(r.distribution, np.float32) for r in records])
+    else:
+        labels = np.array([_record_label(r) for r in records], np.int32)
     detector = None
     if align:
         from affectkeras import faces
@@ -195,13 +203,50 @@ def expression_image_dataset(
         ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
-    if flip:
+    if flip and not augment:
         ds = _with_seeds(ds, seed).map(
             lambda example, pair: (tf.image.stateless_random_flip_left_right(example[0], pair), example[1]),
             num_parallel_calls=num_parallel_calls,
         )
-    ds = ds.batch(batch_size).map(lambda faces, label: ({FACES_INPUT: faces}, {EXPR_OUTPUT: label}))
+    ds = ds.batch(batch_size)
+    if augment:
+        augmentation = face_augmentation(seed=seed)
+        ds = ds.map(lambda faces, label: (augmentation(faces, training=True), label),
+                    num_parallel_calls=num_parallel_calls)
+    ds = ds.map(lambda faces, label: ({FACES_INPUT: faces}, {EXPR_OUTPUT: label}))
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def face_augmentation(*, rotation=0.04, zoom=0.15, shift=0.08, brightness=0.25, contrast=0.3, seed=None):
+    """Keras's random image layers as one training augmentation of uint8 face batches.
+
+    Crops in the wild are never as centred, upright and evenly lit as a database's: the
+    network sees faces flipped, turned by up to `rotation` of a full turn (0.04 = 14
+    degrees), zoomed in or out by up to `zoom`, shifted by up to `shift` of the side (edges
+    reflected), and with brightness and contrast changed by up to `brightness` /
+    `contrast`. Runs inside `tf.data` (TensorFlow ops) on `(batch, size, size, 3)` uint8
+    and returns uint8.
+
+    Returns:
+        A function `augment(faces, training=True)` over uint8 batches.
+    """
+    import keras
+
+    layers = [
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomRotation(rotation, fill_mode="reflect", seed=seed),
+        keras.layers.RandomZoom(zoom, fill_mode="reflect", seed=seed),
+        keras.layers.RandomTranslation(shift, shift, fill_mode="reflect", seed=seed),
+        keras.layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed),
+        keras.layers.RandomContrast(contrast, value_range=(0, 255), seed=seed),
+    ]
+    pipeline = keras.Sequential(layers, name="face_augmentation")
+
+    def augment(faces, training=True):
+        x = pipeline(tf.cast(faces, tf.float32), training=training)
+        return tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
+
+    return augment
 
 
 def _with_seeds(ds, seed):
@@ -460,6 +505,7 @@ __all__ = [
     "audio_clip_dataset",
     "clip_windows",
     "expression_image_dataset",
+    "face_augmentation",
     "load_face_image",
     "normalize_clip",
     "write_va_annotations",

@@ -114,3 +114,6 @@ def box_from_landmarks(landmarks, geometry):
     cx, cy = np.asarray(landmarks, np.float32).mean(axis=0)
     x0, y0, x1, y1 = (float(v) for v in geometry[:4])
     return (float(cx) + x0, float(cy) + y0, float(cx) + x1, float(cy) + y1)
+
+
+__all__ = ["LANDMARK_NAMES", "align_face", "box_from_landmarks", "box_geometry", "eye_distance", "fit_landmarks"]

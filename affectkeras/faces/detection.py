@@ -160,3 +160,6 @@ class FaceDetector:
         """
         image = np.asarray(image)
         return self.detect_prepared(self.prepare(image), image.shape[1])
+
+
+__all__ = ["DETECTORS", "Detection", "FaceDetector", "to_small", "to_small_gray"]

@@ -339,3 +339,6 @@ def _records(analysis, index, faces, crops):
             index, time, source, box, face.landmarks, crop, face.track_id, face.person_id,
             face.score, face.filled,
         )
+
+
+__all__ = ["SUBJECTS", "extract_faces", "FaceRecord", "iter_faces"]

@@ -125,3 +125,15 @@ def link_tracks(summaries, *, max_distance=SAME_PERSON_DISTANCE, min_detections=
 
 def _overlaps(summary, tracks):
     return any(summary.first <= t.last and t.first <= summary.last for t in tracks)
+
+
+__all__ = [
+    "CHIPS_PER_TRACK",
+    "CHIP_SPACING",
+    "DESCRIPTOR_CHIP",
+    "DESCRIPTOR_PADDING",
+    "SAME_PERSON_DISTANCE",
+    "face_descriptor",
+    "link_tracks",
+    "TrackSummary",
+]

@@ -49,3 +49,6 @@ class SceneCutDetector:
         if previous is None:
             return False
         return float(np.abs(thumb - previous).mean()) > self.threshold
+
+
+__all__ = ["DEFAULT_CUT_THRESHOLD", "THUMBNAIL_SIZE", "SceneCutDetector"]

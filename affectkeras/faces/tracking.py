@@ -224,3 +224,6 @@ class FaceTracker:
                 track.correlation.start_track(small, dlib.drectangle(x0, y0, x1, y1))
             scores[track.id] = detection.score
         return scores
+
+
+__all__ = ["MATCH_IOU", "MAX_JUMP", "MIN_PSR", "MIN_SCALE", "TRACKERS", "FaceTracker", "iou", "TrackedFace"]

@@ -207,3 +207,6 @@ def _check_labels_shape(labels_shape, embeddings_shape):
             f"`labels` must have the shape of the embeddings without their last axis, "
             f"{leading}, optionally followed by 1. Received: labels.shape={tuple(labels_shape)}"
         )
+
+
+__all__ = ["ArcFace"]

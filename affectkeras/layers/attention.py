@@ -144,3 +144,6 @@ class TemporalAttention(keras.layers.Layer):
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
         )
         return config
+
+
+__all__ = ["TemporalAttention"]

@@ -328,3 +328,6 @@ class IndRNN(keras.layers.RNN):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+__all__ = ["IndRNN", "IndRNNCell", "RecurrentMaxAbs"]

@@ -11,16 +11,21 @@ VGGFACE_BGR_MEANS = {
     1: (93.5940, 104.7624, 129.1863),
     2: (91.4953, 103.8827, 131.0912),
 }
+# RGB -> luma weights of ITU-R BT.601 (Pillow's "L" conversion, how FER2013 was made grey).
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
 
 
 @keras.saving.register_keras_serializable(package="affectkeras")
 class FaceRescaling(keras.layers.Layer):
-    """Scales face intensities from [0, 255] to [-1, 1]: `x / 127.5 - 1`.
+    """Scales face intensities from [0, 255] to [-1, 1]: `x / 127.5 - 1`, optionally grey.
 
     The input normalisation of the Aff-Wild / Aff-Wild2 networks. Accepts uint8 or float
-    images and returns the layer's compute dtype.
+    images and returns the layer's compute dtype. With `grayscale=True`, RGB faces first
+    become their luma (ITU-R 601, as Pillow's "L" mode) on all three channels: a network
+    trained on grey faces (FER+) then takes ordinary colour crops as they come.
 
     Args:
+        grayscale: bool. Replace the colours by their luma before scaling (last axis 3).
         **kwargs: Base layer arguments (`name`, `dtype`, ...).
 
     Call arguments:
@@ -38,11 +43,31 @@ class FaceRescaling(keras.layers.Layer):
         Recognition", arXiv:1811.07770, 2018 (section III-A).
     """
 
+    def __init__(self, grayscale=False, **kwargs):
+        super().__init__(**kwargs)
+        self.grayscale = bool(grayscale)
+
+    def build(self, input_shape):
+        if self.grayscale and (not input_shape or input_shape[-1] != 3):
+            raise InvalidArgumentError(
+                "`grayscale=True` needs RGB images with a last axis of size 3. "
+                f"Received: inputs.shape={tuple(input_shape)}"
+            )
+
     def call(self, inputs):
-        return ops.cast(inputs, self.compute_dtype) / 127.5 - 1.0
+        x = ops.cast(inputs, self.compute_dtype)
+        if self.grayscale:
+            luma = ops.sum(x * ops.convert_to_tensor(LUMA_WEIGHTS, self.compute_dtype), axis=-1, keepdims=True)
+            x = ops.repeat(luma, 3, axis=-1)
+        return x / 127.5 - 1.0
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(grayscale=self.grayscale)
+        return config
 
 
 @keras.saving.register_keras_serializable(package="affectkeras")
@@ -97,3 +122,6 @@ class VGGFacePreprocessing(keras.layers.Layer):
         config = super().get_config()
         config.update(version=self.version)
         return config
+
+
+__all__ = ["LUMA_WEIGHTS", "VGGFACE_BGR_MEANS", "FaceRescaling", "VGGFacePreprocessing"]

@@ -27,3 +27,6 @@ class FoldedTimeDistributed(keras.layers.TimeDistributed):
         kwargs = {"training": training} if self.layer._call_has_training_arg else {}
         outputs = self.layer(steps, **kwargs)
         return ops.reshape(outputs, (shape[0], shape[1]) + tuple(outputs.shape[1:]))
+
+
+__all__ = ["FoldedTimeDistributed"]

@@ -101,3 +101,6 @@ def _read_samples(stream, length=None):
     while stream.read(1 << 16):  # what lies beyond the video's end
         pass
     return signal
+
+
+__all__ = ["SAMPLE_RATE", "read_audio"]

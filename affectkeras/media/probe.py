@@ -259,3 +259,6 @@ def _channel_count(layout):
     if match:
         return int(match.group(1)) + int(match.group(2))
     return None
+
+
+__all__ = ["MediaInfo", "probe", "probe_packets"]

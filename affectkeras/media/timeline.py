@@ -306,3 +306,6 @@ class FrameTimeline:
         indices = np.searchsorted(self.pts, ticks.astype(np.int64), side="right") - 1
         indices = np.maximum(indices, 0)
         return int(indices) if np.ndim(indices) == 0 else indices
+
+
+__all__ = ["NO_TIMESTAMP", "STANDARD_RATES", "as_fraction", "FrameTimeline", "grid_index", "RateConverter"]

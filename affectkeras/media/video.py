@@ -318,3 +318,6 @@ def _convert_rate(frames, fps):
 def _repeat(frame, first, count, fps):
     for index in range(first, first + count):
         yield frame._replace(index=index, time=float(index / fps))
+
+
+__all__ = ["PIXEL_FORMATS", "iter_frames", "read_timeline", "source_frame_times", "VideoFrame"]

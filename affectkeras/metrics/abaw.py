@@ -146,3 +146,6 @@ def mtl_score(va_true, va_pred, expr_true, expr_pred, au_true, au_pred, *, thres
     expr = expr_score(expr_true, expr_pred)["f1"]
     au = au_score(au_true, au_pred, threshold=threshold)["f1"]
     return {"va": va, "expr": expr, "au": au, "score": va + expr + au}
+
+
+__all__ = ["au_score", "ccc", "expr_score", "mtl_score", "va_score"]

@@ -255,3 +255,6 @@ class AUAccuracy(_AUCounts):
     def result(self):
         tp, fp, fn, tn = ops.unstack(ops.convert_to_tensor(self.counts))
         return _safe_divide(ops.sum(tp + tn), ops.sum(tp + fp + fn + tn))
+
+
+__all__ = ["AUF1", "AUAccuracy", "ConcordanceCorrelation", "ExpressionAccuracy", "ExpressionF1"]

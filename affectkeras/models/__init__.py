@@ -7,11 +7,13 @@ of the Aff-Wild2 paper's tables and AffWildNet), `build_mt_vgg_rnn`,
 (ArcFace expression head; `inference_model` drops their training-only labels input).
 Outputs are named `valence_arousal`, `expression`, `action_units`. Fine-tuning on other
 databases (`surgery`): `replace_heads`, `frame_classifier`, `audio_classifier`,
-`recalibrate_batch_norm`.
+`recalibrate_batch_norm`. `NETWORKS` names every network (`registry`); `describe(model)`
+says what a built or loaded one is (family, window, face size, audio, tasks).
 """
 
 from affectkeras.models.frame import build_mt_arcres, build_mt_arcvgg, build_mt_vgg, inference_model
 from affectkeras.models.heads import ALL_TASKS, check_tasks, task_heads
+from affectkeras.models.registry import NETWORKS, ModelDescription, Network, describe, get_network
 from affectkeras.models.sequence import build_av_mt_vgg_rnn, build_cnn_rnn, build_mt_vgg_rnn
 from affectkeras.models.surgery import (
     audio_classifier,
@@ -24,6 +26,9 @@ from affectkeras.models.surgery import (
 
 __all__ = [
     "ALL_TASKS",
+    "NETWORKS",
+    "ModelDescription",
+    "Network",
     "audio_classifier",
     "audio_stream",
     "build_av_mt_vgg_rnn",
@@ -33,7 +38,9 @@ __all__ = [
     "build_mt_vgg",
     "build_mt_vgg_rnn",
     "check_tasks",
+    "describe",
     "frame_classifier",
+    "get_network",
     "inference_model",
     "recalibrate_batch_norm",
     "replace_heads",

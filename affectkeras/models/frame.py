@@ -7,14 +7,11 @@ softmax probabilities as the `expression` output, for evaluation, export and ser
 
 import keras
 
-from affectkeras.constants import EXPR_OUTPUT
+from affectkeras.constants import EXPR_OUTPUT, FACES_INPUT, LABELS_INPUT
 from affectkeras.errors import InvalidArgumentError, check_positive
 from affectkeras.layers import ArcFace
 from affectkeras.models.heads import ALL_TASKS, check_label_space, check_tasks, named_outputs, task_heads
 from affectkeras.models.streams import finish_model, scaled, visual_cnn
-
-LABELS_INPUT = "expression_labels"
-
 
 def build_mt_vgg(
     *,
@@ -24,6 +21,8 @@ def build_mt_vgg(
     tasks=ALL_TASKS,
     num_expressions=8,
     num_aus=12,
+    normalization=None,
+    dropout=0.0,
     width=1.0,
     weights=None,
     name="mt_vgg",
@@ -37,6 +36,9 @@ def build_mt_vgg(
         tasks: sequence of str. Subset of `"va"`, `"expr"`, `"au"`.
         num_expressions: int. 7 or 8.
         num_aus: int. 8 or 12.
+        normalization: str or None. Face normalisation (see `streams.face_normalization`;
+            `"gray"` for a network trained on grey faces); None = what `pretraining` expects.
+        dropout: float. Dropout rate on the features before the heads, in [0, 1).
         width: float. Multiplies every filter and unit count (tiny test models).
         weights: str or None. A `.weights.h5` file saved from the same network.
         name: str. Model name.
@@ -51,10 +53,16 @@ def build_mt_vgg(
     """
     tasks = check_tasks(tasks)
     check_label_space(num_expressions, num_aus)
-    faces = keras.Input((input_size, input_size, 3), dtype="uint8", name="faces")
-    cnn = visual_cnn("vggface", input_size=input_size, feature_layer=feature_layer, pretraining=pretraining, width=width)
-    outputs = task_heads(cnn(faces), tasks=tasks, num_expressions=num_expressions, num_aus=num_aus)
-    return finish_model({"faces": faces}, outputs, name, weights)
+    if not 0.0 <= dropout < 1.0:
+        raise InvalidArgumentError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+    faces = keras.Input((input_size, input_size, 3), dtype="uint8", name=FACES_INPUT)
+    cnn = visual_cnn("vggface", input_size=input_size, feature_layer=feature_layer, pretraining=pretraining,
+                     normalization=normalization, width=width)
+    features = cnn(faces)
+    if dropout:
+        features = keras.layers.Dropout(dropout, name="head_dropout")(features)
+    outputs = task_heads(features, tasks=tasks, num_expressions=num_expressions, num_aus=num_aus)
+    return finish_model({FACES_INPUT: faces}, outputs, name, weights)
 
 
 def _build_mt_arcface(
@@ -81,7 +89,7 @@ def _build_mt_arcface(
     check_label_space(num_expressions, num_aus)
     check_positive("embedding_dim", embedding_dim, integer=True)
 
-    faces = keras.Input((input_size, input_size, 3), dtype="uint8", name="faces")
+    faces = keras.Input((input_size, input_size, 3), dtype="uint8", name=FACES_INPUT)
     labels = keras.Input((), dtype="int32", name=LABELS_INPUT)
     cnn = visual_cnn(backbone, input_size=input_size, feature_layer=feature_layer, pretraining=pretraining, width=width)
     x = keras.layers.Dense(scaled(embedding_dim, width), use_bias=False, name="embedding")(cnn(faces))
@@ -93,7 +101,7 @@ def _build_mt_arcface(
     outputs[EXPR_OUTPUT] = ArcFace(num_expressions, scale=scale, margin=margin, name=EXPR_OUTPUT)(
         [embedding, labels]
     )
-    return finish_model({"faces": faces, LABELS_INPUT: labels}, outputs, name, weights)
+    return finish_model({FACES_INPUT: faces, LABELS_INPUT: labels}, outputs, name, weights)
 
 
 def build_mt_arcres(
@@ -207,8 +215,11 @@ def inference_model(model):
             f"Layer {EXPR_OUTPUT!r} of a network with a {LABELS_INPUT!r} input must be ArcFace. "
             f"Received: {type(arcface).__name__}"
         )
-    faces = next(tensor for tensor in model.inputs if tensor.name == "faces")
+    faces = next(tensor for tensor in model.inputs if tensor.name == FACES_INPUT)
     embedding = model.get_layer("embedding_bn").output
     outputs = {name: tensor for name, tensor in named_outputs(model).items() if name != EXPR_OUTPUT}
     outputs[EXPR_OUTPUT] = keras.layers.Softmax(name="expression_softmax")(arcface(embedding))
-    return keras.Model({"faces": faces}, outputs, name=f"{model.name}_inference")
+    return keras.Model({FACES_INPUT: faces}, outputs, name=f"{model.name}_inference")
+
+
+__all__ = ["build_mt_arcres", "build_mt_arcvgg", "build_mt_vgg", "inference_model"]

@@ -8,22 +8,8 @@ in float32 so that losses and metrics see float32 under `mixed_float16`.
 
 import keras
 
-from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, TASK_OUTPUTS, VA_OUTPUT
-from affectkeras.errors import InvalidArgumentError, check_choice
-
-ALL_TASKS = tuple(TASK_OUTPUTS)
-
-
-def check_tasks(tasks):
-    """Returns `tasks` as a tuple of `"va"`, `"expr"`, `"au"` in that order, checking them."""
-    if isinstance(tasks, str):
-        tasks = (tasks,)
-    canonical = {str(task).lower() for task in tasks}
-    for task in canonical:
-        check_choice("tasks", task, ALL_TASKS)
-    if not canonical:
-        raise InvalidArgumentError(f"`tasks` must name at least one task. Received: tasks={tasks!r}")
-    return tuple(task for task in ALL_TASKS if task in canonical)
+from affectkeras.constants import ALL_TASKS, AU_OUTPUT, EXPR_OUTPUT, TASK_OUTPUTS, VA_OUTPUT, check_tasks
+from affectkeras.errors import check_choice
 
 
 def check_label_space(num_expressions, num_aus):
@@ -70,3 +56,6 @@ def output_dict(model, outputs):
     if isinstance(outputs, dict):
         return outputs
     return dict(zip(named_outputs(model), outputs if isinstance(outputs, (list, tuple)) else [outputs]))
+
+
+__all__ = ["ALL_TASKS", "check_label_space", "check_tasks", "named_outputs", "output_dict", "task_heads"]

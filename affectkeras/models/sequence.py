@@ -8,14 +8,13 @@ Aff-Wild2 multi-task paper, the latter with the audio stream fused per frame.
 
 import keras
 
-from affectkeras.audio import SpectrogramConfig
+from affectkeras.constants import AUDIO_INPUT, AUDIO_WINDOW, FACES_INPUT
 from affectkeras.errors import check_choice, check_positive
 from affectkeras.layers import FoldedTimeDistributed, IndRNN, TemporalAttention
 from affectkeras.models.heads import ALL_TASKS, check_label_space, check_tasks, task_heads
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN, audio_cnn, finish_model, scaled, visual_cnn
 
 RNNS = ("gru", "lstm", "indrnn")
-_AUDIO = SpectrogramConfig()  # the audio windows `affectkeras.audio` computes per frame
 
 
 def recurrent_stack(x, *, rnn, units, num_layers, attention, attention_length, sequence_length):
@@ -115,7 +114,7 @@ def build_cnn_rnn(
     tasks = check_tasks(tasks)
     check_label_space(num_expressions, num_aus)
 
-    faces = keras.Input((sequence_length, input_size, input_size, 3), dtype="uint8", name="faces")
+    faces = keras.Input((sequence_length, input_size, input_size, 3), dtype="uint8", name=FACES_INPUT)
     cnn = visual_cnn(
         backbone,
         input_size=input_size,
@@ -139,7 +138,7 @@ def build_cnn_rnn(
         x, tasks=tasks, num_expressions=num_expressions, num_aus=num_aus, va_activation=va_activation
     )
     default_name = f"{backbone}_{rnn}" + ("_attention" if attention else "")
-    return finish_model({"faces": faces}, outputs, name or default_name, weights)
+    return finish_model({FACES_INPUT: faces}, outputs, name or default_name, weights)
 
 
 def build_mt_vgg_rnn(
@@ -198,8 +197,8 @@ def build_av_mt_vgg_rnn(
     attention_length=32,
     sequence_length=80,
     input_size=96,
-    audio_window_steps=_AUDIO.steps,
-    n_mels=_AUDIO.n_mels,
+    audio_window_steps=AUDIO_WINDOW[0],
+    n_mels=AUDIO_WINDOW[1],
     audio_embedding_dim=128,
     tasks=ALL_TASKS,
     num_expressions=8,
@@ -239,8 +238,8 @@ def build_av_mt_vgg_rnn(
     tasks = check_tasks(tasks)
     check_label_space(num_expressions, num_aus)
 
-    faces = keras.Input((sequence_length, input_size, input_size, 3), dtype="uint8", name="faces")
-    audio = keras.Input((sequence_length, audio_window_steps, n_mels, 1), name="audio")
+    faces = keras.Input((sequence_length, input_size, input_size, 3), dtype="uint8", name=FACES_INPUT)
+    audio = keras.Input((sequence_length, audio_window_steps, n_mels, 1), name=AUDIO_INPUT)
     face_cnn = visual_cnn(
         "vggface", input_size=input_size, feature_layer="fc6", pretraining=pretraining, width=width, name="vggface"
     )
@@ -263,4 +262,7 @@ def build_av_mt_vgg_rnn(
         sequence_length=sequence_length,
     )
     outputs = task_heads(x, tasks=tasks, num_expressions=num_expressions, num_aus=num_aus)
-    return finish_model({"faces": faces, "audio": audio}, outputs, name, weights)
+    return finish_model({FACES_INPUT: faces, AUDIO_INPUT: audio}, outputs, name, weights)
+
+
+__all__ = ["RNNS", "build_av_mt_vgg_rnn", "build_cnn_rnn", "build_mt_vgg_rnn", "recurrent_stack"]

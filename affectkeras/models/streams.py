@@ -26,7 +26,7 @@ PRETRAINING = {
 }
 # The feature each backbone can hand to the RNN (first entry = the papers' choice).
 FEATURE_LAYERS = {"vggface": ("fc6", "fc7", "pool5"), "resnet50": ("pool5",), "densenet121": ("pool5",)}
-NORMALIZATIONS = ("papers", "vggface1", "vggface2", "imagenet_torch")
+NORMALIZATIONS = ("papers", "gray", "vggface1", "vggface2", "imagenet_torch")
 
 
 def face_normalization(kind, name="face_normalization"):
@@ -34,13 +34,14 @@ def face_normalization(kind, name="face_normalization"):
 
     Args:
         kind: str. `"papers"` ([-1, 1], the Aff-Wild2 networks trained from scratch or
-            fine-tuned), `"vggface1"` / `"vggface2"` (keras-vggface mean subtraction, for
+            fine-tuned), `"gray"` (grey, then [-1, 1]: networks trained on grey faces such
+            as FER+), `"vggface1"` / `"vggface2"` (keras-vggface mean subtraction, for
             its weights), `"imagenet_torch"` (ImageNet mean/std, for DenseNet weights).
         name: str. Layer name.
     """
     check_choice("normalization", kind, NORMALIZATIONS)
-    if kind == "papers":
-        return FaceRescaling(name=name)
+    if kind in ("papers", "gray"):
+        return FaceRescaling(grayscale=kind == "gray", name=name)
     if kind.startswith("vggface"):
         return VGGFacePreprocessing(version=int(kind[-1]), name=name)
     return keras.layers.Normalization(
@@ -133,3 +134,16 @@ def finish_model(inputs, outputs, name, weights):
     if weights is not None:
         model.load_weights(weights)
     return model
+
+
+__all__ = [
+    "AUDIO_CNN",
+    "FEATURE_LAYERS",
+    "NORMALIZATIONS",
+    "PRETRAINING",
+    "VISUAL_CNN",
+    "audio_cnn",
+    "face_normalization",
+    "finish_model",
+    "visual_cnn",
+]

@@ -26,16 +26,13 @@ Example:
 
 import keras
 
-from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, VA_OUTPUT
+from affectkeras.constants import AU_OUTPUT, AUDIO_INPUT, EXPR_OUTPUT, FACES_INPUT, LABELS_INPUT, VA_OUTPUT
 from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
 from affectkeras.layers import ArcFace, FoldedTimeDistributed
-from affectkeras.models.frame import LABELS_INPUT
 from affectkeras.models.heads import ALL_TASKS, TASK_OUTPUTS, check_tasks, named_outputs, task_heads
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
 
 POOLINGS = ("mean", "max")
-AUDIO_INPUT = "audio"
-FACES_INPUT = "faces"
 _OUTPUT_TASKS = {output: task for task, output in TASK_OUTPUTS.items()}
 
 

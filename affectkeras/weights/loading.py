@@ -1,51 +1,15 @@
-"""Pretrained weight presets, and loading weights into a model by layer name.
+"""Fetching presets and loading weights files into a model by layer name.
 
-A *preset* names a published weights file: its URL, its hash, the backbone it fits and the
-input normalisation it was trained with (`WeightsPreset.expects`):
-
-| preset | builder | file | expects |
-| --- | --- | --- | --- |
-| `vggface1_vgg16` | `VGGFace`, top | `rcmalli_vggface_tf_vgg16.h5` | `"vggface1"` |
-| `vggface1_vgg16_notop` | `VGGFace` | `rcmalli_vggface_tf_notop_vgg16.h5` | `"vggface1"` |
-| `vggface2_resnet50` | `ResNet50Face`, top | `rcmalli_vggface_tf_resnet50.h5` | `"vggface2"` |
-| `vggface2_resnet50_notop` | `ResNet50Face` | `rcmalli_vggface_tf_notop_resnet50.h5` | `vggface2` |
-| `imagenet_densenet121_notop` | `DenseNet121` | `densenet121_..._notop.h5` | `"imagenet_torch"` |
-
-The keras-vggface files are its release v2.0
-(`https://github.com/rcmalli/keras-vggface/releases/download/v2.0/`), the DenseNet file
-keras-applications' (`densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5`).
-
-`expects` values: `"vggface1"` = `affectkeras.layers.VGGFacePreprocessing(version=1)` on RGB
-faces in [0, 255]; `"vggface2"` = `VGGFacePreprocessing(version=2)`; `"imagenet_torch"` =
-`keras.applications.densenet.preprocess_input` (x / 255, minus the ImageNet mean, divided
-by its std). Models trained from scratch use the papers' `FaceRescaling` ([-1, 1]).
-
-Hashes: keras-vggface publishes no checksum for its release files, so its presets have
-`file_hash=None` and are downloaded unverified (with a warning); pin one with
-`fetch_preset(..., file_hash=...)` or a `WeightsPreset` of your own. The DenseNet-121 preset
-carries the md5 that Keras itself checks. `keras.utils.get_file` accepts an md5 (32 hex
-digits) or a sha256 (64 hex digits) and tells them apart by length.
-
-Loading by name: `load_weights(model, weights)` matches the file's layers to the model's
-layers by name, so a file saved from a backbone loads into a bigger model that contains
-the backbone's layers (flat or as a nested sub-model), and a file without a top loads
-into a model with a new top (`allow_missing`). Three file layouts are read:
-
-- Keras 2 / legacy HDF5 (`.h5`, as keras-vggface and keras-applications published them):
-  root attribute `layer_names`, one group per layer with attribute `weight_names` (e.g.
-  `conv1_1/kernel:0`), possibly under a `model_weights` group (full-model files). Keras 2
-  allowed `/` in layer names (keras-vggface's `conv1/7x7_s2/bn`, `fc6/relu`); Keras 3 does
-  not, so a legacy name maps to ours by replacing every `/` with `_`
-  (`legacy_layer_name`): `conv1/7x7_s2` -> `conv1_7x7_s2`, `conv1/7x7_s2/bn` ->
-  `conv1_7x7_s2_bn`, `conv2_1_1x1_reduce/bn` -> `conv2_1_1x1_reduce_bn`, `conv1/conv`
-  -> `conv1_conv`. Kernels have the same layout in Keras 2 and 3; a layer's weights are
-  matched by their short names (`kernel`, `bias`, `gamma`, `beta`, `moving_mean`,
-  `moving_variance`), in file order when those differ.
-- Keras 3 weights files (`.weights.h5`), where each layer's group records its name.
-- Keras 3 model archives (`.keras`), through the `model.weights.h5` they contain.
+`load_weights` reads three layouts (Keras 2 / legacy HDF5, Keras 3 `.weights.h5`, Keras 3
+`.keras` archives; see the `affectkeras.weights` docstring) and sets the weights of every
+layer of the model that has a layer of the same name in the file. Two ways write them,
+through one by-name loop (`_load_by_name`): layer by layer (legacy files, or a single
+layer), or through a scratch copy of the model's own Keras 3 weights file (Keras 3 files
+into a model, exact for sublayers too).
 """
 
 import dataclasses
+import hashlib
 import io
 import os
 import tempfile
@@ -57,108 +21,12 @@ import keras
 import numpy as np
 
 from affectkeras.errors import InvalidArgumentError, WeightsError
+from affectkeras.weights import presets
+from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, list_presets
 
-__all__ = [
-    "PRESETS",
-    "LoadReport",
-    "WeightsPreset",
-    "fetch_preset",
-    "get_preset",
-    "legacy_layer_name",
-    "list_presets",
-    "load_weights",
-    "resolve_weights",
-]
+__all__ = ["LoadReport", "fetch_preset", "legacy_layer_name", "load_weights", "resolve_weights"]
 
 CACHE_SUBDIR = "affectkeras"
-
-_VGGFACE_RELEASE = "https://github.com/rcmalli/keras-vggface/releases/download/v2.0/"
-_KERAS_DENSENET = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/"
-
-
-@dataclasses.dataclass(frozen=True)
-class WeightsPreset:
-    """A published weights file: where it lives, its hash, what it fits and expects.
-
-    Args:
-        url: str. Download URL (`https://...`, or `file://...` for a local copy).
-        file_hash: str or None. sha256 (64 hex digits) or md5 (32 hex digits) of the file,
-            checked after download by `keras.utils.get_file`; None where the publisher
-            gave none (the file is then not verified and a warning says so).
-        file_name: str. Name of the file in the cache (`~/.keras/affectkeras/`).
-        expects: str. Input normalisation the weights were trained with: `"vggface1"`,
-            `"vggface2"` or `"imagenet_torch"` (see the module docstring).
-        legacy: bool. True for a Keras 2 HDF5 file whose layer names may hold `/`.
-        backbone: str. The builder it fits: `"vggface"`, `"resnet50_face"`,
-            `"densenet121"`.
-        include_top: bool. Whether the file holds the classification top.
-        description: str. One line for humans.
-
-    Example:
-        >>> preset = WeightsPreset(
-        ...     url="file:///data/vggface_notop.h5", file_hash="9f86d0...",
-        ...     file_name="vggface_notop.h5", expects="vggface1")
-        >>> model = VGGFace(include_top=False, weights=preset)
-
-    Reference:
-        Malli, "keras-vggface" (https://github.com/rcmalli/keras-vggface), release v2.0.
-    """
-
-    url: str
-    file_hash: str | None
-    file_name: str
-    expects: str
-    legacy: bool = True
-    backbone: str = "vggface"
-    include_top: bool = False
-    description: str = ""
-
-
-PRESETS = {
-    "vggface1_vgg16": WeightsPreset(
-        url=_VGGFACE_RELEASE + "rcmalli_vggface_tf_vgg16.h5",
-        file_hash=None,
-        file_name="rcmalli_vggface_tf_vgg16.h5",
-        expects="vggface1",
-        backbone="vggface",
-        include_top=True,
-        description="VGG-16 trained on VGGFace (2622 identities), with fc6-fc8; 224x224 input",
-    ),
-    "vggface1_vgg16_notop": WeightsPreset(
-        url=_VGGFACE_RELEASE + "rcmalli_vggface_tf_notop_vgg16.h5",
-        file_hash=None,
-        file_name="rcmalli_vggface_tf_notop_vgg16.h5",
-        expects="vggface1",
-        backbone="vggface",
-        description="VGG-16 trained on VGGFace, 13 conv layers only; any input >= 32",
-    ),
-    "vggface2_resnet50": WeightsPreset(
-        url=_VGGFACE_RELEASE + "rcmalli_vggface_tf_resnet50.h5",
-        file_hash=None,
-        file_name="rcmalli_vggface_tf_resnet50.h5",
-        expects="vggface2",
-        backbone="resnet50_face",
-        include_top=True,
-        description="ResNet-50 trained on VGGFace2 (8631 identities), with its classifier",
-    ),
-    "vggface2_resnet50_notop": WeightsPreset(
-        url=_VGGFACE_RELEASE + "rcmalli_vggface_tf_notop_resnet50.h5",
-        file_hash=None,
-        file_name="rcmalli_vggface_tf_notop_resnet50.h5",
-        expects="vggface2",
-        backbone="resnet50_face",
-        description="ResNet-50 trained on VGGFace2, conv part only",
-    ),
-    "imagenet_densenet121_notop": WeightsPreset(
-        url=_KERAS_DENSENET + "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        # The md5 keras.applications.DenseNet121 checks.
-        file_hash="30ee3e1110167f948a6b9946edeeb738",
-        file_name="densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        expects="imagenet_torch",
-        backbone="densenet121",
-        description="DenseNet-121 trained on ImageNet (keras-applications), conv part only",
-    ),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,46 +50,6 @@ class LoadReport:
     unused: tuple = ()
 
 
-def list_presets(backbone=None):
-    """Returns the preset names, all of them or those that fit one backbone.
-
-    Args:
-        backbone: str or None. `"vggface"`, `"resnet50_face"`, `"densenet121"`, or None
-            for all.
-
-    Returns:
-        A sorted list of preset names.
-
-    Example:
-        >>> list_presets("vggface")
-        ['vggface1_vgg16', 'vggface1_vgg16_notop']
-    """
-    return sorted(n for n, p in PRESETS.items() if backbone is None or p.backbone == backbone)
-
-
-def get_preset(name):
-    """Returns the `WeightsPreset` called `name`.
-
-    Args:
-        name: str. A key of `PRESETS`.
-
-    Returns:
-        The `WeightsPreset`.
-
-    Raises:
-        InvalidArgumentError: for an unknown name; the message lists the presets.
-
-    Example:
-        >>> get_preset("vggface2_resnet50_notop").expects
-        'vggface2'
-    """
-    if name not in PRESETS:
-        raise InvalidArgumentError(
-            f"Unknown weights preset. Valid presets: {list_presets()}. Received: name={name!r}"
-        )
-    return PRESETS[name]
-
-
 def legacy_layer_name(name):
     """Maps a Keras 2 layer name to its Keras 3 spelling: every `/` becomes `_`.
 
@@ -243,7 +71,9 @@ def fetch_preset(preset, *, cache_dir=None, file_hash=None):
 
     Goes through `keras.utils.get_file(file_name, origin=url, file_hash=...,
     cache_subdir="affectkeras")`, which verifies the hash after a download and downloads
-    again when a cached copy does not match it.
+    again when a cached copy does not match it. A bundled preset (`package_file`) needs
+    no network: its path inside the installed package is returned (after checking its
+    hash, when one is given); `cache_dir` does not apply to it.
 
     Args:
         preset: str or WeightsPreset. A preset name or a preset.
@@ -257,7 +87,8 @@ def fetch_preset(preset, *, cache_dir=None, file_hash=None):
 
     Raises:
         WeightsError: the download failed or its hash does not match (a cached copy that
-            does not match is downloaded again on the next call).
+            does not match is downloaded again on the next call), or a bundled file is
+            missing from the installation or does not match its hash.
 
     Example:
         >>> path = fetch_preset("vggface1_vgg16_notop")
@@ -274,6 +105,8 @@ def fetch_preset(preset, *, cache_dir=None, file_hash=None):
             f"`preset` must be a preset name or a WeightsPreset. Received: preset={preset!r}"
         )
     file_hash = file_hash if file_hash is not None else preset.file_hash
+    if preset.bundled:
+        return _bundled_file(name, preset, file_hash)
     if file_hash is None:
         warnings.warn(
             f"Weights preset {name!r} has no published hash: {preset.url} is used unverified. "
@@ -305,6 +138,28 @@ def fetch_preset(preset, *, cache_dir=None, file_hash=None):
         ) from error
 
 
+def _bundled_file(name, preset, file_hash):
+    """The path of a preset's file shipped in the package, checked; no network."""
+    path = os.path.join(presets.PACKAGE_DIR, preset.package_file)
+    if not os.path.isfile(path):
+        raise WeightsError(
+            f"Weights preset {name!r} is shipped with affectkeras as {path}, but that file "
+            "is missing: this installation lacks the package data of affectkeras/weights; "
+            "reinstall affectkeras."
+        )
+    if file_hash is not None:
+        # keras.utils.get_file's rule: 64 hex digits are a sha256, anything else an md5.
+        algorithm = hashlib.sha256 if len(file_hash) == 64 else hashlib.md5
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, algorithm).hexdigest()
+        if digest != file_hash.lower():
+            raise WeightsError(
+                f"The file {path} shipped for weights preset {name!r} does not match its "
+                f"hash {file_hash} (it has {digest}); reinstall affectkeras."
+            )
+    return path
+
+
 def resolve_weights(weights, *, backbone=None):
     """Checks a builder's `weights` argument without loading anything.
 
@@ -313,7 +168,9 @@ def resolve_weights(weights, *, backbone=None):
         backbone: str or None. If given, a preset must fit this backbone.
 
     Returns:
-        None, a `WeightsPreset`, or the path as a str.
+        None, a `WeightsPreset`, or the path as a str. A bundled preset also resolves to
+        its `WeightsPreset` (nothing is downloaded here in any case); `fetch_preset` gives
+        its file's path inside the package.
 
     Raises:
         InvalidArgumentError: an unknown preset name that is not an existing file either,
@@ -364,8 +221,9 @@ def load_weights(
     Args:
         model_or_layer: keras.Model or keras.layers.Layer. Built (it has its weights).
         weights: None (does nothing), a preset name (see `PRESETS`), a `WeightsPreset`
-            (downloaded through `fetch_preset`), or the path of a `.h5` (Keras 2 / legacy
-            layout), `.weights.h5` or `.keras` file.
+            (downloaded through `fetch_preset`, or read from the package without any
+            network when bundled), or the path of a `.h5` (Keras 2 / legacy layout),
+            `.weights.h5` or `.keras` file.
         skip_mismatch: bool or collection of str. Layers whose weight shapes differ from
             the file's keep their current weights instead of raising: all of them (True)
             or those named (e.g. `["fc6", "fc7"]` when the input size differs from the
@@ -668,7 +526,46 @@ def _finish(model_or_layer, source, options, problems, matched):
         )
 
 
-def _report(source, options, loaded, mismatched, missing, matched):
+def _load_by_name(model_or_layer, source, options, units, match, assign):
+    """The by-name loop of both loaders: checks every unit, then writes all or nothing.
+
+    Args:
+        model_or_layer: what is loaded (for the messages).
+        source: the file's `_Source`.
+        options: `_Options`.
+        units: list of (layer name, target), in model order, names unique.
+        match: `match(target, entry)` -> (pairs, expected): `pairs`, the list of
+            (destination, dataset) to write when the file's `_SourceLayer` fits the
+            target, else None; `expected`, the target's weight shapes.
+        assign: `assign(destination, dataset)` writes one dataset.
+
+    Returns:
+        The `LoadReport`.
+    """
+    _check_duplicates(source, [name for name, _ in units], options)
+    plan, loaded, mismatched, missing, problems, matched = [], [], [], [], [], set()
+    for name, target in units:
+        entry = source.layers.get(name)
+        if entry is None:
+            if options.allow_missing(name):
+                missing.append(name)
+            else:
+                problems.append(("missing", name))
+            continue
+        matched.add(name)
+        pairs, expected = match(target, entry)
+        if pairs is None:
+            if options.skip_mismatch(name):
+                mismatched.append(name)
+            else:
+                found = _shapes([d for _, d in entry.weights])
+                problems.append(("mismatch", name, entry, expected, found))
+            continue
+        plan.extend(pairs)
+        loaded.append(name)
+    _finish(model_or_layer, source, options, problems, matched)
+    for destination, dataset in plan:
+        assign(destination, dataset)
     return LoadReport(
         options.path, tuple(loaded), tuple(mismatched), tuple(missing),
         tuple(n for n in source.layers if n not in matched),
@@ -686,34 +583,25 @@ def _load_into_layers(model_or_layer, source, options):
                 f"{layer.name!r}; loading by name needs unique names."
             )
         seen.add(layer.name)
-    _check_duplicates(source, seen, options)
-    plan, loaded, mismatched, missing, problems, matched = [], [], [], [], [], set()
-    for layer in layers:
-        entry = source.layers.get(layer.name)
-        if entry is None:
-            if options.allow_missing(layer.name):
-                missing.append(layer.name)
-            else:
-                problems.append(("missing", layer.name))
-            continue
-        matched.add(layer.name)
-        variables = list(layer.weights)
-        datasets = _order_like(variables, entry, source.kind)
-        expected = _shapes(variables)
-        if datasets is None or _shapes(datasets) != expected:
-            if options.skip_mismatch(layer.name):
-                mismatched.append(layer.name)
-            else:
-                found = _shapes([d for _, d in entry.weights])
-                problems.append(("mismatch", layer.name, entry, expected, found))
-            continue
-        plan.append((variables, datasets))
-        loaded.append(layer.name)
-    _finish(model_or_layer, source, options, problems, matched)
-    for variables, datasets in plan:
-        for variable, dataset in zip(variables, datasets):
-            variable.assign(np.asarray(dataset[()]))
-    return _report(source, options, loaded, mismatched, missing, matched)
+    units = [(layer.name, list(layer.weights)) for layer in layers]
+    return _load_by_name(
+        model_or_layer, source, options, units,
+        lambda variables, entry: _match_variables(variables, entry, source.kind),
+        _assign_variable,
+    )
+
+
+def _match_variables(variables, entry, kind):
+    """A layer's variables paired with the file's datasets (None if they do not fit)."""
+    expected = _shapes(variables)
+    datasets = _order_like(variables, entry, kind)
+    if datasets is None or _shapes(datasets) != expected:
+        return None, expected
+    return list(zip(variables, datasets)), expected
+
+
+def _assign_variable(variable, dataset):
+    variable.assign(np.asarray(dataset[()]))
 
 
 def _order_like(variables, entry, kind):
@@ -761,34 +649,25 @@ def _load_keras3_into_model(model, source, options):
                     f"Layers {twice} appear twice in model {model.name!r}; loading by "
                     "name needs unique names."
                 )
-            _check_duplicates(source, names, options)
-            plan, loaded, mismatched, missing, problems, matched = [], [], [], [], [], set()
-            for name, datasets in units:
-                entry = source.layers.get(name)
-                if entry is None:
-                    if options.allow_missing(name):
-                        missing.append(name)
-                    else:
-                        problems.append(("missing", name))
-                    continue
-                matched.add(name)
-                keys = sorted(datasets)
-                found_map = dict(entry.weights)
-                fits = sorted(found_map) == keys and all(
-                    found_map[k].shape == datasets[k].shape for k in keys
-                )
-                if not fits:
-                    if options.skip_mismatch(name):
-                        mismatched.append(name)
-                    else:
-                        expected = _shapes([datasets[k] for k in keys])
-                        found = _shapes([d for _, d in entry.weights])
-                        problems.append(("mismatch", name, entry, expected, found))
-                    continue
-                plan.extend((datasets[k], found_map[k]) for k in keys)
-                loaded.append(name)
-            _finish(model, source, options, problems, matched)
-            for target, dataset in plan:
-                target[...] = dataset[()]
+            report = _load_by_name(
+                model, source, options, units, _match_datasets, _write_dataset
+            )
         model.load_weights(scratch)
-    return _report(source, options, loaded, mismatched, missing, matched)
+    return report
+
+
+def _match_datasets(datasets, entry):
+    """A scratch layer group's datasets paired with the file's (None if they do not fit)."""
+    keys = sorted(datasets)
+    found_map = dict(entry.weights)
+    expected = _shapes([datasets[k] for k in keys])
+    fits = sorted(found_map) == keys and all(
+        found_map[k].shape == datasets[k].shape for k in keys
+    )
+    if not fits:
+        return None, expected
+    return [(datasets[k], found_map[k]) for k in keys], expected
+
+
+def _write_dataset(target, dataset):
+    target[...] = dataset[()]

@@ -1,0 +1,264 @@
+"""Fine-tuning on downstream databases, subject-independent: the pieces `recipes/finetune.py` runs.
+
+A database of one `KINDS` is read into a `Database` (records, who each subject is, class
+names); `subject_folds` splits it so that no subject is on both sides; `source_network`
+loads the trained network to start from (or builds a fresh one of the same family) and
+`fold_model` cuts it for the database (`affectkeras.models.surgery`); `run_folds` runs one
+training function per fold in its own run folder, skips the folds a resumed run finished,
+and `summarise_folds` gives mean +- std over folds. Scores come from
+`affectkeras.evaluation.score_classes` / `score_va`.
+
+Example:
+    >>> database = read_database("audio_clips", "ravdess_speech_16k")
+    >>> folds = subject_folds(database, leave_one_subject_out=True)
+    >>> len(folds), database.classes[:2]
+    (16, ('neutral', 'calm'))
+"""
+
+import dataclasses
+import json
+import pathlib
+import re
+import typing
+
+from affectkeras.constants import AUDIO_WINDOW, FACES_INPUT, RAVDESS_EMOTIONS, SEQUENCE_LENGTH, VA_NAMES
+from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice
+
+KINDS = ("expression_images", "audio_clips", "continuous_va")
+# Fold scores that describe the data or the run, not the model: left out of the summary.
+_NOT_SUMMARISED = ("chance", "majority", "train_seconds")
+
+
+@dataclasses.dataclass(frozen=True)
+class Database:
+    """A downstream database, read.
+
+    Attributes:
+        kind: str. One of `KINDS`.
+        records: list. `ExpressionRecord`s, `RavdessRecord`s, or dicts `{"name", "subject",
+            "labels"}` (continuous VA, one per video).
+        subject_of: callable. Record -> its subject id (the unit no split divides).
+        classes: tuple of str. Class names (`valence`, `arousal` for continuous VA).
+    """
+
+    kind: str
+    records: list
+    subject_of: typing.Callable
+    classes: tuple
+
+    def subjects(self, records=None):
+        """Sorted subject ids of `records` (default: all)."""
+        return sorted({self.subject_of(r) for r in (self.records if records is None else records)}, key=str)
+
+
+def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_classes="error"):
+    """Reads a downstream database of `kind` from `data`.
+
+    Args:
+        kind: str. `"audio_clips"` (RAVDESS naming), `"expression_images"` (`<class>/`
+            folders or a CSV `path,label` list) or `"continuous_va"` (`videos/`, `labels/`).
+        data: str or Path. The database folder (or the CSV list of images).
+        subject_pattern: str. Regex on image paths (continuous VA: label file names),
+            group 1 = the subject; required for images.
+        num_classes: int. Expression classes of image databases (7 or 8).
+        unknown_classes: str. `"error"` or `"drop"` for class folders that are no expression.
+
+    Returns:
+        `Database`.
+
+    Raises:
+        FileNotFoundError: nothing of `kind` in `data`.
+        InvalidArgumentError: a missing `data` or `subject_pattern`.
+        DataFormatError: a file that cannot be read (the message names it and the line).
+    """
+    from affectkeras import annotations, audio
+    from affectkeras.constants import expression_names
+
+    check_choice("kind", kind, KINDS)
+    if not data:
+        raise InvalidArgumentError("--data is required: the database folder. Received: data=''")
+    data = pathlib.Path(data)
+    if kind == "audio_clips":
+        records = annotations.read_ravdess(data, extensions=tuple(f".{e}" for e in audio.AUDIO_EXTENSIONS))
+        if not records:
+            raise FileNotFoundError(f"{data}: no audio file ({', '.join(audio.AUDIO_EXTENSIONS)}) in RAVDESS naming")
+        return Database(kind, records, lambda r: r.actor, RAVDESS_EMOTIONS)
+    if kind == "expression_images":
+        if not subject_pattern:
+            raise InvalidArgumentError(
+                "--subject-pattern is required for a subject-independent split of images, e.g. "
+                "'^[^/]+/(S\\d+)_' (group 1 = subject id). Received: subject_pattern=''"
+            )
+        read = dict(subject_pattern=subject_pattern, unknown=unknown_classes, num_classes=num_classes)
+        if data.suffix.lower() == ".csv":
+            records = annotations.read_expression_csv(data, **read)
+        else:
+            records = annotations.read_expression_folder(data, **read)
+        if not records:
+            raise FileNotFoundError(f"{data}: no image in any <class>/ folder")
+        return Database(kind, records, lambda r: r.subject, expression_names(num_classes))
+    return Database(kind, _continuous_records(data, subject_pattern), lambda r: r["subject"], VA_NAMES)
+
+
+def _continuous_records(data, subject_pattern):
+    """One record per `labels/<name>.csv`: its 30-fps labels, and its subject (the name)."""
+    from affectkeras import annotations
+
+    folder = data / "labels"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no labels folder (expected <data>/labels/<video>.csv)")
+    pattern = re.compile(subject_pattern) if subject_pattern else None
+    records = []
+    for path in sorted(folder.glob("*.csv")):
+        subject = path.stem
+        if pattern is not None:
+            match = pattern.search(path.stem)
+            if match is None or match.group(1) is None:
+                raise DataFormatError(path, None, f"{path.stem!r} does not match subject_pattern {pattern.pattern!r}")
+            subject = match.group(1)
+        records.append({"name": path.stem, "subject": subject, "labels": annotations.read_continuous_csv(path)})
+    if not records:
+        raise FileNotFoundError(f"{folder}: no <video>.csv label file")
+    return records
+
+
+def subject_folds(database, *, folds=0, leave_one_subject_out=False, test_fraction=0.25, seed=0):
+    """`[(train, test), ...]` with no subject on both sides of any fold.
+
+    Args:
+        database: `Database`.
+        folds: int. K-fold by subject; 0 = one split holding out `test_fraction` of the subjects.
+        leave_one_subject_out: bool. One fold per subject (overrides `folds`).
+        test_fraction: float. Subjects held out by the one split.
+        seed: int. Seed of the one split.
+
+    Returns:
+        list of `(train_records, test_records)`.
+    """
+    from affectkeras import annotations
+
+    if leave_one_subject_out or folds:
+        k = len(database.subjects()) if leave_one_subject_out else folds
+        return annotations.kfold_by_subject(database.records, k, key=database.subject_of)
+    return [annotations.split_by_subject(database.records, test_fraction=test_fraction, seed=seed,
+                                         key=database.subject_of)]
+
+
+def source_network(kind, model=None, *, width=1.0, image_size=96, seq_len=SEQUENCE_LENGTH):
+    """The network a fold starts from: the trained one, or a fresh one of the same family.
+
+    Args:
+        kind: str. One of `KINDS`: audio clips start from an audio stream, images from a
+            per-frame face network, continuous VA from a CNN-RNN.
+        model: str, Path or None. A run folder or `.keras` file; None or `"none"` = fresh.
+        width: float. Width of a fresh network.
+        image_size: int. Face size of a fresh image network.
+        seq_len: int. Frames per sequence of a fresh CNN-RNN.
+
+    Returns:
+        `keras.Model`.
+    """
+    check_choice("kind", kind, KINDS)
+    if model and str(model).lower() != "none":
+        from affectkeras.runs import load_trained_model
+
+        return load_trained_model(model)
+    from affectkeras.models import get_network, streams
+
+    if kind == "audio_clips":  # the A/V network's audio stream, on its per-frame windows
+        steps, n_mels = AUDIO_WINDOW
+        return streams.audio_cnn(window_steps=steps, n_mels=n_mels, width=width)
+    if kind == "expression_images":
+        return get_network("mt_vgg").build(width=width, input_size=image_size, tasks=("expr",))
+    return get_network("cnn_rnn").build(width=width, tasks=("va",), sequence_length=seq_len)
+
+
+def fold_model(kind, source, *, num_classes, num_windows=8, pooling="mean", dropout=0.3):
+    """Cuts `source` for a database of `kind` (`affectkeras.models.surgery`).
+
+    Audio clips: `audio_classifier` over `num_windows` windows, embeddings pooled, a new
+    softmax; images: `frame_classifier`, a new expression head; continuous VA: the whole
+    sequence network with a new VA head (`replace_heads`).
+    """
+    from affectkeras import models
+
+    check_choice("kind", kind, KINDS)
+    if kind == "audio_clips":
+        return models.audio_classifier(source, num_classes=num_classes, time_windows=num_windows,
+                                       pooling=pooling, dropout=dropout)
+    if kind == "expression_images":
+        return models.frame_classifier(source, num_expressions=num_classes, dropout=dropout)
+    return models.replace_heads(source, tasks=("va",))
+
+
+def face_size(model):
+    """Side of the faces `model` takes (its `faces` input)."""
+    return int(model.input[FACES_INPUT].shape[-2])
+
+
+def run_folds(folds, run, train_fold, *, subject_of, config, resume=False):
+    """Runs `train_fold` on every fold in `run.path / fold_<i>`, resuming finished folds.
+
+    Args:
+        folds: list of `(train, test)` (`subject_folds`).
+        run: `affectkeras.runs.RunFolder`. The whole run's folder.
+        train_fold: callable `(index, train, test, fold_run) -> dict` of the fold's scores.
+        subject_of: callable. Record -> subject (named in each fold's config and scores).
+        config: dict or dataclass. Saved with each fold's `config.json`.
+        resume: bool. Read the scores of folds that finished before instead of training them.
+
+    Returns:
+        list of dict: per fold, `fold`, `test_subjects`, `train_examples`, then the scores.
+    """
+    from affectkeras.runs import RunFolder
+
+    config = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else dict(config)
+    results = []
+    for index, (train, test) in enumerate(folds, start=1):
+        fold_dir = run.path / f"fold_{index}"
+        done = fold_dir / "metrics.json"
+        if resume and done.is_file():
+            results.append(json.loads(done.read_text()))
+            print(f"fold {index}/{len(folds)}: finished before, skipped")
+            continue
+        fold = RunFolder(fold_dir, resume=resume and (fold_dir / "config.json").is_file(), overwrite=True)
+        test_subjects = sorted({subject_of(r) for r in test}, key=str)
+        fold.save_config({**config, "fold": index, "test_subjects": test_subjects})
+        scores = {"fold": index, "test_subjects": test_subjects, "train_examples": len(train),
+                  **train_fold(index, train, test, fold)}
+        fold.write_metrics(scores)
+        results.append(scores)
+        print(f"fold {index}/{len(folds)} (test subjects {', '.join(map(str, test_subjects))}): "
+              + ", ".join(f"{k} {v:.3f}" for k, v in scores.items() if isinstance(v, float) and k != "train_seconds"))
+    return results
+
+
+def summarise_folds(folds):
+    """Mean and sample std (ddof=1; 0 for one fold) over folds of every numeric score."""
+    import numpy as np
+
+    names = [k for k, v in folds[0].items() if isinstance(v, float) and not k.startswith(_NOT_SUMMARISED)]
+    summary = {}
+    for name in names:
+        values = np.array([fold[name] for fold in folds])
+        summary[name] = {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+    return summary
+
+
+def summary_line(summary):
+    """`mean +- std over folds: accuracy A +- S, f1 F +- S` (the recipe's last summary line)."""
+    return "mean +- std over folds: " + ", ".join(f"{k} {v['mean']:.3f} +- {v['std']:.3f}" for k, v in summary.items())
+
+
+__all__ = [
+    "KINDS",
+    "Database",
+    "face_size",
+    "fold_model",
+    "read_database",
+    "run_folds",
+    "source_network",
+    "subject_folds",
+    "summarise_folds",
+    "summary_line",
+]

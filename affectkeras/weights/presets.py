@@ -1,0 +1,183 @@
+"""The weights presets, as data: `WeightsPreset` and the `PRESETS` table.
+
+A preset is either a download (`url`, checked against `file_hash`, cached by
+`keras.utils.get_file`) or a file shipped inside the package (`package_file`, a path
+relative to this folder, `affectkeras/weights/`, e.g. `files/ferplus.weights.h5`), read
+without any network. Fetching and loading live in `affectkeras.weights.loading`; the
+table of published presets is in the `affectkeras.weights` docstring.
+"""
+
+import dataclasses
+import os
+import pathlib
+
+from affectkeras.errors import InvalidArgumentError
+
+__all__ = ["PACKAGE_DIR", "PRESETS", "WeightsPreset", "get_preset", "list_presets"]
+
+# The folder `WeightsPreset.package_file` is relative to (`files/` below it holds the
+# bundled weights files, installed as package data).
+PACKAGE_DIR = pathlib.Path(__file__).resolve().parent
+
+_VGGFACE_RELEASE = "https://github.com/rcmalli/keras-vggface/releases/download/v2.0/"
+_KERAS_DENSENET = "https://storage.googleapis.com/tensorflow/keras-applications/densenet/"
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightsPreset:
+    """A weights file: where it lives (online or in the package), its hash, what it fits.
+
+    Args:
+        url: str or None. Download URL (`https://...`, or `file://...` for a local copy);
+            None for a file shipped in the package (`package_file`).
+        file_hash: str or None. sha256 (64 hex digits) or md5 (32 hex digits) of the file,
+            checked after download by `keras.utils.get_file` (and on a bundled file, when
+            given); None where the publisher gave none (a download is then not verified
+            and a warning says so).
+        file_name: str. Name of the file in the cache (`~/.keras/affectkeras/`); for a
+            bundled preset, the file's name.
+        expects: str. Input normalisation the weights were trained with: `"vggface1"`,
+            `"vggface2"` or `"imagenet_torch"` (see the `affectkeras.weights` docstring).
+        legacy: bool. True for a Keras 2 HDF5 file whose layer names may hold `/`.
+        backbone: str. The builder it fits: `"vggface"`, `"resnet50_face"`,
+            `"densenet121"`.
+        include_top: bool. Whether the file holds the classification top.
+        description: str. One line for humans.
+        package_file: str or None. Path of a file shipped inside the installed package,
+            relative to the `affectkeras/weights/` folder (`PACKAGE_DIR`), e.g.
+            `"files/ferplus.weights.h5"`: `fetch_preset` returns its path without any
+            network. Exactly one of `url` and `package_file` is given.
+
+    Raises:
+        InvalidArgumentError: both or neither of `url` and `package_file`, or a
+            `package_file` that is absolute or leaves the package folder.
+
+    Example:
+        >>> preset = WeightsPreset(
+        ...     url="file:///data/vggface_notop.h5", file_hash="9f86d0...",
+        ...     file_name="vggface_notop.h5", expects="vggface1")
+        >>> model = VGGFace(include_top=False, weights=preset)
+        >>> bundled = WeightsPreset(
+        ...     url=None, file_hash=None, file_name="ferplus.weights.h5",
+        ...     expects="vggface1", legacy=False, package_file="files/ferplus.weights.h5")
+
+    Reference:
+        Malli, "keras-vggface" (https://github.com/rcmalli/keras-vggface), release v2.0.
+    """
+
+    url: str | None
+    file_hash: str | None
+    file_name: str
+    expects: str
+    legacy: bool = True
+    backbone: str = "vggface"
+    include_top: bool = False
+    description: str = ""
+    package_file: str | None = None
+
+    def __post_init__(self):
+        if (self.url is None) == (self.package_file is None):
+            raise InvalidArgumentError(
+                "A WeightsPreset needs exactly one of `url` (a download) and `package_file` "
+                f"(a file shipped in the package). Received: url={self.url!r}, "
+                f"package_file={self.package_file!r}"
+            )
+        if self.package_file is not None:
+            parts = pathlib.PurePosixPath(self.package_file.replace(os.sep, "/")).parts
+            if not parts or os.path.isabs(self.package_file) or ".." in parts:
+                raise InvalidArgumentError(
+                    "`package_file` must be a path relative to the affectkeras/weights "
+                    f"folder, inside it. Received: package_file={self.package_file!r}"
+                )
+
+    @property
+    def bundled(self):
+        """True for a file shipped in the package (`package_file`), False for a download."""
+        return self.package_file is not None
+
+
+PRESETS = {
+    "vggface1_vgg16": WeightsPreset(
+        url=_VGGFACE_RELEASE + "rcmalli_vggface_tf_vgg16.h5",
+        file_hash=None,
+        file_name="rcmalli_vggface_tf_vgg16.h5",
+        expects="vggface1",
+        backbone="vggface",
+        include_top=True,
+        description="VGG-16 trained on VGGFace (2622 identities), with fc6-fc8; 224x224 input",
+    ),
+    "vggface1_vgg16_notop": WeightsPreset(
+        url=_VGGFACE_RELEASE + "rcmalli_vggface_tf_notop_vgg16.h5",
+        file_hash=None,
+        file_name="rcmalli_vggface_tf_notop_vgg16.h5",
+        expects="vggface1",
+        backbone="vggface",
+        description="VGG-16 trained on VGGFace, 13 conv layers only; any input >= 32",
+    ),
+    "vggface2_resnet50": WeightsPreset(
+        url=_VGGFACE_RELEASE + "rcmalli_vggface_tf_resnet50.h5",
+        file_hash=None,
+        file_name="rcmalli_vggface_tf_resnet50.h5",
+        expects="vggface2",
+        backbone="resnet50_face",
+        include_top=True,
+        description="ResNet-50 trained on VGGFace2 (8631 identities), with its classifier",
+    ),
+    "vggface2_resnet50_notop": WeightsPreset(
+        url=_VGGFACE_RELEASE + "rcmalli_vggface_tf_notop_resnet50.h5",
+        file_hash=None,
+        file_name="rcmalli_vggface_tf_notop_resnet50.h5",
+        expects="vggface2",
+        backbone="resnet50_face",
+        description="ResNet-50 trained on VGGFace2, conv part only",
+    ),
+    "imagenet_densenet121_notop": WeightsPreset(
+        url=_KERAS_DENSENET + "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        # The md5 keras.applications.DenseNet121 checks.
+        file_hash="30ee3e1110167f948a6b9946edeeb738",
+        file_name="densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        expects="imagenet_torch",
+        backbone="densenet121",
+        description="DenseNet-121 trained on ImageNet (keras-applications), conv part only",
+    ),
+}
+
+
+def list_presets(backbone=None):
+    """Returns the preset names, all of them or those that fit one backbone.
+
+    Args:
+        backbone: str or None. `"vggface"`, `"resnet50_face"`, `"densenet121"`, or None
+            for all.
+
+    Returns:
+        A sorted list of preset names.
+
+    Example:
+        >>> list_presets("vggface")
+        ['vggface1_vgg16', 'vggface1_vgg16_notop']
+    """
+    return sorted(n for n, p in PRESETS.items() if backbone is None or p.backbone == backbone)
+
+
+def get_preset(name):
+    """Returns the `WeightsPreset` called `name`.
+
+    Args:
+        name: str. A key of `PRESETS`.
+
+    Returns:
+        The `WeightsPreset`.
+
+    Raises:
+        InvalidArgumentError: for an unknown name; the message lists the presets.
+
+    Example:
+        >>> get_preset("vggface2_resnet50_notop").expects
+        'vggface2'
+    """
+    if name not in PRESETS:
+        raise InvalidArgumentError(
+            f"Unknown weights preset. Valid presets: {list_presets()}. Received: name={name!r}"
+        )
+    return PRESETS[name]
