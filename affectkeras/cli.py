@@ -146,13 +146,15 @@ def _register_predict(subparsers):
             "the sound for audio-visual networks) and writes OUT/<video stem>.csv, one row per frame "
             "of the video (frame_index, time, face_found, face box, track_id, then the predictions; "
             "empty where no face was found), plus OUT/<stem>_va.png (valence and arousal over time) "
-            "and OUT/<stem>_circumplex.png."
+            "and OUT/<stem>_circumplex.png for networks with valence/arousal, and "
+            "OUT/<stem>_expressions.png (expression probabilities over time) for networks with expressions."
         ),
     )
     parser.add_argument("video", metavar="VIDEO", help="the video file (anything ffmpeg reads)")
-    parser.add_argument("--model", required=True, metavar="PATH",
-                        help="a .keras file, a run folder (model.keras), or a SavedModel folder "
-                             "written by `affectkeras.export.export_saved_model`")
+    parser.add_argument("--model", default="ferplus", metavar="PATH",
+                        help="a .keras file, a run folder (model.keras), a SavedModel folder written by "
+                             "`affectkeras.export.export_saved_model`, or a network preset shipped with "
+                             "affectkeras (default: ferplus, the FER+ expression model)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     parser.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                         help="model inputs per call: frames for per-frame networks (default: 32), "

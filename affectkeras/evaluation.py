@@ -386,11 +386,13 @@ def score_classes(model, dataset, *, num_classes, batch_size):
     Returns:
         dict: `accuracy`, `f1` (macro over the classes present, as `metrics.expr_score`),
         `test_examples`, `chance_accuracy` (1 / C), `majority_accuracy` (share of the most
-        frequent class), `confusion_matrix` (C x C list, rows true class).
+        frequent class), `confusion_matrix` (C x C list, rows true class), `collapsed`
+        (the class index every example was predicted as, when they all were; else None).
     """
     truth, probabilities = _predict_dataset(model, dataset, EXPR_OUTPUT, batch_size)
     score = expr_score(truth, probabilities)
     counts = np.bincount(truth, minlength=num_classes)
+    predicted = np.unique(probabilities.argmax(axis=-1))
     return {
         "accuracy": float(score["accuracy"]),
         "f1": float(score["f1"]),
@@ -398,6 +400,7 @@ def score_classes(model, dataset, *, num_classes, batch_size):
         "chance_accuracy": 1.0 / num_classes,
         "majority_accuracy": float(counts.max() / counts.sum()),
         "confusion_matrix": confusion_counts(truth, probabilities, num_classes=num_classes).tolist(),
+        "collapsed": int(predicted[0]) if len(predicted) == 1 and len(truth) > 1 else None,
     }
 
 

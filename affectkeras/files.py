@@ -25,7 +25,9 @@ def _staging_name(path, keep_suffix):
     # saves only to `.keras`), dropped where a glob for the final suffix must not see it.
     tag = f"{os.getpid()}.{secrets.token_hex(4)}{TEMP_MARK}"
     if keep_suffix:
-        return path.with_name(f".{path.stem}.{tag}{path.suffix}")
+        suffix = keep_suffix if isinstance(keep_suffix, str) else path.suffix
+        base = path.name[: -len(suffix)] if suffix and path.name.endswith(suffix) else path.stem
+        return path.with_name(f".{base}.{tag}{suffix}")
     return path.with_name(f".{path.name}.{tag}")
 
 
@@ -43,8 +45,9 @@ def atomic_path(path, *, keep_suffix=True, fsync=False):
 
     Args:
         path: str or Path. The final file; its folder is created.
-        keep_suffix: bool. End the temporary name with `path`'s suffix (Keras wants
-            `.keras`); False hides it from globs such as `*.tfrecord`.
+        keep_suffix: bool or str. End the temporary name with `path`'s suffix (Keras wants
+            `.keras`), or with this suffix (`".weights.h5"`); False hides it from globs
+            such as `*.tfrecord`.
         fsync: bool. Flush the file to disk before the rename.
 
     Example:

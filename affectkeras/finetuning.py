@@ -20,6 +20,7 @@ import json
 import pathlib
 import re
 import typing
+import warnings
 
 from affectkeras.constants import AUDIO_WINDOW, FACES_INPUT, RAVDESS_EMOTIONS, SEQUENCE_LENGTH, VA_NAMES
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice
@@ -55,9 +56,10 @@ def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_clas
     """Reads a downstream database of `kind` from `data`.
 
     Args:
-        kind: str. `"audio_clips"` (RAVDESS naming), `"expression_images"` (`<class>/`
+        kind: str. `"audio_clips"` (RAVDESS naming, or a CSV `path,label,subject` list of
+            any corpus, its labels free class names), `"expression_images"` (`<class>/`
             folders or a CSV `path,label` list) or `"continuous_va"` (`videos/`, `labels/`).
-        data: str or Path. The database folder (or the CSV list of images).
+        data: str or Path. The database folder (or the CSV list of clips or images).
         subject_pattern: str. Regex on image paths (continuous VA: label file names),
             group 1 = the subject; required for images.
         num_classes: int. Expression classes of image databases (7 or 8).
@@ -78,6 +80,9 @@ def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_clas
     if not data:
         raise InvalidArgumentError("--data is required: the database folder. Received: data=''")
     data = pathlib.Path(data)
+    if kind == "audio_clips" and data.suffix.lower() == ".csv":  # any corpus: path,label,subject
+        records, classes = annotations.read_clip_csv(data)
+        return Database(kind, records, lambda r: r.subject, classes)
     if kind == "audio_clips":
         records = annotations.read_ravdess(data, extensions=tuple(f".{e}" for e in audio.AUDIO_EXTENSIONS))
         if not records:
@@ -150,7 +155,8 @@ def source_network(kind, model=None, *, width=1.0, image_size=96, seq_len=SEQUEN
     Args:
         kind: str. One of `KINDS`: audio clips start from an audio stream, images from a
             per-frame face network, continuous VA from a CNN-RNN.
-        model: str, Path or None. A run folder or `.keras` file; None or `"none"` = fresh.
+        model: str, Path or None. A run folder, a `.keras` file, or a network preset shipped
+            with affectkeras (`"ferplus"`); None or `"none"` = fresh.
         width: float. Width of a fresh network.
         image_size: int. Face size of a fresh image network.
         seq_len: int. Frames per sequence of a fresh CNN-RNN.
@@ -160,8 +166,12 @@ def source_network(kind, model=None, *, width=1.0, image_size=96, seq_len=SEQUEN
     """
     check_choice("kind", kind, KINDS)
     if model and str(model).lower() != "none":
+        from affectkeras import weights
         from affectkeras.runs import load_trained_model
 
+        preset = weights.PRESETS.get(str(model))
+        if preset is not None and preset.network is not None and not pathlib.Path(model).exists():
+            return weights.load_preset_model(str(model))  # a network shipped with affectkeras
         return load_trained_model(model)
     from affectkeras.models import get_network, streams
 
@@ -196,7 +206,7 @@ def face_size(model):
     return int(model.input[FACES_INPUT].shape[-2])
 
 
-def run_folds(folds, run, train_fold, *, subject_of, config, resume=False):
+def run_folds(folds, run, train_fold, *, subject_of, config, resume=False, classes=None):
     """Runs `train_fold` on every fold in `run.path / fold_<i>`, resuming finished folds.
 
     Args:
@@ -206,9 +216,12 @@ def run_folds(folds, run, train_fold, *, subject_of, config, resume=False):
         subject_of: callable. Record -> subject (named in each fold's config and scores).
         config: dict or dataclass. Saved with each fold's `config.json`.
         resume: bool. Read the scores of folds that finished before instead of training them.
+        classes: sequence of str or None. Class names, for the collapse warning.
 
     Returns:
         list of dict: per fold, `fold`, `test_subjects`, `train_examples`, then the scores.
+        A fold whose scores say `collapsed` (every held-out prediction one class, see
+        `evaluation.score_classes`) also gets a `warning`, printed and warned.
     """
     from affectkeras.runs import RunFolder
 
@@ -226,6 +239,14 @@ def run_folds(folds, run, train_fold, *, subject_of, config, resume=False):
         fold.save_config({**config, "fold": index, "test_subjects": test_subjects})
         scores = {"fold": index, "test_subjects": test_subjects, "train_examples": len(train),
                   **train_fold(index, train, test, fold)}
+        if scores.get("collapsed") is not None:
+            collapsed = classes[scores["collapsed"]] if classes else scores["collapsed"]
+            scores["warning"] = (
+                f"fold {index}: every held-out prediction is {collapsed!r}: the network collapsed to one class. "
+                "Try a lower --learning-rate (e.g. 1e-4) or a pretrained --model."
+            )
+            warnings.warn(scores["warning"], stacklevel=2)
+            print(f"WARNING: {scores['warning']}", flush=True)
         fold.write_metrics(scores)
         results.append(scores)
         print(f"fold {index}/{len(folds)} (test subjects {', '.join(map(str, test_subjects))}): "

@@ -43,12 +43,15 @@ from affectkeras.constants import (
     FACES_INPUT,
     VA_NAMES,
     VA_OUTPUT,
+    EXPRESSIONS_8,
     au_names,
     expression_names,
 )
 from affectkeras.errors import DataFormatError, InvalidArgumentError, MediaError, check_positive, one_line
 from affectkeras.files import atomic_path
 
+# The network `affectkeras predict` uses without --model: the FER+ expression preset.
+DEFAULT_MODEL = "ferplus"
 # Face side when a network leaves its input size open (the VGG-Face networks' 96 px).
 DEFAULT_FACE_SIZE = 96
 # Model inputs per call when `batch_size` is None: frames (per-frame nets) or windows.
@@ -235,7 +238,9 @@ def load_predictor(path):
             - a run folder (`affectkeras.runs.RunFolder`: its `model.keras`, else its best
               or last checkpoint);
             - a SavedModel folder written by `affectkeras.export.export_saved_model`, or
-              a folder holding one as `saved_model/`.
+              a folder holding one as `saved_model/`;
+            - the name of a network preset shipped with affectkeras (`DEFAULT_MODEL`,
+              `"ferplus"`: expressions from FER+), when no such file exists.
 
     Returns:
         `Predictor`.
@@ -251,10 +256,13 @@ def load_predictor(path):
         >>> predictor.face_size, predictor.window, list(predictor.outputs)
         (96, None, ['valence_arousal', 'expression', 'action_units'])
     """
-    from affectkeras import runs
+    from affectkeras import runs, weights
 
     path = pathlib.Path(path)
     if not path.exists():
+        preset = weights.PRESETS.get(str(path))
+        if preset is not None and preset.network is not None:  # a network shipped with the package
+            return Predictor.from_model(weights.load_preset_model(str(path)), source=f"preset {path}")
         raise FileNotFoundError(errno.ENOENT, "No such model file or folder", str(path))
     if path.is_dir() and (path / SAVED_MODEL_FILE).is_file():
         return Predictor.from_saved_model(path)
@@ -535,11 +543,14 @@ class PredictionFiles(typing.NamedTuple):
         va_plot: pathlib.Path or None. `<stem>_va.png`: valence and arousal over time
             (None when the network predicts no valence/arousal).
         circumplex_plot: pathlib.Path or None. `<stem>_circumplex.png`.
+        expression_plot: pathlib.Path or None. `<stem>_expressions.png`: the expression
+            probabilities over time (None when the network predicts no expressions).
     """
 
     csv: pathlib.Path
     va_plot: typing.Optional[pathlib.Path]
     circumplex_plot: typing.Optional[pathlib.Path]
+    expression_plot: typing.Optional[pathlib.Path] = None
 
 
 _INTEGER_COLUMNS = ("frame_index", "face_found", "track_id")
@@ -594,13 +605,17 @@ def write_predictions(table, out_dir, stem):
     csv_path = out_dir / f"{stem}.csv"
     with atomic_path(csv_path) as staging, open(staging, "w", encoding="utf-8", newline="") as file:
         file.writelines(line + "\n" for line in _format_rows(table))
-    if "valence" not in table.columns:
-        return PredictionFiles(csv_path, None, None)
-    va_path = out_dir / f"{stem}_va.png"
-    circumplex_path = out_dir / f"{stem}_circumplex.png"
-    _figures.save_png(_plot_va(table, stem), va_path)
-    _figures.save_png(_plot_circumplex(table, stem), circumplex_path)
-    return PredictionFiles(csv_path, va_path, circumplex_path)
+    va_path = circumplex_path = expression_path = None
+    if "valence" in table.columns:
+        va_path = out_dir / f"{stem}_va.png"
+        circumplex_path = out_dir / f"{stem}_circumplex.png"
+        _figures.save_png(_plot_va(table, stem), va_path)
+        _figures.save_png(_plot_circumplex(table, stem), circumplex_path)
+    classes = [name for name in EXPRESSIONS_8 if name in table.columns]
+    if classes:
+        expression_path = out_dir / f"{stem}_expressions.png"
+        _figures.save_png(_plot_expressions(table, stem, classes), expression_path)
+    return PredictionFiles(csv_path, va_path, circumplex_path, expression_path)
 
 
 def _plot_va(table, title):
@@ -612,6 +627,17 @@ def _plot_va(table, title):
     axes.axhline(0, color="0.6", linewidth=0.8)
     axes.set(xlabel="time (s)", ylim=(-1.05, 1.05), title=f"{title}: valence and arousal")
     axes.legend(loc="upper right")
+    axes.grid(alpha=0.3)
+    return figure
+
+
+def _plot_expressions(table, title, classes):
+    figure = _figures.figure(8, 3.5)
+    axes = figure.add_subplot()
+    for name in classes:  # one colour each from Matplotlib's cycle; NaN (no face) leaves gaps
+        axes.plot(table["time"], table[name], label=name, linewidth=1.1)
+    axes.set(xlabel="time (s)", ylabel="probability", ylim=(-0.02, 1.02), title=f"{title}: expressions")
+    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     axes.grid(alpha=0.3)
     return figure
 
@@ -652,6 +678,7 @@ def predict_and_write(video, model, out_dir, *, stem=None, batch_size=None, prog
 
 
 __all__ = [
+    "DEFAULT_MODEL",
     "PredictionFiles",
     "PredictionTable",
     "Predictor",

@@ -25,6 +25,7 @@ import tensorflow as tf  # noqa: E402
 
 import affectkeras  # noqa: E402
 from affectkeras.models import inference_model  # noqa: E402
+from affectkeras.weights import load_preset_model  # noqa: E402
 
 NETWORKS = {
     "AffWildNet (VGG-Face fc6 + 2xGRU)": lambda: affectkeras.build_cnn_rnn(va_activation="linear", sequence_length=None),
@@ -37,6 +38,7 @@ NETWORKS = {
     "A/V-MT-VGG-RNN": lambda: affectkeras.build_av_mt_vgg_rnn(sequence_length=None),
     "MT-ArcRes (112 px)": lambda: inference_model(affectkeras.build_mt_arcres()),
     "MT-ArcVGG (112 px)": lambda: inference_model(affectkeras.build_mt_arcvgg()),
+    "ferplus (shipped; width 0.5; 48 px)": lambda: load_preset_model("ferplus"),
 }
 
 

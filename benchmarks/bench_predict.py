@@ -9,6 +9,7 @@ both (the predictor's whole job), so the ratio shows what batching buys end to e
 
 Usage:
     python benchmarks/bench_predict.py [--rounds 3] [--video PATH] [--width 1.0]
+    python benchmarks/bench_predict.py --model ferplus   # the shipped expression network
 """
 
 import argparse
@@ -23,7 +24,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from affectkeras import build_av_mt_vgg_rnn, media  # noqa: E402
-from affectkeras.inference import Predictor, predict_video  # noqa: E402
+from affectkeras.inference import Predictor, as_predictor, predict_video  # noqa: E402
 
 VIDEO = REPO.parent / "shared" / "data" / "video" / "WolfgangLanger_Pexels.mp4"
 
@@ -33,13 +34,20 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--video", default=str(VIDEO))
     parser.add_argument("--width", type=float, default=1.0, help="network width (1.0 = the papers')")
+    parser.add_argument("--model", default="", help="a model path or shipped preset (e.g. ferplus) instead of "
+                                                     "the full-size A/V-MT-VGG-RNN")
     args = parser.parse_args(argv)
 
     info = media.probe(args.video)
-    predictor = Predictor.from_model(build_av_mt_vgg_rnn(width=args.width, sequence_length=80))
-    settings = {"batched (4 windows per call)": 4, "unbatched (1 window per call)": 1}
-    predict_video(args.video, predictor, batch_size=4)  # warm-up: traces the predict function
-    predict_video(args.video, predictor, batch_size=1)
+    if args.model:
+        predictor, what = as_predictor(args.model), args.model
+    else:
+        predictor = Predictor.from_model(build_av_mt_vgg_rnn(width=args.width, sequence_length=80))
+        what = f"A/V-MT-VGG-RNN width {args.width}"
+    unit, batched = ("windows", 4) if predictor.window else ("frames", 32)
+    settings = {f"batched ({batched} {unit} per call)": batched, f"unbatched (1 {unit[:-1]} per call)": 1}
+    for batch_size in settings.values():  # warm-up: traces the predict function
+        predict_video(args.video, predictor, batch_size=batch_size)
     times = {name: [] for name in settings}
     for _ in range(args.rounds):
         for name, batch_size in settings.items():
@@ -48,13 +56,13 @@ def main(argv=None):
             times[name].append(time.perf_counter() - start)
             assert len(table) == info.frame_count
     print(f"{pathlib.Path(args.video).name}: {info.frame_count} frames, {info.duration:.1f} s, "
-          f"A/V-MT-VGG-RNN width {args.width}, {os.cpu_count()} cores, median of {args.rounds} rounds")
+          f"{what}, {os.cpu_count()} cores, median of {args.rounds} rounds")
     for name, values in times.items():
         median = statistics.median(values)
         print(f"  {name:30s} {median:6.1f} s  {info.frame_count / median:6.1f} frames/s  "
               f"{info.duration / median:5.2f}x real time")
-    ratio = statistics.median(times["unbatched (1 window per call)"]) / statistics.median(
-        times["batched (4 windows per call)"])
+    batched_name, unbatched_name = settings
+    ratio = statistics.median(times[unbatched_name]) / statistics.median(times[batched_name])
     print(f"  batched / unbatched speed: {ratio:.2f}x")
 
 

@@ -11,7 +11,10 @@
 4. evaluates it on the held-out videos with the ABAW metrics, beside a constant predictor;
 5. exports a SavedModel;
 6. predicts a real face video (`assets/astronaut.mp4`) from the SavedModel: a CSV with
-   one row per frame and the valence/arousal plots.
+   one row per frame and the valence/arousal plots;
+7. predicts the same video with the expression model that ships with affectkeras (trained
+   on FER+'s real faces, `affectkeras.weights` preset `ferplus`): the expression
+   probabilities of every frame and their plot.
 
 Everything goes under `--out`. Running the demo again replaces an earlier demo there
 (`--no-overwrite` refuses instead); `--resume` continues an interrupted one.
@@ -63,7 +66,7 @@ def main(argv=None):
     run.save_config(config)
     set_seed(config.seed)
 
-    print(f"1/6 synthetic Aff-Wild2 ({config.videos} videos) -> {out / 'data'}", flush=True)
+    print(f"1/7 synthetic Aff-Wild2 ({config.videos} videos) -> {out / 'data'}", flush=True)
     data = out / "data"
     if config.resume and (data / "synthetic.json").is_file():
         dataset = SyntheticDataset.load(data)
@@ -71,13 +74,13 @@ def main(argv=None):
         dataset = write_dataset(data, num_videos=config.videos, frames=config.frames, seed=config.seed,
                                 overwrite=True)
 
-    print("2/6 preprocessing into TFRecords (faces + audio)", flush=True)
+    print("2/7 preprocessing into TFRecords (faces + audio)", flush=True)
     records = {split: out / "records" / split for split in ("train", "validation")}
     for split, folder in records.items():
         run_preprocess(dataset.root, folder, split=split, size=config.face_size, progress=None,
                        overwrite=not config.resume)
 
-    print(f"3/6 training a small A/V-MT-VGG-RNN for {config.epochs} epochs", flush=True)
+    print(f"3/7 training a small A/V-MT-VGG-RNN for {config.epochs} epochs", flush=True)
     shared = dict(seq_len=config.seq_len, modalities=("faces", "audio"), face_size=config.face_size)
     train = make_sequence_dataset(records["train"], batch_size=config.batch_size, stride=config.seq_len // 2,
                                   seed=config.seed, deterministic=True, count=True, **shared)
@@ -90,7 +93,7 @@ def main(argv=None):
               callbacks=run.callbacks(monitor="val_valence_arousal_ccc", mode="max"))
     run.save_model(model)
 
-    print("4/6 evaluating on the held-out videos", flush=True)
+    print("4/7 evaluating on the held-out videos", flush=True)
     result = evaluation.evaluate(model, records["validation"], batch_size=config.batch_size)
     report = evaluation.write_report(result, run.path / "evaluation")
     va = result.scores["va"]
@@ -105,12 +108,16 @@ def main(argv=None):
     verdict = "clearly above" if va["score"] > 0.3 else "NOT clearly above"
     print(f"    the network is {verdict} the constant predictor", flush=True)
 
-    print("5/6 exporting a SavedModel", flush=True)
+    print("5/7 exporting a SavedModel", flush=True)
     exported = out / "export"
     export.export_model(model, exported, overwrite=True)
 
-    print(f"6/6 predicting {config.video} with the SavedModel", flush=True)
+    print(f"6/7 predicting {config.video} with the SavedModel", flush=True)
     files = inference.predict_and_write(config.video, exported / "saved_model", out / "predictions", progress=True)
+
+    print(f"7/7 predicting {config.video} with the expression model shipped with affectkeras "
+          f"({inference.DEFAULT_MODEL!r}, trained on FER+)", flush=True)
+    shipped = inference.predict_and_write(config.video, inference.DEFAULT_MODEL, out / "expressions", progress=True)
 
     print("\noutputs:")
     for what, path in [
@@ -120,9 +127,10 @@ def main(argv=None):
         ("metrics", run.metrics_path), ("SavedModel", exported / "saved_model"),
         ("predictions", files.csv), ("valence/arousal plot", files.va_plot),
         ("circumplex plot", files.circumplex_plot),
+        ("shipped model: CSV", shipped.csv), ("shipped model: plot", shipped.expression_plot),
     ]:
         print(f"  {what:22s} {path}")
-    return {"va": va, "constant_predictor_ccc": float(constant), "files": files}
+    return {"va": va, "constant_predictor_ccc": float(constant), "files": files, "shipped": shipped}
 
 
 if __name__ == "__main__":

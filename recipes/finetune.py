@@ -204,7 +204,7 @@ def main(argv=None):
         return {**scores, "train_seconds": round(time.perf_counter() - started, 1)}
 
     results = finetuning.run_folds(folds, run, train_fold, subject_of=database.subject_of, config=config,
-                                   resume=config.resume)
+                                   resume=config.resume, classes=database.classes)
     summary = finetuning.summarise_folds(results)
     metrics = {"kind": config.kind, "classes": list(database.classes), "folds": results, "summary": summary,
                "std": "sample standard deviation over folds (ddof=1)"}

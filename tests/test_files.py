@@ -33,6 +33,10 @@ def test_atomic_path_keeps_or_hides_the_suffix_and_cleans_up_on_error(tmp_path):
         assert files.TEMP_MARK in staging
         open(staging, "w").write("m")
     assert (tmp_path / "sub" / "model.keras").read_text() == "m"
+    with files.atomic_path(tmp_path / "sub" / "net.weights.h5", keep_suffix=".weights.h5") as staging:
+        assert staging.endswith(".weights.h5") and files.TEMP_MARK in staging  # Keras's save_weights insists
+        open(staging, "w").write("w")
+    assert (tmp_path / "sub" / "net.weights.h5").read_text() == "w"
     with files.atomic_path(tmp_path / "v.tfrecord", keep_suffix=False, fsync=True) as staging:
         open(staging, "w").write("s")
         assert not list(tmp_path.glob("*.tfrecord"))  # a reader's glob never sees it unfinished

@@ -339,7 +339,25 @@ def test_recipe_expression_images_end_to_end(tmp_path):
     assert set(metrics["summary"]) == {"accuracy", "f1"}
 
 
+@pytest.mark.filterwarnings("ignore:fold 1.*collapsed")  # noise images: one class is a fair answer
+def test_recipe_expression_images_from_the_shipped_ferplus_network(tmp_path):
+    root = _write_image_folder(tmp_path / "db")
+    metrics = load_recipe("finetune").main([
+        "--kind", "expression_images", "--data", str(root), "--subject-pattern", r"/(S\d+)_", "--model", "ferplus",
+        "--epochs", "1", "--batch-size", "4", "--test-fraction", "0.34", "--run-dir", str(tmp_path / "run"),
+        "--verbose", "0",
+    ])
+    _check_run(tmp_path / "run", 1)
+    import keras
+
+    fold_model = keras.saving.load_model(tmp_path / "run" / "fold_1" / "model.keras", compile=False)
+    assert fold_model.input["faces"].shape == (None, 48, 48, 3)  # the preset's face size
+    assert fold_model.get_layer("visual_cnn").get_layer("visual_cnn_normalization").grayscale
+    assert metrics["folds"][0]["test_examples"] == 6
+
+
 @pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:fold.*collapsed")  # one epoch of a tiny network
 def test_recipe_audio_clips_leave_one_subject_out(tmp_path):
     root = _write_ravdess(tmp_path / "ravdess")
     run_dir = tmp_path / "run"
@@ -362,6 +380,75 @@ def test_recipe_audio_clips_leave_one_subject_out(tmp_path):
     assert len(again["folds"]) == 2
     resumed = recipe.main(argv + ["--resume"])
     assert resumed["folds"] == metrics["folds"]
+
+
+def _write_clip_list(root):
+    """RAVDESS-like clips listed in a CSV with free class names and speakers, as EMO-DB or CREMA-D are."""
+    ravdess = _write_ravdess(root / "clips")
+    names = {1: "calm speech", 3: "joy", 5: "ärger"}
+    lines = ["path,label,subject"]
+    for clip in sorted(ravdess.rglob("*.wav")):
+        emotion, actor = int(clip.stem.split("-")[2]), int(clip.stem.split("-")[6])
+        lines.append(f"{clip.relative_to(root)},{names[emotion]},speaker{actor}")
+    (root / "list.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root / "list.csv"
+
+
+def test_read_clip_csv_free_labels_and_bad_rows(tmp_path):
+    listing = _write_clip_list(tmp_path)
+    records, classes = annotations.read_clip_csv(listing)
+    assert classes == ("calm speech", "joy", "ärger") and len(records) == 12
+    assert {r.subject for r in records} == {"speaker1", "speaker2"}
+    assert all(classes[r.label] == r.label_name for r in records)
+    text = listing.read_text(encoding="utf-8").splitlines()
+    for name, lines, message in [
+        ("no_subject.csv", ["path,label"] + [",".join(l.split(",")[:2]) for l in text[1:]], r"no_subject\.csv:1: no column 'subject'"),
+        ("missing.csv", text[:3] + ["clips/nowhere.wav,joy,speaker1"], r"missing\.csv:4: .*nowhere\.wav.*not found"),
+        ("empty_label.csv", text[:2] + [text[2].rsplit(",", 2)[0] + ",,speaker1"], r"empty_label\.csv:3: empty label"),
+    ]:
+        (tmp_path / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        with pytest.raises(DataFormatError, match=message):
+            annotations.read_clip_csv(tmp_path / name)
+    with pytest.raises(DataFormatError, match="'joy' is not one of the classes"):
+        annotations.read_clip_csv(listing, classes=("calm speech", "ärger"))
+
+
+def test_collapse_to_one_class_is_detected_and_warned(tmp_path, capsys):
+    import keras
+
+    from affectkeras import finetuning
+    from affectkeras.evaluation import score_classes
+    from affectkeras.runs import RunFolder
+
+    faces = keras.Input((4,), name="faces")
+    bias = keras.initializers.Constant([0.0, 0.0, 5.0])  # always class 2, whatever the input
+    always = keras.Model({"faces": faces}, {"expression": keras.layers.Dense(
+        3, activation="softmax", kernel_initializer="zeros", bias_initializer=bias, name="expression")(faces)})
+    data = [({"faces": np.random.default_rng(0).normal(size=(6, 4)).astype("float32")},
+             {"expression": np.array([0, 1, 2, 0, 1, 2])})]
+    scores = score_classes(always, data, num_classes=3, batch_size=6)
+    assert scores["collapsed"] == 2 and scores["accuracy"] == pytest.approx(1 / 3)
+    run = RunFolder(tmp_path / "run")
+    with pytest.warns(UserWarning, match="'sad'.*collapsed to one class"):
+        results = finetuning.run_folds([([1, 2], [3])], run, lambda *args: {"accuracy": 0.3, **scores},
+                                       subject_of=lambda r: r, config={}, classes=("happy", "neutral", "sad"))
+    assert "collapsed to one class" in results[0]["warning"] and "WARNING" in capsys.readouterr().out
+    assert json.loads((tmp_path / "run" / "fold_1" / "metrics.json").read_text())["warning"] == results[0]["warning"]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:fold.*collapsed")  # one epoch of a tiny network
+def test_recipe_audio_clips_from_a_csv_corpus(tmp_path):
+    listing = _write_clip_list(tmp_path)
+    metrics = load_recipe("finetune").main([
+        "--kind", "audio_clips", "--data", str(listing), "--model", "none", "--width", str(WIDTH),
+        "--leave-one-subject-out", "--num-windows", "2", "--epochs", "1", "--batch-size", "4",
+        "--run-dir", str(tmp_path / "run"), "--verbose", "0",
+    ])
+    _check_run(tmp_path / "run", 2)
+    assert metrics["classes"] == ["calm speech", "joy", "ärger"]
+    assert [fold["test_subjects"] for fold in metrics["folds"]] == [["speaker1"], ["speaker2"]]
+    assert metrics["folds"][0]["chance_accuracy"] == pytest.approx(1 / 3)
 
 
 def test_recipe_bad_input_names_the_problem(tmp_path):

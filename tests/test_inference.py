@@ -244,13 +244,31 @@ def test_wrong_model_file_raises_a_one_line_library_error(videos, tmp_path, caps
 
 def test_cli_rejects_wrong_arguments_with_one_line(capsys):
     with pytest.raises(SystemExit) as info:
-        cli.main(["predict", "clip.mp4", "--out", "x"])  # no --model
+        cli.main(["predict", "clip.mp4"])  # no --out (--model defaults to the shipped ferplus network)
     assert info.value.code == 2
     with pytest.raises(SystemExit) as info:
         cli.main(["predict", "clip.mp4", "--model", "m.keras", "--out", "x", "--batch-size", "0"])
     assert info.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 2 and "--model" in err and "--batch-size" in err
+    assert err.count("\n") == 2 and "--out" in err and "--batch-size" in err
+
+
+def test_predict_without_model_uses_the_shipped_ferplus_network(shared_data, tmp_path, capsys):
+    # A woman goes from crying to laughing: the shipped expression model must see it.
+    video = shared_data / "video" / "WolfgangLanger_Pexels.mp4"
+    assert cli.main(["predict", str(video), "--out", str(tmp_path), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert str(tmp_path / "WolfgangLanger_Pexels_expressions.png") in printed
+    with open(tmp_path / "WolfgangLanger_Pexels.csv") as file:
+        rows = [row for row in csv.DictReader(file) if row["face_found"] == "1"]
+    assert set(EXPRESSIONS_8) <= set(rows[0]) and "valence" not in rows[0]
+    time = np.array([float(row["time"]) for row in rows])
+    first, last = time <= 5.0, time >= time.max() - 5.0
+    assert first.sum() > 60 and last.sum() > 60
+    sadness = np.array([float(row["Sadness"]) for row in rows])
+    happiness = np.array([float(row["Happiness"]) for row in rows])
+    assert sadness[first].mean() > sadness[last].mean()
+    assert happiness[last].mean() > happiness[first].mean()
 
 
 def test_bad_arguments_name_themselves(videos, av_model):
@@ -335,7 +353,7 @@ def test_command_writes_csv_and_plots(videos, av_model_file, tmp_path, capsys):
     captured = capsys.readouterr()
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "short.csv", "short_circumplex.png", "short_va.png"
+        "short.csv", "short_circumplex.png", "short_expressions.png", "short_va.png"
     ]
     assert "short.csv" in captured.out and "45/45 frames" in captured.err  # progress line
 

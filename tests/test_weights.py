@@ -416,6 +416,38 @@ def test_bundled_preset_loads_from_the_package_without_network(tmp_path, monkeyp
         fetch_preset("tiny_bundled")
 
 
+def test_a_network_preset_builds_loads_predicts_and_starts_other_networks(tmp_path, monkeypatch):
+    import affectkeras
+    from affectkeras.inference import load_predictor
+    from affectkeras.pretraining import build_expression_network
+    from affectkeras.weights import load_preset_model
+
+    monkeypatch.setattr(presets_module, "PACKAGE_DIR", tmp_path)
+    (tmp_path / "files").mkdir()
+    trained = build_expression_network(width=0.05, input_size=32, dropout=0.5)
+    trained.save_weights(tmp_path / "files" / "tiny_net.weights.h5")
+    network = {"network": "mt_vgg", "width": 0.05, "input_size": 32, "dropout": 0.5, "feature_layer": "fc6",
+               "normalization": "gray", "tasks": ("expr",), "name": "tiny_net"}
+    monkeypatch.setitem(PRESETS, "tiny_net", WeightsPreset(
+        url=None, file_hash=None, file_name="tiny_net.weights.h5", expects="gray", legacy=False,
+        backbone="vggface", package_file="files/tiny_net.weights.h5", network=network,
+    ))
+    faces = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3)).astype("uint8")
+    loaded = load_preset_model("tiny_net")
+    assert loaded.name == "tiny_net"
+    np.testing.assert_allclose(loaded.predict_on_batch({"faces": faces})["expression"],
+                               trained.predict_on_batch({"faces": faces})["expression"], atol=1e-6)
+    predictor = load_predictor("tiny_net")  # a preset name where no such file exists
+    assert (predictor.face_size, predictor.window, list(predictor.outputs)) == (32, None, ["expression"])
+    # The preset's stream starts another network of the same width and face size.
+    sequence = affectkeras.build_mt_vgg_rnn(pretraining="tiny_net", width=0.05, input_size=32, sequence_length=4)
+    stream = sequence.get_layer("visual_cnn").layer
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(stream(faces)),
+                               keras.ops.convert_to_numpy(trained.get_layer("visual_cnn")(faces)), atol=1e-5)
+    with pytest.raises(InvalidArgumentError, match="holds a backbone's weights"):
+        load_preset_model("vggface1_vgg16_notop")
+
+
 def test_a_preset_is_either_a_download_or_bundled():
     fields = {"file_hash": None, "file_name": "x.h5", "expects": "vggface1"}
     with pytest.raises(InvalidArgumentError, match="exactly one of `url`"):
@@ -428,10 +460,12 @@ def test_a_preset_is_either_a_download_or_bundled():
 
 
 def test_published_presets():
-    assert list_presets("vggface") == ["vggface1_vgg16", "vggface1_vgg16_notop"]
+    assert list_presets("vggface") == ["ferplus", "vggface1_vgg16", "vggface1_vgg16_notop"]
     assert list_presets("resnet50_face") == ["vggface2_resnet50", "vggface2_resnet50_notop"]
     release = "https://github.com/rcmalli/keras-vggface/releases/download/v2.0/"
     for name, preset in PRESETS.items():
+        if preset.bundled:  # shipped with the package: tested on their own
+            continue
         assert preset.url.endswith("/" + preset.file_name), name
         assert preset.expects in {"vggface1", "vggface2", "imagenet_torch"}
         assert preset.include_top == (not name.endswith("_notop"))
@@ -441,6 +475,21 @@ def test_published_presets():
     assert get_preset("vggface2_resnet50").file_name == "rcmalli_vggface_tf_resnet50.h5"
     with pytest.raises(InvalidArgumentError, match=r"Received: name='vggface3'"):
         get_preset("vggface3")
+
+
+def test_the_shipped_ferplus_preset_loads_from_the_package_without_network(monkeypatch):
+    from affectkeras.weights import load_preset_model
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("a shipped preset must not download")
+
+    monkeypatch.setattr(keras.utils, "get_file", no_network)
+    preset = get_preset("ferplus")
+    path = pathlib.Path(fetch_preset("ferplus"))  # its sha256 is checked
+    assert preset.bundled and path.is_file() and path.stat().st_size <= 20 * 2**20
+    model = load_preset_model("ferplus")
+    assert model.name == "ferplus" and model.output["expression"].shape == (None, 8)
+    assert model.input["faces"].shape == (None, 48, 48, 3)
 
 
 def test_densenet_preset_names_map_to_keras_applications_names(tmp_path):

@@ -11,6 +11,7 @@ in any preprocessing job.
 - `images`: expression image databases: AffectNet / RAF-DB / CK+ folders, CSV lists,
   FER2013, JAFFE.
 - `ravdess`: RAVDESS clips from their coded file names.
+- `clips`: any audio clip corpus listed as `path,label,subject` (EMO-DB, CREMA-D, ...).
 - `continuous`: RECOLA-style continuous per-frame CSVs, resampled to 30 fps.
 - `splits`: subject-independent train / test splits and k-fold folds (scikit-learn).
 - `ferplus`: FER+'s 10 votes per face as majority labels and soft label distributions.
@@ -26,6 +27,7 @@ from affectkeras.annotations.affwild2 import (
     read_mtl_csv,
     source_video,
 )
+from affectkeras.annotations.clips import ClipRecord, read_clip_csv
 from affectkeras.annotations.continuous import ContinuousLabels, read_continuous_csv
 from affectkeras.annotations.ferplus import (
     FERPLUS_COLUMNS,
@@ -71,6 +73,7 @@ from affectkeras.annotations.ravdess import RavdessRecord, parse_ravdess_name, r
 from affectkeras.annotations.splits import kfold_by_subject, split_by_subject
 
 __all__ = [
+    "ClipRecord",
     "AFFECTNET_CLASS_MAP",
     "EXPRESSION_ALIASES",
     "FER2013_EMOTIONS",
@@ -106,6 +109,7 @@ __all__ = [
     "parse_ravdess_name",
     "read_annotation_file",
     "read_annotation_set",
+    "read_clip_csv",
     "read_continuous_csv",
     "read_expression_csv",
     "read_expression_folder",

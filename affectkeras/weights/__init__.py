@@ -10,6 +10,7 @@ input normalisation it was trained with (`WeightsPreset.expects`):
 | `vggface2_resnet50` | `ResNet50Face`, top | `rcmalli_vggface_tf_resnet50.h5` | `"vggface2"` |
 | `vggface2_resnet50_notop` | `ResNet50Face` | `rcmalli_vggface_tf_notop_resnet50.h5` | `vggface2` |
 | `imagenet_densenet121_notop` | `DenseNet121` | `densenet121_..._notop.h5` | `"imagenet_torch"` |
+| `ferplus` (shipped) | the whole FER+ expression network (`load_preset_model`); its stream fits `VGGFace` at width 0.5, 48 px | `files/ferplus.weights.h5` | `"gray"` |
 
 The keras-vggface files are its release v2.0
 (`https://github.com/rcmalli/keras-vggface/releases/download/v2.0/`), the DenseNet file
@@ -18,7 +19,13 @@ keras-applications' (`densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5`).
 `expects` values: `"vggface1"` = `affectkeras.layers.VGGFacePreprocessing(version=1)` on RGB
 faces in [0, 255]; `"vggface2"` = `VGGFacePreprocessing(version=2)`; `"imagenet_torch"` =
 `keras.applications.densenet.preprocess_input` (x / 255, minus the ImageNet mean, divided
-by its std). Models trained from scratch use the papers' `FaceRescaling` ([-1, 1]).
+by its std); `"gray"` = `FaceRescaling(grayscale=True)` (grey, then [-1, 1]). Models trained
+from scratch use the papers' `FaceRescaling` ([-1, 1]).
+
+Network presets: a preset whose `network` names a registry network and its builder
+arguments holds a whole trained network: `load_preset_model(name)` builds it and loads the
+file. `ferplus` is one, shipped inside the package and used by `affectkeras predict` when
+no `--model` is given (`recipes/pretrain.py` made it; the README has its model card).
 
 Bundled presets: a preset may instead name a file shipped inside the package
 (`WeightsPreset(url=None, ..., package_file="files/<name>.weights.h5")`, relative to
@@ -60,6 +67,7 @@ from affectkeras.weights.loading import (
     LoadReport,
     fetch_preset,
     legacy_layer_name,
+    load_preset_model,
     load_weights,
     resolve_weights,
 )
@@ -72,6 +80,7 @@ __all__ = [
     "get_preset",
     "legacy_layer_name",
     "list_presets",
+    "load_preset_model",
     "load_weights",
     "resolve_weights",
 ]

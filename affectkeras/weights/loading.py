@@ -24,7 +24,7 @@ from affectkeras.errors import InvalidArgumentError, WeightsError
 from affectkeras.weights import presets
 from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, list_presets
 
-__all__ = ["LoadReport", "fetch_preset", "legacy_layer_name", "load_weights", "resolve_weights"]
+__all__ = ["LoadReport", "fetch_preset", "legacy_layer_name", "load_preset_model", "load_weights", "resolve_weights"]
 
 CACHE_SUBDIR = "affectkeras"
 
@@ -158,6 +158,44 @@ def _bundled_file(name, preset, file_hash):
                 f"hash {file_hash} (it has {digest}); reinstall affectkeras."
             )
     return path
+
+
+def load_preset_model(preset):
+    """The whole network a preset holds (`WeightsPreset.network`), built and loaded; no download.
+
+    Args:
+        preset: str or WeightsPreset. E.g. `"ferplus"`, the FER+ expression network that
+            ships with affectkeras.
+
+    Returns:
+        A `keras.Model`, named after the preset.
+
+    Raises:
+        InvalidArgumentError: an unknown preset, or one that holds only a backbone's weights.
+        WeightsError: its file is missing or damaged.
+
+    Example:
+        >>> model = load_preset_model("ferplus")
+        >>> model.output["expression"].shape
+        (None, 8)
+    """
+    name, preset = (preset, get_preset(preset)) if isinstance(preset, str) else (preset.file_name, preset)
+    if preset.network is None:
+        raise InvalidArgumentError(
+            f"Weights preset {name!r} holds a backbone's weights, not a whole network: pass it as "
+            f"`pretraining=` / `weights=` of a builder. Presets with a network: "
+            f"{sorted(n for n, p in presets.PRESETS.items() if p.network)}. Received: preset={name!r}"
+        )
+    from affectkeras.models import get_network
+
+    arguments = dict(preset.network)
+    model = get_network(arguments.pop("network")).build(**arguments)
+    path = fetch_preset(preset)
+    try:
+        model.load_weights(path)
+    except Exception as error:  # h5py and Keras raise many kinds on a damaged or foreign file
+        raise WeightsError(f"Cannot load weights preset {name!r} from {path}: {error}") from None
+    return model
 
 
 def resolve_weights(weights, *, backbone=None):

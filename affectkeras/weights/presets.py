@@ -47,6 +47,11 @@ class WeightsPreset:
             relative to the `affectkeras/weights/` folder (`PACKAGE_DIR`), e.g.
             `"files/ferplus.weights.h5"`: `fetch_preset` returns its path without any
             network. Exactly one of `url` and `package_file` is given.
+        network: dict or None. For a file that holds a whole trained network (not only a
+            backbone): `{"network": <affectkeras.models.NETWORKS name>, **builder
+            arguments}`, which `load_preset_model` builds before loading the file.
+        classes: tuple of str or None. The class names of the network's `expression`
+            output, in order, when they are not the Aff-Wild2 expressions.
 
     Raises:
         InvalidArgumentError: both or neither of `url` and `package_file`, or a
@@ -74,6 +79,8 @@ class WeightsPreset:
     include_top: bool = False
     description: str = ""
     package_file: str | None = None
+    network: dict | None = dataclasses.field(default=None, hash=False)
+    classes: tuple | None = None
 
     def __post_init__(self):
         if (self.url is None) == (self.package_file is None):
@@ -139,6 +146,20 @@ PRESETS = {
         expects="imagenet_torch",
         backbone="densenet121",
         description="DenseNet-121 trained on ImageNet (keras-applications), conv part only",
+    ),
+    # Trained here: recipes/pretrain.py (command, seed and figures in files/README.md and the README).
+    "ferplus": WeightsPreset(
+        url=None,
+        file_hash="f4432a4979d0ccb64fbea0986cdb816c260254a7f547f3a33ed2d69215616e89",
+        file_name="ferplus.weights.h5",
+        expects="gray",
+        legacy=False,
+        backbone="vggface",
+        description="FER+ expression network: MT-VGG's VGG-Face stream to fc6 at width 0.5, 48 px grey faces, "
+                    "8 expressions (FER+ Test 0.773, majority vote)",
+        package_file="files/ferplus.weights.h5",
+        network={"network": "mt_vgg", "width": 0.5, "input_size": 48, "feature_layer": "fc6", "normalization": "gray",
+                 "dropout": 0.5, "tasks": ("expr",), "num_expressions": 8, "name": "ferplus"},
     ),
 }
 

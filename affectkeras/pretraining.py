@@ -1,0 +1,136 @@
+"""Pretraining on FER+: a compact network of the papers' per-frame family learns expressions.
+
+The papers pretrain on a large in-the-wild database, then fine-tune on small ones. Here
+the large database is FER+ (35,710 web faces, 10 votes each; `annotations.read_ferplus`):
+
+- `ferplus_datasets`: Train with the training augmentation (`data.downstream.face_augmentation`)
+  and the vote distributions as targets (the FER+ paper's best protocol: cross-entropy on
+  the label distribution); Valid and Test with their majority-vote labels, for scoring.
+- `build_expression_network`: MT-VGG with the expression head only (VGG-Face conv blocks
+  and fc6, the visual stream of the papers' sequence networks, so the trained stream can
+  start an A/V-MT-VGG-RNN of the same width and face size), on grey faces: a
+  `FaceRescaling(grayscale=True)` in the model turns colour crops grey as FER+'s were.
+- `compile_soft_labels`: AdamW with a warm-up and a cosine decay, categorical
+  cross-entropy on the vote distributions, accuracy against their top class.
+
+`recipes/pretrain.py` runs them: model selection on Valid only (best epoch by Valid
+accuracy), Test scored once at the end.
+
+Example:
+    >>> data = ferplus_datasets("ferplus", size=64, batch_size=64, seed=0)
+    >>> model = compile_soft_labels(build_expression_network(width=0.5, input_size=64),
+    ...                             learning_rate=1e-3, total_steps=30 * data.steps_per_epoch)
+    >>> model.fit(data.train, validation_data=data.validation_soft, epochs=30)
+"""
+
+import dataclasses
+import math
+
+from affectkeras.constants import EXPR_OUTPUT
+
+FERPLUS_NETWORK = dict(feature_layer="fc6", normalization="gray", tasks=("expr",), num_expressions=8)
+
+
+@dataclasses.dataclass(frozen=True)
+class FerPlusData:
+    """FER+ as `tf.data` pipelines of `({"faces"}, {"expression"})` batches.
+
+    Attributes:
+        train: augmented, shuffled Train faces with vote distributions `(batch, 8)`.
+        validation_soft: Valid faces with vote distributions (the loss Keras reports).
+        validation, test: Valid / Test faces with majority-vote labels `(batch,)`, for
+            `evaluation.score_classes`.
+        sizes: dict split -> number of images (after FER+'s protocol).
+        steps_per_epoch: int. Training batches per epoch.
+    """
+
+    train: object
+    validation_soft: object
+    validation: object
+    test: object
+    sizes: dict
+    steps_per_epoch: int
+
+
+def ferplus_datasets(root, *, size, batch_size, seed=0, limit=None):
+    """Reads FER+ (`annotations.read_ferplus`) into training and scoring pipelines.
+
+    Args:
+        root: str or Path. The folder with `FER2013Train/`, `FER2013Valid/`, `FER2013Test/`.
+        size: int. Side of the faces given to the network (48x48 images resized).
+        batch_size: int. Images per batch.
+        seed: int. Seed of the shuffle and the augmentation.
+        limit: int or None. Use only the first `limit` images of each split (quick runs, tests).
+
+    Returns:
+        `FerPlusData`.
+    """
+    from affectkeras.annotations import read_ferplus
+    from affectkeras.data.downstream import expression_image_dataset
+
+    splits = {split: read_ferplus(root, split)[:limit] for split in ("train", "validation", "test")}
+    shared = dict(size=size, batch_size=batch_size)
+    return FerPlusData(
+        train=expression_image_dataset(splits["train"], shuffle=True, seed=seed, augment=True, soft_labels=True,
+                                       **shared),
+        validation_soft=expression_image_dataset(splits["validation"], soft_labels=True, **shared),
+        validation=expression_image_dataset(splits["validation"], **shared),
+        test=expression_image_dataset(splits["test"], **shared),
+        sizes={split: len(records) for split, records in splits.items()},
+        steps_per_epoch=math.ceil(len(splits["train"]) / batch_size),
+    )
+
+
+def build_expression_network(*, width=0.5, input_size=64, dropout=0.5, name="ferplus"):
+    """The FER+ network: MT-VGG's grey-face VGG-Face stream up to fc6, dropout, 8 expressions.
+
+    Args:
+        width: float. Width of VGG-Face (1.0 = the papers' full size).
+        input_size: int. Face side in pixels.
+        dropout: float. Dropout on fc6 before the expression head.
+        name: str. Model name.
+
+    Returns:
+        A `keras.Model` from uint8 RGB faces `(batch, size, size, 3)` to `expression`
+        `(batch, 8)` probabilities over `constants.EXPRESSIONS_8` (FER+'s contempt under
+        Other).
+    """
+    from affectkeras.models import get_network
+
+    return get_network("mt_vgg").build(width=width, input_size=input_size, dropout=dropout, name=name,
+                                       **FERPLUS_NETWORK)
+
+
+def compile_soft_labels(model, *, learning_rate=1e-3, total_steps, warmup_steps=None, weight_decay=1e-4,
+                        jit_compile="auto"):
+    """Compiles `model` for vote-distribution targets: cross-entropy, AdamW, cosine decay.
+
+    Args:
+        model: keras.Model with an `expression` softmax output.
+        learning_rate: float. Peak learning rate, reached after the warm-up.
+        total_steps: int. Training steps of the whole run (the cosine reaches 0 there).
+        warmup_steps: int or None. Linear warm-up from 0; None = 5 % of `total_steps`.
+        weight_decay: float. AdamW's decoupled weight decay.
+        jit_compile: bool or "auto". As `keras.Model.compile`.
+
+    Returns:
+        `model`, compiled; it reports `accuracy` (the top predicted class against the top
+        voted one).
+    """
+    import keras
+
+    warmup_steps = max(1, int(0.05 * total_steps)) if warmup_steps is None else warmup_steps
+    schedule = keras.optimizers.schedules.CosineDecay(
+        0.0, decay_steps=max(1, total_steps - warmup_steps), warmup_target=learning_rate, warmup_steps=warmup_steps
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay),
+        loss={EXPR_OUTPUT: keras.losses.CategoricalCrossentropy()},
+        metrics={EXPR_OUTPUT: [keras.metrics.CategoricalAccuracy(name="accuracy")]},
+        jit_compile=jit_compile,
+    )
+    return model
+
+
+__all__ = ["FERPLUS_NETWORK", "FerPlusData", "build_expression_network", "compile_soft_labels",
+           "ferplus_datasets"]
