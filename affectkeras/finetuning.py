@@ -169,9 +169,8 @@ def source_network(kind, model=None, *, width=1.0, image_size=96, seq_len=SEQUEN
         from affectkeras import weights
         from affectkeras.runs import load_trained_model
 
-        preset = weights.PRESETS.get(str(model))
-        if preset is not None and preset.network is not None and not pathlib.Path(model).exists():
-            return weights.load_preset_model(str(model))  # a network shipped with affectkeras
+        if weights.is_network_preset(model):  # a network shipped with affectkeras
+            return weights.load_preset_model(str(model))
         return load_trained_model(model)
     from affectkeras.models import get_network, streams
 

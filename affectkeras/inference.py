@@ -40,10 +40,10 @@ from affectkeras.constants import (
     AU_OUTPUT,
     AUDIO_INPUT,
     EXPR_OUTPUT,
+    EXPRESSIONS_8,
     FACES_INPUT,
     VA_NAMES,
     VA_OUTPUT,
-    EXPRESSIONS_8,
     au_names,
     expression_names,
 )
@@ -258,11 +258,10 @@ def load_predictor(path):
     """
     from affectkeras import runs, weights
 
+    if weights.is_network_preset(path):  # a network shipped with the package
+        return Predictor.from_model(weights.load_preset_model(str(path)), source=f"preset {path}")
     path = pathlib.Path(path)
     if not path.exists():
-        preset = weights.PRESETS.get(str(path))
-        if preset is not None and preset.network is not None:  # a network shipped with the package
-            return Predictor.from_model(weights.load_preset_model(str(path)), source=f"preset {path}")
         raise FileNotFoundError(errno.ENOENT, "No such model file or folder", str(path))
     if path.is_dir() and (path / SAVED_MODEL_FILE).is_file():
         return Predictor.from_saved_model(path)

@@ -66,6 +66,7 @@ from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, list
 from affectkeras.weights.loading import (
     LoadReport,
     fetch_preset,
+    is_network_preset,
     legacy_layer_name,
     load_preset_model,
     load_weights,
@@ -78,6 +79,7 @@ __all__ = [
     "WeightsPreset",
     "fetch_preset",
     "get_preset",
+    "is_network_preset",
     "legacy_layer_name",
     "list_presets",
     "load_preset_model",
