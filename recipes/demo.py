@@ -28,6 +28,7 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
 from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
+from affectkeras.training import PRECISIONS  # noqa: E402
 
 ASSETS = pathlib.Path(__file__).resolve().parents[1] / "assets"
 
@@ -45,6 +46,8 @@ class DemoConfig:
     epochs: int = config_field(10, "training epochs")
     learning_rate: float = config_field(2e-3, "Adam learning rate")
     video: str = config_field(str(ASSETS / "astronaut.mp4"), "video to predict at the end")
+    precision: str = config_field("float32", "Keras dtype policy of the training (mixed_bfloat16: CPUs with AMX)",
+                                  choices=PRECISIONS)
     seed: int = config_field(0, "random seed")
     resume: bool = config_field(False, "continue an interrupted demo in --out")
     overwrite: bool = config_field(True, "replace an earlier demo in --out (--no-overwrite: refuse)")
@@ -65,6 +68,7 @@ def main(argv=None):
     run = RunFolder(out / "run", resume=config.resume, overwrite=config.overwrite)
     run.save_config(config)
     set_seed(config.seed)
+    training.set_precision(config.precision)
 
     print(f"1/7 synthetic Aff-Wild2 ({config.videos} videos) -> {out / 'data'}", flush=True)
     data = out / "data"

@@ -59,6 +59,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up 
 
 from affectkeras.finetuning import KINDS  # noqa: E402
 from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
+from affectkeras.training import PRECISIONS  # noqa: E402
 
 
 @dataclasses.dataclass
@@ -94,6 +95,8 @@ class FinetuneConfig:
     recalibrate_bn: bool = config_field(True, "after training, recompute the batch-norm statistics on the "
                                         "training data (no labels, no augmentation)")
     label_smoothing: float = config_field(0.0, "label smoothing of the cross-entropy")
+    precision: str = config_field("float32", "Keras dtype policy (mixed_bfloat16: CPUs with AMX, recent GPUs)",
+                                  choices=PRECISIONS)
     seed: int = config_field(0, "random seed (splits, initialisation, shuffles, augmentation)")
     verbose: int = config_field(2, "Keras fit verbosity (0, 1 = progress bar, 2 = a line per epoch)")
     resume: bool = config_field(False, "continue the run in --run-dir, skipping finished folds")
@@ -168,7 +171,7 @@ def main(argv=None):
 
     import keras
 
-    from affectkeras import evaluation, finetuning, models
+    from affectkeras import evaluation, finetuning, models, training
     from affectkeras.runs import RunFolder, set_seed
 
     # Bad data fails before a run folder exists.
@@ -187,6 +190,7 @@ def main(argv=None):
     def train_fold(index, train, test, fold):
         keras.backend.clear_session()
         set_seed(config.seed)  # every fold starts from the same initialisation and order
+        training.set_precision(config.precision)
         model = build_model(config, num_classes)
         if config.kind == "continuous_va":
             train_ds, calibration_ds, test_ds = va_datasets(config, records_dir, network, train, test)

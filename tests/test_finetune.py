@@ -443,7 +443,7 @@ def test_recipe_audio_clips_from_a_csv_corpus(tmp_path):
     metrics = load_recipe("finetune").main([
         "--kind", "audio_clips", "--data", str(listing), "--model", "none", "--width", str(WIDTH),
         "--leave-one-subject-out", "--num-windows", "2", "--epochs", "1", "--batch-size", "4",
-        "--run-dir", str(tmp_path / "run"), "--verbose", "0",
+        "--precision", "mixed_bfloat16", "--run-dir", str(tmp_path / "run"), "--verbose", "0",
     ])
     _check_run(tmp_path / "run", 2)
     assert metrics["classes"] == ["calm speech", "joy", "ärger"]
