@@ -162,10 +162,9 @@ def _json_ready(value):
 # ---------------------------------------------------------------------------- predictions
 
 
-def _check_tasks(tasks, model):
-    from affectkeras.models import describe
-
-    available = describe(model).tasks
+def _check_tasks(tasks, model, description):
+    """`tasks` checked against the outputs `description` (of `model`) lists; None = all of them."""
+    available = description.tasks
     if tasks is None:
         return available
     tasks = check_tasks(tasks)
@@ -252,8 +251,8 @@ def predict_records(model, records, *, tasks=None, modalities=None, batch_size=8
 
     check_positive("batch_size", batch_size, integer=True)
     model = inference_model(model)  # ArcFace: drop the training-only labels input
-    tasks = _check_tasks(tasks, model)
     description = describe(model)
+    tasks = _check_tasks(tasks, model, description)
     if modalities is None:
         modalities = description.modalities
     unfed = [name for name in description.inputs if name not in modalities]

@@ -22,7 +22,7 @@ import re
 import typing
 import warnings
 
-from affectkeras.constants import AUDIO_WINDOW, FACES_INPUT, RAVDESS_EMOTIONS, SEQUENCE_LENGTH, VA_NAMES
+from affectkeras.constants import AUDIO_WINDOW, RAVDESS_EMOTIONS, SEQUENCE_LENGTH, VA_NAMES
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice
 
 KINDS = ("expression_images", "audio_clips", "continuous_va")
@@ -200,11 +200,6 @@ def fold_model(kind, source, *, num_classes, num_windows=8, pooling="mean", drop
     return models.replace_heads(source, tasks=("va",))
 
 
-def face_size(model):
-    """Side of the faces `model` takes (its `faces` input)."""
-    return int(model.input[FACES_INPUT].shape[-2])
-
-
 def run_folds(folds, run, train_fold, *, subject_of, config, resume=False, classes=None):
     """Runs `train_fold` on every fold in `run.path / fold_<i>`, resuming finished folds.
 
@@ -273,7 +268,6 @@ def summary_line(summary):
 __all__ = [
     "KINDS",
     "Database",
-    "face_size",
     "fold_model",
     "read_database",
     "run_folds",

@@ -121,8 +121,8 @@ def build_model(config, num_classes):
 
 def class_datasets(config, model, train, test):
     """Training (augmented), batch-norm calibration (training set as tested) and test pipelines."""
-    from affectkeras import finetuning
     from affectkeras.data import downstream
+    from affectkeras.models import describe
 
     if config.kind == "audio_clips":
         shared = dict(num_windows=config.num_windows, batch_size=config.batch_size, seed=config.seed,
@@ -130,7 +130,7 @@ def class_datasets(config, model, train, test):
         return (downstream.audio_clip_dataset(train, training=True, spec_augment=config.spec_augment, **shared),
                 downstream.audio_clip_dataset(train, training=False, **shared),
                 downstream.audio_clip_dataset(test, training=False, **shared))
-    shared = dict(size=finetuning.face_size(model), batch_size=config.batch_size, seed=config.seed,
+    shared = dict(size=describe(model).face_size, batch_size=config.batch_size, seed=config.seed,
                   align=config.align_faces)
     return (downstream.expression_image_dataset(train, shuffle=True, flip=config.flip, **shared),
             downstream.expression_image_dataset(train, **shared),

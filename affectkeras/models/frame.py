@@ -10,7 +10,7 @@ import keras
 from affectkeras.constants import EXPR_OUTPUT, FACES_INPUT, LABELS_INPUT
 from affectkeras.errors import InvalidArgumentError, check_positive
 from affectkeras.layers import ArcFace
-from affectkeras.models.heads import ALL_TASKS, check_label_space, check_tasks, named_outputs, task_heads
+from affectkeras.models.heads import ALL_TASKS, check_dropout, check_label_space, check_tasks, named_outputs, task_heads
 from affectkeras.models.streams import finish_model, scaled, visual_cnn
 
 def build_mt_vgg(
@@ -53,8 +53,7 @@ def build_mt_vgg(
     """
     tasks = check_tasks(tasks)
     check_label_space(num_expressions, num_aus)
-    if not 0.0 <= dropout < 1.0:
-        raise InvalidArgumentError(f"`dropout` must be in [0, 1). Received: dropout={dropout!r}")
+    check_dropout(dropout)
     faces = keras.Input((input_size, input_size, 3), dtype="uint8", name=FACES_INPUT)
     cnn = visual_cnn("vggface", input_size=input_size, feature_layer=feature_layer, pretraining=pretraining,
                      normalization=normalization, width=width)

@@ -9,13 +9,20 @@ in float32 so that losses and metrics see float32 under `mixed_float16`.
 import keras
 
 from affectkeras.constants import ALL_TASKS, AU_OUTPUT, EXPR_OUTPUT, TASK_OUTPUTS, VA_OUTPUT, check_tasks
-from affectkeras.errors import check_choice
+from affectkeras.errors import InvalidArgumentError, check_choice
 
 
 def check_label_space(num_expressions, num_aus):
     """Checks the expression / AU set sizes (7 or 8 classes; 8 or 12 AUs)."""
     check_choice("num_expressions", num_expressions, (7, 8))
     check_choice("num_aus", num_aus, (8, 12))
+
+
+def check_dropout(dropout):
+    """Checks a dropout rate on the features before the heads: a number in [0, 1)."""
+    ok = isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and 0 <= dropout < 1
+    if not ok:
+        raise InvalidArgumentError(f"`dropout` must be a number in [0, 1). Received: dropout={dropout!r}")
 
 
 def task_heads(features, *, tasks, num_expressions=8, num_aus=12, va_activation="tanh"):
@@ -58,4 +65,4 @@ def output_dict(model, outputs):
     return dict(zip(named_outputs(model), outputs if isinstance(outputs, (list, tuple)) else [outputs]))
 
 
-__all__ = ["ALL_TASKS", "check_label_space", "check_tasks", "named_outputs", "output_dict", "task_heads"]
+__all__ = ["ALL_TASKS", "check_dropout", "check_label_space", "check_tasks", "named_outputs", "output_dict", "task_heads"]

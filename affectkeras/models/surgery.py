@@ -29,7 +29,7 @@ import keras
 from affectkeras.constants import AU_OUTPUT, AUDIO_INPUT, EXPR_OUTPUT, FACES_INPUT, LABELS_INPUT, VA_OUTPUT
 from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
 from affectkeras.layers import ArcFace, FoldedTimeDistributed
-from affectkeras.models.heads import ALL_TASKS, TASK_OUTPUTS, check_tasks, named_outputs, task_heads
+from affectkeras.models.heads import ALL_TASKS, TASK_OUTPUTS, check_dropout, check_tasks, named_outputs, task_heads
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
 
 POOLINGS = ("mean", "max")
@@ -278,7 +278,7 @@ def frame_classifier(
     tasks = check_tasks(tasks)
     check_positive("num_expressions", num_expressions, integer=True)
     check_positive("num_aus", num_aus, integer=True)
-    _check_dropout(dropout)
+    check_dropout(dropout)
     faces = keras.Input(tuple(stream.inputs[0].shape[1:]), dtype="uint8", name=FACES_INPUT)
     x = _as_named(stream, VISUAL_CNN)(faces)
     if dropout:
@@ -332,7 +332,7 @@ def audio_classifier(
     if time_windows is not None:
         check_positive("time_windows", time_windows, integer=True)
     check_choice("pooling", pooling, POOLINGS)
-    _check_dropout(dropout)
+    check_dropout(dropout)
     audio = keras.Input((time_windows,) + tuple(stream.inputs[0].shape[1:]), name=AUDIO_INPUT)
     x = FoldedTimeDistributed(stream, name=AUDIO_CNN)(audio)
     if pooling == "mean":
@@ -411,12 +411,6 @@ def recalibrate_batch_norm(model, dataset, *, steps=None):
     if seen == 0:
         raise InvalidArgumentError("`dataset` gave no batch to recalibrate with. Received: an empty dataset")
     return len(layers)
-
-
-def _check_dropout(dropout):
-    ok = isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and 0 <= dropout < 1
-    if not ok:
-        raise InvalidArgumentError(f"`dropout` must be a number in [0, 1). Received: dropout={dropout!r}")
 
 
 __all__ = [
