@@ -137,24 +137,29 @@ def _register_preprocess(subparsers):
 
 
 def _register_predict(subparsers):
-    """Adds `affectkeras predict VIDEO --model PATH --out DIR` (`affectkeras.inference`)."""
+    """Adds `affectkeras predict INPUT [INPUT ...] [--model PATH] --out DIR`: videos and audio clips."""
     parser = subparsers.add_parser(
         "predict",
-        help="per-frame valence/arousal, expressions and AUs of a video with a trained model",
+        help="expressions (and valence/arousal, AUs) of videos, and the emotion of speech clips",
         description=(
-            "Detects, tracks and aligns the main face of VIDEO, runs a trained network on it (and on "
-            "the sound for audio-visual networks) and writes OUT/<video stem>.csv, one row per frame "
-            "of the video (frame_index, time, face_found, face box, track_id, then the predictions; "
-            "empty where no face was found), plus OUT/<stem>_va.png (valence and arousal over time) "
-            "and OUT/<stem>_circumplex.png for networks with valence/arousal, and "
-            "OUT/<stem>_expressions.png (expression probabilities over time) for networks with expressions."
+            "Videos: detects, tracks and aligns the main face, runs a trained network on it (and on the "
+            "sound for audio-visual networks) and writes OUT/<stem>.csv, one row per frame of the video "
+            "(frame_index, time, face_found, face box, track_id, then the predictions; empty where no face "
+            "was found), plus OUT/<stem>_expressions.png (expression probabilities over time), and "
+            "OUT/<stem>_va.png and OUT/<stem>_circumplex.png for networks with valence/arousal. "
+            "Audio files (" + ", ".join(_AUDIO_ONLY) + "): writes OUT/<stem>.csv, the class probabilities "
+            "of every 0.5 s window, and OUT/<stem>.json, the clip's {\"classes\": [...], "
+            "\"probabilities\": [...]}. A file that fails is reported and the others still run; the exit "
+            "code is then 1."
         ),
     )
-    parser.add_argument("video", metavar="VIDEO", help="the video file (anything ffmpeg reads)")
-    parser.add_argument("--model", default="ferplus", metavar="PATH",
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video files (anything ffmpeg reads) and "
+                                                                    "audio files")
+    parser.add_argument("--model", default=None, metavar="PATH",
                         help="a .keras file, a run folder (model.keras), a SavedModel folder written by "
                              "`affectkeras.export.export_saved_model`, or a network preset shipped with "
-                             "affectkeras (default: ferplus, the FER+ expression model)")
+                             "affectkeras (default: ferplus, the FER+ expression model, for videos; "
+                             "ravdess_audio, the RAVDESS speech-emotion model, for audio files)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     parser.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                         help="model inputs per call: frames for per-frame networks (default: 32), "
@@ -162,18 +167,55 @@ def _register_predict(subparsers):
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
     def run(args):
-        from affectkeras import inference  # loads TensorFlow: only when the command runs
+        import pathlib
 
-        files = inference.predict_and_write(
-            args.video, args.model, args.out, batch_size=args.batch_size, progress=not args.quiet
-        )
-        for path in files:
-            if path is not None:
-                print(path)
-        return 0
+        failed = []
+        models = {}  # one model per kind of input, loaded once
+        for number, path in enumerate(args.inputs, start=1):
+            if len(args.inputs) > 1 and not args.quiet:
+                print(f"[{number}/{len(args.inputs)}] {path}", file=sys.stderr, flush=True)
+            kind = "audio" if pathlib.Path(path).suffix.lower().lstrip(".") in _AUDIO_ONLY else "video"
+            try:
+                files = _predict_one(kind, path, args, models)
+            except (AffectKerasError, OSError) as error:
+                failed.append(path)
+                print(f"affectkeras predict: error: {error}", file=sys.stderr, flush=True)
+                continue
+            for written in files:
+                if written is not None:
+                    print(written)
+        if failed and len(args.inputs) > 1:
+            print(f"affectkeras predict: {len(failed)} of {len(args.inputs)} inputs failed: {', '.join(failed)}",
+                  file=sys.stderr)
+        return (2 if len(args.inputs) == 1 else 1) if failed else 0
 
     parser.set_defaults(run=run)
     return parser
+
+
+# Audio containers `predict` treats as speech clips (video containers with sound are videos).
+_AUDIO_ONLY = ("wav", "flac", "mp3", "ogg", "oga", "opus", "m4a", "aac")
+
+
+def _predict_one(kind, path, args, models):
+    """Predicts one input with the model of its kind (loaded on first use) and writes its files."""
+    import pathlib
+
+    if kind == "audio":
+        from affectkeras import speech
+
+        waveform = speech.read_clip(path)  # a bad file fails before the model loads
+        if kind not in models:
+            models[kind] = speech.load_speech_model(args.model or speech.DEFAULT_SPEECH_MODEL)
+        prediction = speech.predict_clip(waveform, models[kind])
+        return speech.write_clip_prediction(prediction, args.out, pathlib.Path(path).stem)
+    from affectkeras import inference, media  # load TensorFlow: only when the command runs
+
+    media.probe(path)  # a bad video fails before the model loads
+    if kind not in models:
+        models[kind] = inference.as_predictor(args.model or inference.DEFAULT_MODEL)
+    return inference.predict_and_write(path, models[kind], args.out, batch_size=args.batch_size,
+                                       progress=not args.quiet)
 
 
 def _one_line_errors(parser, command):

@@ -40,6 +40,9 @@ FACES_INPUT = "faces"  # uint8 face crops, (batch, [time,] size, size, 3)
 AUDIO_INPUT = "audio"  # float32 log-mel windows, (batch, [time,] steps, n_mels, 1)
 LABELS_INPUT = "expression_labels"  # int32 expression targets, the ArcFace networks' training input
 MODALITIES = (FACES_INPUT, AUDIO_INPUT)
+# Names of the layers holding the per-frame streams (what the training strategies freeze and copy).
+VISUAL_CNN = "visual_cnn"
+AUDIO_CNN = "audio_cnn"
 
 # One video frame's log-mel window `(steps, n_mels)` under `audio.SpectrogramConfig()`'s
 # defaults (0.5 s of 10-ms hops, 64 mel bands): the audio stream's input; tests check both agree.
@@ -93,6 +96,7 @@ RAVDESS_EMOTIONS = ("neutral", "calm", "happy", "sad", "angry", "fearful", "disg
 __all__ = [
     "ABAW_EDITIONS",
     "ALL_TASKS",
+    "AUDIO_CNN",
     "AUDIO_INPUT",
     "AUDIO_WINDOW",
     "AUS_12",
@@ -116,6 +120,7 @@ __all__ = [
     "VA_MASK",
     "VA_NAMES",
     "VA_OUTPUT",
+    "VISUAL_CNN",
     "au_names",
     "check_tasks",
     "expression_names",

@@ -15,6 +15,11 @@ Training strategies of the Aff-Wild2 paper (`--training-strategy`): `freeze_cnn`
 CNN frozen, train the RNN), `train_all` (ii), `init_from` (iii: start from the RNN of a
 run made with (i), `--init-from RUN_DIR`, then train everything).
 
+Starting from the networks that ship with affectkeras (real representations, no download):
+`--network av_mt_vgg_rnn --width 0.5 --face-size 48 --pretraining ferplus
+--audio-pretraining ravdess_audio` starts the visual stream from the FER+ expression network
+and the audio stream from the RAVDESS speech-emotion network.
+
 Scale: `--strategy mirrored` (all local GPUs) or `multi_worker` (every worker in
 `TF_CONFIG` runs the same command; preprocess first and pass `--records`),
 `--precision mixed_bfloat16` (CPUs with AMX, recent GPUs) or `mixed_float16` (GPUs),
@@ -32,6 +37,7 @@ import typing
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
+from affectkeras.errors import InvalidArgumentError  # noqa: E402
 from affectkeras.models import NETWORKS, get_network  # noqa: E402
 from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
 from affectkeras.training import PRECISIONS  # noqa: E402
@@ -46,7 +52,10 @@ class TrainConfig:
     run_dir: str = config_field("runs/affwild2", "run folder (config, checkpoints, logs, model, metrics)")
     network: str = config_field("av_mt_vgg_rnn", "network to build", choices=tuple(NETWORKS))
     backbone: str = config_field("vggface", "CNN of --network cnn_rnn", choices=("vggface", "resnet50", "densenet121"))
-    pretraining: str = config_field("", "backbone weights: a preset (vggface1, vggface2, ...), a file, or empty")
+    pretraining: str = config_field("", "backbone weights: a preset (vggface1, vggface2, ferplus: the shipped FER+ "
+                                        "stream, with --width 0.5 --face-size 48), a file, or empty")
+    audio_pretraining: str = config_field("", "audio stream of av_mt_vgg_rnn to start from: ravdess_audio (the "
+                                              "shipped RAVDESS speech stream), a .keras file or run folder, or empty")
     rnn: str = config_field("gru", "recurrent layer of the sequence networks", choices=("gru", "lstm", "indrnn"))
     rnn_units: int = config_field(128, "units per RNN layer")
     rnn_layers: int = config_field(2, "RNN layers")
@@ -92,6 +101,11 @@ def build_network(config):
                       sequence_length=config.seq_len)
     if spec.name == "cnn_rnn":
         kwargs.update(backbone=config.backbone)
+    if config.audio_pretraining:
+        if not spec.audio:
+            raise InvalidArgumentError(f"--audio-pretraining needs a network with an audio stream (av_mt_vgg_rnn). "
+                                       f"Received: network={config.network!r}")
+        kwargs.update(audio_pretraining=config.audio_pretraining)
     return spec.build(**kwargs)
 
 
@@ -154,7 +168,6 @@ def make_datasets(config, folders):
 
 def apply_training_strategy(model, config):
     from affectkeras import training
-    from affectkeras.errors import InvalidArgumentError
     from affectkeras.runs import load_trained_model
 
     if config.training_strategy == "freeze_cnn":

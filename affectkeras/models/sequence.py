@@ -190,6 +190,7 @@ def build_mt_vgg_rnn(
 def build_av_mt_vgg_rnn(
     *,
     pretraining=None,
+    audio_pretraining=None,
     rnn="gru",
     rnn_units=128,
     rnn_layers=2,
@@ -214,7 +215,16 @@ def build_av_mt_vgg_rnn(
     vectors are concatenated (`fusion`) and the sequence goes through the RNN stack and
     the three task heads.
 
+    Both streams can start from the networks that ship with affectkeras, where the shapes
+    match: `pretraining="ferplus"` (the visual stream trained on FER+ at width 0.5 and 48 px
+    faces) and `audio_pretraining="ravdess_audio"` (the audio stream trained on RAVDESS speech).
+
     Args:
+        pretraining: str or None. The visual stream's pretraining (see `build_cnn_rnn`),
+            e.g. `"vggface1"` or the `"ferplus"` preset.
+        audio_pretraining: str, Path or None. The audio stream to start from: the
+            `"ravdess_audio"` preset, or a `.keras` file / run folder of a network with an
+            audio stream of the same width (`streams.audio_cnn`); None = random.
         audio_window_steps: int. Spectrogram steps per frame window (see
             `affectkeras.audio`).
         n_mels: int. Mel bands of the window.
@@ -244,7 +254,8 @@ def build_av_mt_vgg_rnn(
         "vggface", input_size=input_size, feature_layer="fc6", pretraining=pretraining, width=width, name="vggface"
     )
     sound_cnn = audio_cnn(
-        window_steps=audio_window_steps, n_mels=n_mels, embedding_dim=audio_embedding_dim, width=width
+        window_steps=audio_window_steps, n_mels=n_mels, embedding_dim=audio_embedding_dim, width=width,
+        pretraining=audio_pretraining,
     )
     x = keras.layers.Concatenate(name="fusion")(
         [

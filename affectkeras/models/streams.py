@@ -10,11 +10,9 @@ import keras
 
 from affectkeras.backbones import AudioCNN, DenseNet121, ResNet50Face, VGGFace
 from affectkeras.backbones._common import scaled  # noqa: F401 (how `width` shrinks units; re-exported)
-from affectkeras.errors import check_choice, check_positive
+from affectkeras.constants import AUDIO_CNN, VISUAL_CNN
+from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
 from affectkeras.layers import FaceRescaling, VGGFacePreprocessing
-
-VISUAL_CNN = "visual_cnn"
-AUDIO_CNN = "audio_cnn"
 
 # Pretraining tags of the Aff-Wild2 paper's tables -> the weights preset of each backbone.
 # VGGFace pretrained on VGGFace2 or on both (the paper's VGGFACE2 / VGGFACE1-2 rows) has no
@@ -118,14 +116,53 @@ def _expected_normalization(weights):
     return weights.expects if isinstance(weights, WeightsPreset) else "papers"
 
 
-def audio_cnn(*, window_steps=64, n_mels=64, embedding_dim=128, width=1.0, name="spectrogram_cnn"):
-    """Builds the audio stream: one frame's log-mel window `(steps, n_mels, 1)` -> embedding."""
-    return AudioCNN(
+def audio_cnn(*, window_steps=64, n_mels=64, embedding_dim=128, width=1.0, pretraining=None, name="spectrogram_cnn"):
+    """Builds the audio stream: one frame's log-mel window `(steps, n_mels, 1)` -> embedding.
+
+    Args:
+        window_steps, n_mels: int. The window's shape.
+        embedding_dim: int. Embedding size at width 1.0 (scaled by `width`).
+        width: float. Multiplies every filter count and the embedding size.
+        pretraining: str, Path or None. The trained audio stream to start from: a network
+            preset (`"ravdess_audio"`, speech emotions from RAVDESS), a `.keras` file or a
+            run folder of a network with an audio stream; None = random initialisation.
+        name: str. Name of the stream model.
+
+    Raises:
+        InvalidArgumentError: the pretrained stream has another shape (width, window).
+    """
+    stream = AudioCNN(
         input_shape=(window_steps, n_mels, 1),
         embedding_dim=scaled(embedding_dim, width),
         width=width,
         name=name,
     )
+    if pretraining is not None:
+        _copy_trained_stream(stream, pretraining, width=width)
+    return stream
+
+
+def _copy_trained_stream(stream, pretraining, *, width):
+    """Sets `stream`'s weights to those of the audio stream inside `pretraining` (same shapes)."""
+    from affectkeras import weights
+    from affectkeras.models.surgery import audio_stream
+    from affectkeras.runs import load_trained_model
+
+    if weights.is_network_preset(pretraining):
+        source = audio_stream(weights.load_preset_model(str(pretraining)))
+        built_with = weights.get_preset(str(pretraining)).network
+    else:
+        source, built_with = audio_stream(load_trained_model(pretraining)), None
+    shapes = [tuple(w.shape) for w in stream.weights]
+    trained = [tuple(w.shape) for w in source.weights]
+    if shapes != trained:
+        hint = f" (built with {built_with})" if built_with else ""
+        raise InvalidArgumentError(
+            f"The audio stream of {str(pretraining)!r}{hint} has another shape than this network's audio stream "
+            f"(width={width}, window {tuple(stream.inputs[0].shape[1:3])}): build the network at the width and "
+            f"window of the trained stream. Received: audio_pretraining={str(pretraining)!r}"
+        )
+    stream.set_weights(source.get_weights())
 
 
 def finish_model(inputs, outputs, name, weights):

@@ -204,10 +204,16 @@ def load_preset_model(preset):
             f"`pretraining=` / `weights=` of a builder. Presets with a network: "
             f"{sorted(n for n, p in presets.PRESETS.items() if p.network)}. Received: preset={name!r}"
         )
-    from affectkeras.models import get_network
-
     arguments = dict(preset.network)
-    model = get_network(arguments.pop("network")).build(**arguments)
+    network = arguments.pop("network")
+    if network == "audio_classifier":  # a clip classifier over the audio stream (no registry builder)
+        from affectkeras.pretraining import build_speech_network
+
+        model = build_speech_network(**arguments)
+    else:
+        from affectkeras.models import get_network
+
+        model = get_network(network).build(**arguments)
     path = fetch_preset(preset)
     try:
         model.load_weights(path)

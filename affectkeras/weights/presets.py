@@ -48,8 +48,9 @@ class WeightsPreset:
             `"files/ferplus.weights.h5"`: `fetch_preset` returns its path without any
             network. Exactly one of `url` and `package_file` is given.
         network: dict or None. For a file that holds a whole trained network (not only a
-            backbone): `{"network": <affectkeras.models.NETWORKS name>, **builder
-            arguments}`, which `load_preset_model` builds before loading the file.
+            backbone): `{"network": <affectkeras.models.NETWORKS name, or
+            "audio_classifier" for `pretraining.build_speech_network`>, **builder arguments}`,
+            which `load_preset_model` builds before loading the file.
         classes: tuple of str or None. The class names of the network's `expression`
             output, in order, when they are not the Aff-Wild2 expressions.
 

@@ -1,7 +1,6 @@
-"""Pretraining on FER+: a compact network of the papers' per-frame family learns expressions.
+"""FER+: the expression network that ships as the `ferplus` preset, and its data.
 
-The papers pretrain on a large in-the-wild database, then fine-tune on small ones. Here
-the large database is FER+ (35,710 web faces, 10 votes each; `annotations.read_ferplus`):
+The large database is FER+ (35,710 web faces, 10 votes each; `annotations.read_ferplus`):
 
 - `ferplus_datasets`: Train with the training augmentation (`data.downstream.face_augmentation`)
   and the vote distributions as targets (the FER+ paper's best protocol: cross-entropy on
@@ -10,8 +9,6 @@ the large database is FER+ (35,710 web faces, 10 votes each; `annotations.read_f
   and fc6, the visual stream of the papers' sequence networks, so the trained stream can
   start an A/V-MT-VGG-RNN of the same width and face size), on grey faces: a
   `FaceRescaling(grayscale=True)` in the model turns colour crops grey as FER+'s were.
-- `compile_soft_labels`: AdamW with a warm-up and a cosine decay, categorical
-  cross-entropy on the vote distributions, accuracy against their top class.
 
 `recipes/pretrain.py` runs them: model selection on Valid only (best epoch by Valid
 accuracy), Test scored once at the end.
@@ -26,7 +23,6 @@ Example:
 import dataclasses
 import math
 
-from affectkeras.constants import EXPR_OUTPUT
 
 FERPLUS_NETWORK = dict(feature_layer="fc6", normalization="gray", tasks=("expr",), num_expressions=8)
 
@@ -101,36 +97,4 @@ def build_expression_network(*, width=0.5, input_size=64, dropout=0.5, name="fer
                                        **FERPLUS_NETWORK)
 
 
-def compile_soft_labels(model, *, learning_rate=1e-3, total_steps, warmup_steps=None, weight_decay=1e-4,
-                        jit_compile="auto"):
-    """Compiles `model` for vote-distribution targets: cross-entropy, AdamW, cosine decay.
-
-    Args:
-        model: keras.Model with an `expression` softmax output.
-        learning_rate: float. Peak learning rate, reached after the warm-up.
-        total_steps: int. Training steps of the whole run (the cosine reaches 0 there).
-        warmup_steps: int or None. Linear warm-up from 0; None = 5 % of `total_steps`.
-        weight_decay: float. AdamW's decoupled weight decay.
-        jit_compile: bool or "auto". As `keras.Model.compile`.
-
-    Returns:
-        `model`, compiled; it reports `accuracy` (the top predicted class against the top
-        voted one).
-    """
-    import keras
-
-    warmup_steps = max(1, int(0.05 * total_steps)) if warmup_steps is None else warmup_steps
-    schedule = keras.optimizers.schedules.CosineDecay(
-        0.0, decay_steps=max(1, total_steps - warmup_steps), warmup_target=learning_rate, warmup_steps=warmup_steps
-    )
-    model.compile(
-        optimizer=keras.optimizers.AdamW(schedule, weight_decay=weight_decay),
-        loss={EXPR_OUTPUT: keras.losses.CategoricalCrossentropy()},
-        metrics={EXPR_OUTPUT: [keras.metrics.CategoricalAccuracy(name="accuracy")]},
-        jit_compile=jit_compile,
-    )
-    return model
-
-
-__all__ = ["FERPLUS_NETWORK", "FerPlusData", "build_expression_network", "compile_soft_labels",
-           "ferplus_datasets"]
+__all__ = ["FERPLUS_NETWORK", "FerPlusData", "build_expression_network", "ferplus_datasets"]

@@ -1,0 +1,38 @@
+"""Pretraining on real data: the networks that ship with affectkeras, and how they were trained.
+
+The papers pretrain on a large database, then fine-tune on small ones. Two real databases
+fit on this machine and give the two shipped presets (`affectkeras.weights`):
+
+- `ferplus`: the face stream learns expressions from FER+ (`pretraining.ferplus`,
+  `recipes/pretrain.py`);
+- `ravdess`: the audio stream learns speech emotions from RAVDESS, speaker-independent,
+  actors 21-24 held out (`pretraining.ravdess`, `recipes/pretrain_speech.py`).
+
+Both train against soft targets (vote distributions, mixed clips) with AdamW and a cosine
+decay (`compile_soft_labels`).
+"""
+
+from affectkeras.pretraining.ferplus import FERPLUS_NETWORK, FerPlusData, build_expression_network, ferplus_datasets
+from affectkeras.pretraining.ravdess import (
+    RAVDESS_NETWORK,
+    RAVDESS_TEST_ACTORS,
+    SpeechData,
+    build_speech_network,
+    speech_datasets,
+    split_ravdess,
+)
+from affectkeras.pretraining.soft_labels import compile_soft_labels
+
+__all__ = [
+    "FERPLUS_NETWORK",
+    "RAVDESS_NETWORK",
+    "RAVDESS_TEST_ACTORS",
+    "FerPlusData",
+    "SpeechData",
+    "build_expression_network",
+    "build_speech_network",
+    "compile_soft_labels",
+    "ferplus_datasets",
+    "speech_datasets",
+    "split_ravdess",
+]

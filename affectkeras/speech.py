@@ -1,0 +1,248 @@
+"""Speech emotion of audio clips: class probabilities per 0.5 s window and for the whole clip.
+
+A clip goes through the features its model was trained on: decoded and resampled to
+16 kHz (`audio.load_audio`), a log-mel spectrogram in dB (`audio.log_mel_spectrogram`),
+cut into consecutive 0.5 s windows (`data.downstream.clip_windows`; the last one padded
+with silence). The model is a clip classifier (`models.audio_classifier`: the audio stream
+on every window, the window embeddings pooled, a softmax head). The clip's probabilities
+are the model's output on all its windows; a window's probabilities are the same head on
+that window's embedding alone.
+
+Without a model, `DEFAULT_SPEECH_MODEL` is used: `ravdess_audio`, the audio stream
+trained on RAVDESS speech that ships with affectkeras (8 classes, `constants.RAVDESS_EMOTIONS`).
+
+Example:
+    >>> prediction = predict_clip("03-01-05-01-01-01-21.flac")
+    >>> prediction.classes[int(prediction.probabilities.argmax())]
+    'angry'
+    >>> write_clip_prediction(prediction, "out", "03-01-05-01-01-01-21").json
+    PosixPath('out/03-01-05-01-01-01-21.json')
+"""
+
+import dataclasses
+import json
+import math
+import os
+import pathlib
+import typing
+
+import numpy as np
+
+from affectkeras.constants import AUDIO_CNN, AUDIO_INPUT, EXPR_OUTPUT
+from affectkeras.errors import InvalidArgumentError, check_positive
+from affectkeras.files import atomic_path
+
+# The speech-emotion network `affectkeras predict CLIP` uses without --model.
+DEFAULT_SPEECH_MODEL = "ravdess_audio"
+# Windows per model call: a 10-minute recording is 1,200 windows.
+DEFAULT_CLIP_BATCH = 256
+
+
+@dataclasses.dataclass(frozen=True)
+class ClipPrediction:
+    """One clip's predictions.
+
+    Attributes:
+        classes: tuple of str. Class names, in the order of the probabilities.
+        window_seconds: float. Length of a window (0.5 s); window `i` starts at `i * window_seconds`.
+        window_probabilities: np.ndarray of float32, `(windows, classes)`.
+        probabilities: np.ndarray of float32, `(classes,)`: the whole clip.
+        duration: float. Length of the clip in seconds.
+    """
+
+    classes: tuple
+    window_seconds: float
+    window_probabilities: np.ndarray
+    probabilities: np.ndarray
+    duration: float
+
+    @property
+    def label(self):
+        """str. The most probable class of the clip."""
+        return self.classes[int(np.argmax(self.probabilities))]
+
+
+class ClipFiles(typing.NamedTuple):
+    """The files `write_clip_prediction` wrote."""
+
+    csv: pathlib.Path
+    json: pathlib.Path
+
+
+class SpeechModel:
+    """A clip classifier ready to predict: the model, its class names, its windows.
+
+    Build it with `load_speech_model`.
+    """
+
+    def __init__(self, model, classes, *, source=None):
+        import keras
+
+        self.model = model
+        self.classes = tuple(classes)
+        self.source = source or model.name
+        self.window_shape = tuple(model.inputs[0].shape[2:])  # (steps, n_mels, 1)
+        windows = model.inputs[0].shape[1]
+        if windows is not None:
+            raise InvalidArgumentError(
+                f"{self.source}: a clip classifier built with time_windows={windows} takes only clips of "
+                f"{windows} windows; predicting clips of any length needs one built with time_windows=None "
+                "(`models.audio_classifier`), as the ravdess_audio preset is"
+            )
+        # Per-window embeddings, then the model's own pooling and head on each window alone.
+        self._embed = keras.Model(model.inputs, model.get_layer(AUDIO_CNN).output)
+        self._head = model.get_layer(EXPR_OUTPUT)
+        self._pooling = model.get_layer("temporal_pooling")
+
+    def __repr__(self):
+        return f"SpeechModel({self.source}, classes={list(self.classes)})"
+
+    def predict_windows(self, windows, *, batch_size=DEFAULT_CLIP_BATCH):
+        """`(window_probabilities, clip_probabilities)` of one clip's `(windows, steps, n_mels, 1)` dB windows."""
+        check_positive("batch_size", batch_size, integer=True)
+        windows = np.asarray(windows, np.float32)
+        embeddings = np.concatenate([
+            np.asarray(self._embed({AUDIO_INPUT: windows[None, start:start + batch_size]}, training=False))[0]
+            for start in range(0, len(windows), batch_size)
+        ])  # (windows, dim)
+        per_window = np.asarray(self._head(self._pooling(embeddings[:, None, :])), np.float32)
+        clip = np.asarray(self._head(self._pooling(embeddings[None])), np.float32)[0]
+        return per_window, clip
+
+
+def load_speech_model(model=DEFAULT_SPEECH_MODEL):
+    """Loads a clip classifier: a preset name, a `.keras` file, a run folder or a `keras.Model`.
+
+    Class names come from the preset (`WeightsPreset.classes`), else from the run folder's
+    `metrics.json` (`"classes"`, as `recipes/finetune.py` writes it), else `class_0`, ...
+
+    Raises:
+        FileNotFoundError: no such file or folder.
+        InvalidArgumentError: the model is no clip classifier (no audio input and
+            `expression` output), or takes a fixed number of windows.
+    """
+    import keras
+
+    from affectkeras import runs, weights
+
+    if isinstance(model, SpeechModel):
+        return model
+    classes, source = None, None
+    if isinstance(model, keras.Model):
+        network = model
+    elif weights.is_network_preset(model):
+        network, classes, source = weights.load_preset_model(str(model)), weights.get_preset(model).classes, str(model)
+    else:
+        source = str(model)
+        network = runs.load_trained_model(model)
+        classes = _run_classes(pathlib.Path(model))
+    input_names = [tensor.name for tensor in network.inputs]
+    if input_names != [AUDIO_INPUT] or AUDIO_CNN not in {layer.name for layer in network.layers}:
+        raise InvalidArgumentError(
+            f"{source or network.name}: not a clip classifier (expected an `audio` input, an `{AUDIO_CNN}` stream "
+            f"and an `{EXPR_OUTPUT}` output, as models.audio_classifier builds). Received inputs {input_names}"
+        )
+    num_classes = network.get_layer(EXPR_OUTPUT).units
+    classes = tuple(classes) if classes else tuple(f"class_{i}" for i in range(num_classes))
+    if len(classes) != num_classes:
+        raise InvalidArgumentError(f"{source}: {len(classes)} class names for {num_classes} outputs")
+    return SpeechModel(network, classes, source=source)
+
+
+def _run_classes(path):
+    """The class names a fine-tuning run recorded in its (or its parent's) `metrics.json`, or None."""
+    folder = path if path.is_dir() else path.parent
+    for candidate in (folder / "metrics.json", folder.parent / "metrics.json"):
+        if candidate.is_file():
+            classes = json.loads(candidate.read_text()).get("classes")
+            if classes:
+                return classes
+    return None
+
+
+def read_clip(path):
+    """Decodes an audio file to a mono 16 kHz waveform (`audio.load_audio`; wav, flac, mp3, ogg, ...).
+
+    Raises:
+        FileNotFoundError, MediaError: the file is missing or holds no decodable audio
+            (the message names it).
+    """
+    from affectkeras import audio
+
+    return audio.load_audio(path, sample_rate=audio.SpectrogramConfig().sample_rate)
+
+
+def predict_clip(clip, model=DEFAULT_SPEECH_MODEL, *, batch_size=DEFAULT_CLIP_BATCH):
+    """Predicts one audio clip, per 0.5 s window and as a whole.
+
+    Args:
+        clip: str or path-like (an audio file: wav, flac, mp3, ogg, ...; any rate, mono or
+            not), or a mono float waveform at 16 kHz (`read_clip`).
+        model: str, Path, keras.Model or `SpeechModel`. See `load_speech_model`.
+        batch_size: int. Windows per model call.
+
+    Returns:
+        `ClipPrediction`.
+
+    Raises:
+        FileNotFoundError, MediaError: the file is missing or holds no decodable audio
+            (the message names it).
+    """
+    from affectkeras import audio
+    from affectkeras.data.downstream import clip_windows
+
+    config = audio.SpectrogramConfig()
+    waveform = read_clip(clip) if isinstance(clip, (str, os.PathLike)) else np.asarray(clip, np.float32)
+    speech = load_speech_model(model)
+    steps, n_mels = speech.window_shape[:2]
+    if (steps, n_mels) != (config.steps, config.n_mels):
+        raise InvalidArgumentError(
+            f"{speech.source}: windows of {steps} x {n_mels}; the spectrogram gives {config.steps} x {config.n_mels}"
+        )
+    spectrogram = audio.log_mel_spectrogram(waveform, config)
+    count = max(1, math.ceil(len(spectrogram) / steps))
+    windows = clip_windows(spectrogram, count, config, align="start").numpy()
+    per_window, whole = speech.predict_windows(windows, batch_size=batch_size)
+    return ClipPrediction(speech.classes, config.window_seconds, per_window, whole,
+                          duration=len(waveform) / config.sample_rate)
+
+
+def write_clip_prediction(prediction, out_dir, stem):
+    """Writes `DIR/<stem>.csv` (one row per window) and `DIR/<stem>.json` (the clip).
+
+    The CSV has `window_index,start,end` (seconds) and one probability per class; the JSON
+    is `{"classes": [...], "probabilities": [...]}`. Both are written under a temporary
+    name and renamed when complete.
+
+    Returns:
+        `ClipFiles(csv, json)`.
+    """
+    if not isinstance(stem, str) or not stem or os.sep in stem or stem in (".", ".."):
+        raise InvalidArgumentError(f"`stem` must be a plain file name stem. Received: stem={stem!r}")
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.json"
+    step = prediction.window_seconds
+    with atomic_path(csv_path) as staging, open(staging, "w", encoding="utf-8", newline="") as file:
+        file.write(",".join(("window_index", "start", "end", *prediction.classes)) + "\n")
+        for index, row in enumerate(prediction.window_probabilities):
+            end = min((index + 1) * step, prediction.duration)
+            file.write(f"{index},{index * step:.3f},{end:.3f}," + ",".join(f"{p:.6f}" for p in row) + "\n")
+    document = {"classes": list(prediction.classes),
+                "probabilities": [round(float(p), 6) for p in prediction.probabilities]}
+    with atomic_path(json_path) as staging:
+        pathlib.Path(staging).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return ClipFiles(csv_path, json_path)
+
+
+__all__ = [
+    "DEFAULT_CLIP_BATCH",
+    "DEFAULT_SPEECH_MODEL",
+    "ClipFiles",
+    "ClipPrediction",
+    "SpeechModel",
+    "load_speech_model",
+    "predict_clip",
+    "read_clip",
+    "write_clip_prediction",
+]

@@ -1,0 +1,146 @@
+"""Speech emotion: the RAVDESS pretraining recipe, the shipped `ravdess_audio` model, clip prediction."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from affectkeras import audio, cli, pretraining, speech
+from affectkeras.constants import RAVDESS_EMOTIONS
+from affectkeras.errors import InvalidArgumentError, MediaError
+from tests.conftest import load_recipe
+
+RAVDESS = "ravdess_speech_16k"
+
+
+def _clips(shared_data, actor, emotions=None):
+    folder = shared_data / RAVDESS / f"Actor_{actor:02d}"
+    return [p for p in sorted(folder.iterdir()) if emotions is None or int(p.name.split("-")[2]) in emotions]
+
+
+@pytest.fixture(scope="module")
+def tiny_network():
+    return pretraining.build_speech_network(width=0.1, name="tiny_speech")
+
+
+def test_clip_prediction_is_the_model_on_all_windows_and_on_each_window(shared_data, tiny_network):
+    clip = _clips(shared_data, 1)[0]
+    prediction = speech.predict_clip(clip, tiny_network)
+    config = audio.SpectrogramConfig()
+    spectrogram = audio.log_mel_spectrogram(speech.read_clip(clip), config)
+    count = math.ceil(len(spectrogram) / config.steps)
+    assert prediction.window_probabilities.shape == (count, 8) and prediction.probabilities.shape == (8,)
+    assert prediction.duration == pytest.approx(len(speech.read_clip(clip)) / 16000)
+    # The windows the model sees: consecutive 0.5 s of the spectrogram, the last padded with silence.
+    windows = np.full((count * config.steps, config.n_mels), config.floor_db, np.float32)
+    windows[:len(spectrogram)] = spectrogram
+    windows = windows.reshape(1, count, config.steps, config.n_mels, 1)
+    whole = np.asarray(tiny_network({"audio": windows})["expression"])[0]
+    np.testing.assert_allclose(prediction.probabilities, whole, atol=1e-5)
+    third = np.asarray(tiny_network({"audio": windows[:, 2:3]})["expression"])[0]
+    np.testing.assert_allclose(prediction.window_probabilities[2], third, atol=1e-5)
+    np.testing.assert_allclose(prediction.window_probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_clip_files_have_the_promised_form(shared_data, tiny_network, tmp_path):
+    prediction = speech.predict_clip(_clips(shared_data, 2)[0], speech.SpeechModel(tiny_network, RAVDESS_EMOTIONS))
+    files = speech.write_clip_prediction(prediction, tmp_path, "clip")
+    document = json.loads(files.json.read_text())
+    assert list(document) == ["classes", "probabilities"]
+    assert document["classes"] == list(RAVDESS_EMOTIONS) == ["neutral", "calm", "happy", "sad", "angry", "fearful",
+                                                             "disgust", "surprised"]
+    assert len(document["probabilities"]) == 8 and sum(document["probabilities"]) == pytest.approx(1.0, abs=1e-4)
+    lines = files.csv.read_text().splitlines()
+    assert lines[0] == "window_index,start,end," + ",".join(RAVDESS_EMOTIONS)
+    assert len(lines) == 1 + len(prediction.window_probabilities)
+    first, last = lines[1].split(","), lines[-1].split(",")
+    assert first[:3] == ["0", "0.000", "0.500"] and float(last[2]) == pytest.approx(prediction.duration, abs=1e-3)
+    assert prediction.label in RAVDESS_EMOTIONS
+
+
+def test_a_model_that_is_no_clip_classifier_is_refused(tmp_path):
+    from affectkeras.models import get_network
+
+    with pytest.raises(InvalidArgumentError, match="not a clip classifier"):
+        speech.load_speech_model(get_network("mt_vgg").build(width=0.05, input_size=32))
+    with pytest.raises(FileNotFoundError):
+        speech.load_speech_model(tmp_path / "missing.keras")
+
+
+def test_cli_predicts_many_clips_and_reports_the_bad_one(shared_data, tiny_network, tmp_path, capsys):
+    model = tmp_path / "speech.keras"
+    tiny_network.save(model)
+    bad = tmp_path / "broken.wav"
+    bad.write_bytes(b"RIFF not really a wave file")
+    good = _clips(shared_data, 3)[:2]
+    out = tmp_path / "out"
+    code = cli.main(["predict", str(good[0]), str(bad), str(good[1]), "--model", str(model), "--out", str(out),
+                     "--quiet"])
+    captured = capsys.readouterr()
+    assert code == 1 and str(bad) in captured.err
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{p.stem}{s}" for p in good for s in (".csv", ".json"))
+    assert json.loads((out / f"{good[0].stem}.json").read_text())["classes"] == [f"class_{i}" for i in range(8)]
+    with pytest.raises(MediaError, match="broken.wav"):
+        speech.read_clip(bad)
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return speech.load_speech_model()  # the ravdess_audio preset, from the installed package
+
+
+def test_the_shipped_speech_model_is_above_chance_on_held_out_actors(shared_data, shipped):
+    # Actors 21-24 never took part in training or in any choice of the shipped model.
+    assert set(pretraining.RAVDESS_TEST_ACTORS) == {21, 22, 23, 24}
+    correct = total = 0
+    for actor in pretraining.RAVDESS_TEST_ACTORS:
+        for clip in _clips(shared_data, actor)[::3]:  # 20 clips an actor, every emotion
+            predicted = speech.predict_clip(clip, shipped).label
+            correct += predicted == RAVDESS_EMOTIONS[int(clip.name.split("-")[2]) - 1]
+            total += 1
+    assert total == 80 and correct / total > 0.3, correct / total  # chance 0.125
+
+
+def test_predict_without_model_writes_the_speech_json(shared_data, tmp_path, capsys):
+    clip = _clips(shared_data, 22, emotions={5})[0]  # angry
+    assert cli.main(["predict", str(clip), "--out", str(tmp_path), "--quiet"]) == 0
+    document = json.loads((tmp_path / f"{clip.stem}.json").read_text())
+    assert document["classes"] == list(RAVDESS_EMOTIONS)
+    assert str(tmp_path / f"{clip.stem}.json") in capsys.readouterr().out
+
+
+def test_pretrain_speech_recipe_cross_validates_trains_and_scores_held_out_actors(shared_data, tmp_path):
+    recipe = load_recipe("pretrain_speech")
+    export = tmp_path / "speech.weights.h5"
+    metrics = recipe.main(["--data", str(shared_data / RAVDESS), "--run-dir", str(tmp_path / "run"),
+                           "--held-out", "4", "--cv-folds", "2", "--limit", "64", "--width", "0.1",
+                           "--epochs", "1", "--num-windows", "2", "--precision", "float32", "--verbose", "0",
+                           "--export", str(export)])
+    assert metrics["test_actors"] == [4] and 4 not in metrics["train_actors"]
+    assert len(metrics["cross_validation"]["folds"]) == 2
+    held = {a for fold in metrics["cross_validation"]["folds"] for a in fold["test_subjects"]}
+    assert held <= set(metrics["train_actors"])  # the folds never see the held-out actor
+    assert set(metrics["test"]["per_actor_accuracy"]) == {"4"} and 0 <= metrics["test"]["accuracy"] <= 1
+    saved = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert saved["test"]["accuracy"] == metrics["test"]["accuracy"]
+    network = pretraining.build_speech_network(width=0.1)
+    network.load_weights(export)
+    with pytest.raises(InvalidArgumentError, match="held_out"):
+        recipe.main(["--data", str(shared_data / RAVDESS), "--run-dir", str(tmp_path / "other"),
+                     "--held-out", "99"])
+
+
+def test_the_av_network_starts_from_a_trained_audio_stream(tmp_path):
+    from affectkeras import models
+
+    trained = pretraining.build_speech_network(width=0.1)
+    path = tmp_path / "speech.keras"
+    trained.save(path)
+    av = models.build_av_mt_vgg_rnn(width=0.1, rnn_units=8, sequence_length=4, audio_pretraining=path)
+    expected = models.audio_stream(trained).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(models.audio_stream(av).get_weights(), expected, strict=True))
+    fresh = models.build_av_mt_vgg_rnn(width=0.1, rnn_units=8, sequence_length=4)
+    assert not np.array_equal(models.audio_stream(fresh).get_weights()[0], expected[0])
+    with pytest.raises(InvalidArgumentError, match="width=0.25"):
+        models.build_av_mt_vgg_rnn(width=0.25, rnn_units=8, sequence_length=4, audio_pretraining=path)
