@@ -138,6 +138,8 @@ def _register_preprocess(subparsers):
 
 def _register_predict(subparsers):
     """Adds `affectkeras predict INPUT [INPUT ...] [--model PATH] --out DIR`: videos and audio clips."""
+    from affectkeras.audio.decode import AUDIO_EXTENSIONS  # numpy only: no TensorFlow
+
     parser = subparsers.add_parser(
         "predict",
         help="expressions (and valence/arousal, AUs) of videos, and the emotion of speech clips",
@@ -147,7 +149,7 @@ def _register_predict(subparsers):
             "(frame_index, time, face_found, face box, track_id, then the predictions; empty where no face "
             "was found), plus OUT/<stem>_expressions.png (expression probabilities over time), and "
             "OUT/<stem>_va.png and OUT/<stem>_circumplex.png for networks with valence/arousal. "
-            "Audio files (" + ", ".join(_AUDIO_ONLY) + "): writes OUT/<stem>.csv, the class probabilities "
+            "Audio files (" + ", ".join(AUDIO_EXTENSIONS) + "): writes OUT/<stem>.csv, the class probabilities "
             "of every 0.5 s window, and OUT/<stem>.json, the clip's {\"classes\": [...], "
             "\"probabilities\": [...]}. A file that fails is reported and the others still run; the exit "
             "code is then 1."
@@ -174,7 +176,8 @@ def _register_predict(subparsers):
         for number, path in enumerate(args.inputs, start=1):
             if len(args.inputs) > 1 and not args.quiet:
                 print(f"[{number}/{len(args.inputs)}] {path}", file=sys.stderr, flush=True)
-            kind = "audio" if pathlib.Path(path).suffix.lower().lstrip(".") in _AUDIO_ONLY else "video"
+            # Audio containers are speech clips; video containers (with sound or not) are videos.
+            kind = "audio" if pathlib.Path(path).suffix.lower().lstrip(".") in AUDIO_EXTENSIONS else "video"
             try:
                 files = _predict_one(kind, path, args, models)
             except (AffectKerasError, OSError) as error:
@@ -191,10 +194,6 @@ def _register_predict(subparsers):
 
     parser.set_defaults(run=run)
     return parser
-
-
-# Audio containers `predict` treats as speech clips (video containers with sound are videos).
-_AUDIO_ONLY = ("wav", "flac", "mp3", "ogg", "oga", "opus", "m4a", "aac")
 
 
 def _predict_one(kind, path, args, models):

@@ -27,7 +27,7 @@ from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choi
 
 KINDS = ("expression_images", "audio_clips", "continuous_va")
 # Fold scores that describe the data or the run, not the model: left out of the summary.
-_NOT_SUMMARISED = ("chance", "majority", "train_seconds")
+_NOT_SUMMARISED = ("chance", "majority", "train_")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,19 +182,20 @@ def source_network(kind, model=None, *, width=1.0, image_size=96, seq_len=SEQUEN
     return get_network("cnn_rnn").build(width=width, tasks=("va",), sequence_length=seq_len)
 
 
-def fold_model(kind, source, *, num_classes, num_windows=8, pooling="mean", dropout=0.3):
+def fold_model(kind, source, *, num_classes, pooling="mean", dropout=0.3):
     """Cuts `source` for a database of `kind` (`affectkeras.models.surgery`).
 
-    Audio clips: `audio_classifier` over `num_windows` windows, embeddings pooled, a new
-    softmax; images: `frame_classifier`, a new expression head; continuous VA: the whole
+    Audio clips: `audio_classifier` over any number of 0.5 s windows (trained on the crops
+    the datasets cut, it predicts whole clips of any length, `affectkeras.speech`), embeddings
+    pooled, a new softmax; images: `frame_classifier`, a new expression head; continuous VA: the whole
     sequence network with a new VA head (`replace_heads`).
     """
     from affectkeras import models
 
     check_choice("kind", kind, KINDS)
     if kind == "audio_clips":
-        return models.audio_classifier(source, num_classes=num_classes, time_windows=num_windows,
-                                       pooling=pooling, dropout=dropout)
+        return models.audio_classifier(source, num_classes=num_classes, time_windows=None, pooling=pooling,
+                                       dropout=dropout)
     if kind == "expression_images":
         return models.frame_classifier(source, num_expressions=num_classes, dropout=dropout)
     return models.replace_heads(source, tasks=("va",))

@@ -28,7 +28,7 @@ import typing
 
 import numpy as np
 
-from affectkeras.constants import AUDIO_CNN, AUDIO_INPUT, EXPR_OUTPUT
+from affectkeras.constants import AUDIO_CNN, AUDIO_INPUT, AUDIO_WINDOW, EXPR_OUTPUT
 from affectkeras.errors import InvalidArgumentError, check_positive
 from affectkeras.files import atomic_path
 
@@ -81,7 +81,11 @@ class SpeechModel:
         self.model = model
         self.classes = tuple(classes)
         self.source = source or model.name
-        self.window_shape = tuple(model.inputs[0].shape[2:])  # (steps, n_mels, 1)
+        window = tuple(model.inputs[0].shape[2:4])
+        if window != AUDIO_WINDOW:
+            raise InvalidArgumentError(
+                f"{self.source}: log-mel windows of {window}; `clip_windows` gives {AUDIO_WINDOW} (steps, mel bands)"
+            )
         windows = model.inputs[0].shape[1]
         if windows is not None:
             raise InvalidArgumentError(
@@ -172,6 +176,17 @@ def read_clip(path):
     return audio.load_audio(path, sample_rate=audio.SpectrogramConfig().sample_rate)
 
 
+def clip_windows(waveform):
+    """A 16 kHz waveform's consecutive 0.5 s log-mel windows `(windows, 50, 64, 1)` in dB, the last padded with silence."""
+    from affectkeras import audio
+    from affectkeras.data import downstream
+
+    config = audio.SpectrogramConfig()
+    spectrogram = audio.log_mel_spectrogram(waveform, config)
+    count = max(1, math.ceil(len(spectrogram) / config.steps))
+    return downstream.clip_windows(spectrogram, count, config, align="start").numpy()
+
+
 def predict_clip(clip, model=DEFAULT_SPEECH_MODEL, *, batch_size=DEFAULT_CLIP_BATCH):
     """Predicts one audio clip, per 0.5 s window and as a whole.
 
@@ -189,20 +204,11 @@ def predict_clip(clip, model=DEFAULT_SPEECH_MODEL, *, batch_size=DEFAULT_CLIP_BA
             (the message names it).
     """
     from affectkeras import audio
-    from affectkeras.data.downstream import clip_windows
 
     config = audio.SpectrogramConfig()
     waveform = read_clip(clip) if isinstance(clip, (str, os.PathLike)) else np.asarray(clip, np.float32)
     speech = load_speech_model(model)
-    steps, n_mels = speech.window_shape[:2]
-    if (steps, n_mels) != (config.steps, config.n_mels):
-        raise InvalidArgumentError(
-            f"{speech.source}: windows of {steps} x {n_mels}; the spectrogram gives {config.steps} x {config.n_mels}"
-        )
-    spectrogram = audio.log_mel_spectrogram(waveform, config)
-    count = max(1, math.ceil(len(spectrogram) / steps))
-    windows = clip_windows(spectrogram, count, config, align="start").numpy()
-    per_window, whole = speech.predict_windows(windows, batch_size=batch_size)
+    per_window, whole = speech.predict_windows(clip_windows(waveform), batch_size=batch_size)
     return ClipPrediction(speech.classes, config.window_seconds, per_window, whole,
                           duration=len(waveform) / config.sample_rate)
 
@@ -241,6 +247,7 @@ __all__ = [
     "ClipFiles",
     "ClipPrediction",
     "SpeechModel",
+    "clip_windows",
     "load_speech_model",
     "predict_clip",
     "read_clip",

@@ -110,8 +110,8 @@ def build_model(config, num_classes):
     # Loaded (or built) again per fold: folds never share weights.
     source = finetuning.source_network(config.kind, config.model, width=config.width, image_size=config.image_size,
                                        seq_len=config.seq_len)
-    model = finetuning.fold_model(config.kind, source, num_classes=num_classes, num_windows=config.num_windows,
-                                  pooling=config.pooling, dropout=config.dropout)
+    model = finetuning.fold_model(config.kind, source, num_classes=num_classes, pooling=config.pooling,
+                                  dropout=config.dropout)
     if config.freeze_backbone:
         training.freeze_cnn(model, include_audio=True)
     optimizer = training.default_optimizer(learning_rate=config.learning_rate, decay_rate=config.decay_rate,

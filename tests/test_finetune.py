@@ -451,6 +451,27 @@ def test_recipe_audio_clips_from_a_csv_corpus(tmp_path):
     assert metrics["folds"][0]["chance_accuracy"] == pytest.approx(1 / 3)
 
 
+@pytest.mark.filterwarnings("ignore:fold.*collapsed")  # one epoch
+def test_recipe_audio_clips_from_the_shipped_ravdess_audio_network(tmp_path):
+    listing = _write_clip_list(tmp_path)
+    metrics = load_recipe("finetune").main([
+        "--kind", "audio_clips", "--data", str(listing), "--model", "ravdess_audio", "--folds", "2",
+        "--num-windows", "2", "--epochs", "1", "--batch-size", "4", "--run-dir", str(tmp_path / "run"),
+        "--verbose", "0",
+    ])
+    _check_run(tmp_path / "run", 2)
+    import keras
+
+    from affectkeras import weights
+
+    fold_model = keras.saving.load_model(tmp_path / "run" / "fold_1" / "model.keras", compile=False)
+    assert fold_model.output["expression"].shape == (None, 3)  # a new head for the corpus' classes
+    shipped = models.audio_stream(weights.load_preset_model("ravdess_audio"))
+    first = models.audio_stream(fold_model).get_layer(index=1)  # the first conv, trained one epoch from the preset
+    assert first.kernel.shape == shipped.get_layer(index=1).kernel.shape
+    assert metrics["classes"] == ["calm speech", "joy", "ärger"]
+
+
 def test_recipe_bad_input_names_the_problem(tmp_path):
     recipe = load_recipe("finetune")
     base = ["--model", "none", "--width", str(WIDTH), "--epochs", "1", "--verbose", "0"]

@@ -110,6 +110,7 @@ def test_predict_without_model_writes_the_speech_json(shared_data, tmp_path, cap
     assert str(tmp_path / f"{clip.stem}.json") in capsys.readouterr().out
 
 
+@pytest.mark.filterwarnings("ignore:fold.*collapsed")  # one epoch of a tiny network
 def test_pretrain_speech_recipe_cross_validates_trains_and_scores_held_out_actors(shared_data, tmp_path):
     recipe = load_recipe("pretrain_speech")
     export = tmp_path / "speech.weights.h5"
@@ -144,3 +145,13 @@ def test_the_av_network_starts_from_a_trained_audio_stream(tmp_path):
     assert not np.array_equal(models.audio_stream(fresh).get_weights()[0], expected[0])
     with pytest.raises(InvalidArgumentError, match="width=0.25"):
         models.build_av_mt_vgg_rnn(width=0.25, rnn_units=8, sequence_length=4, audio_pretraining=path)
+
+
+def test_the_av_network_starts_from_both_shipped_presets():
+    from affectkeras import models, weights
+
+    av = models.build_av_mt_vgg_rnn(width=0.5, input_size=48, pretraining="ferplus", audio_pretraining="ravdess_audio",
+                                    rnn_units=8, sequence_length=4)
+    for stream, preset in ((models.visual_stream, "ferplus"), (models.audio_stream, "ravdess_audio")):
+        shipped = stream(weights.load_preset_model(preset)).get_weights()
+        assert all(np.array_equal(a, b) for a, b in zip(stream(av).get_weights(), shipped, strict=True)), preset

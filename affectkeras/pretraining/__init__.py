@@ -14,7 +14,7 @@ decay (`compile_soft_labels`).
 
 from affectkeras.pretraining.ferplus import FERPLUS_NETWORK, FerPlusData, build_expression_network, ferplus_datasets
 from affectkeras.pretraining.ravdess import (
-    RAVDESS_NETWORK,
+    RAVDESS_CLIP_WINDOWS,
     RAVDESS_TEST_ACTORS,
     SpeechData,
     build_speech_network,
@@ -25,7 +25,7 @@ from affectkeras.pretraining.soft_labels import compile_soft_labels
 
 __all__ = [
     "FERPLUS_NETWORK",
-    "RAVDESS_NETWORK",
+    "RAVDESS_CLIP_WINDOWS",
     "RAVDESS_TEST_ACTORS",
     "FerPlusData",
     "SpeechData",

@@ -11,6 +11,7 @@ input normalisation it was trained with (`WeightsPreset.expects`):
 | `vggface2_resnet50_notop` | `ResNet50Face` | `rcmalli_vggface_tf_notop_resnet50.h5` | `vggface2` |
 | `imagenet_densenet121_notop` | `DenseNet121` | `densenet121_..._notop.h5` | `"imagenet_torch"` |
 | `ferplus` (shipped) | the whole FER+ expression network (`load_preset_model`); its stream fits `VGGFace` at width 0.5, 48 px | `files/ferplus.weights.h5` | `"gray"` |
+| `ravdess_audio` (shipped) | the whole RAVDESS speech-emotion network (`load_preset_model`); its stream fits `AudioCNN` at width 0.5 (`build_av_mt_vgg_rnn(audio_pretraining=...)`) | `files/ravdess_audio.weights.h5` | `"db"` (log-mel windows in dB) |
 
 The keras-vggface files are its release v2.0
 (`https://github.com/rcmalli/keras-vggface/releases/download/v2.0/`), the DenseNet file
@@ -24,8 +25,10 @@ from scratch use the papers' `FaceRescaling` ([-1, 1]).
 
 Network presets: a preset whose `network` names a registry network and its builder
 arguments holds a whole trained network: `load_preset_model(name)` builds it and loads the
-file. `ferplus` is one, shipped inside the package and used by `affectkeras predict` when
-no `--model` is given (`recipes/pretrain.py` made it; the README has its model card).
+file. `ferplus` and `ravdess_audio` are two, shipped inside the package and used by
+`affectkeras predict` when no `--model` is given, for videos and for audio files
+(`recipes/pretrain.py` and `recipes/pretrain_speech.py` made them; the README has their
+model cards).
 
 Bundled presets: a preset may instead name a file shipped inside the package
 (`WeightsPreset(url=None, ..., package_file="files/<name>.weights.h5")`, relative to

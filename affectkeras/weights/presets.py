@@ -11,6 +11,7 @@ import dataclasses
 import os
 import pathlib
 
+from affectkeras.constants import RAVDESS_EMOTIONS
 from affectkeras.errors import InvalidArgumentError
 
 __all__ = ["PACKAGE_DIR", "PRESETS", "WeightsPreset", "get_preset", "list_presets"]
@@ -37,9 +38,10 @@ class WeightsPreset:
         file_name: str. Name of the file in the cache (`~/.keras/affectkeras/`); for a
             bundled preset, the file's name.
         expects: str. Input normalisation the weights were trained with: `"vggface1"`,
-            `"vggface2"` or `"imagenet_torch"` (see the `affectkeras.weights` docstring).
+            `"vggface2"`, `"imagenet_torch"`, `"gray"` (faces), or `"db"` (log-mel windows
+            in dB, audio) (see the `affectkeras.weights` docstring).
         legacy: bool. True for a Keras 2 HDF5 file whose layer names may hold `/`.
-        backbone: str. The builder it fits: `"vggface"`, `"resnet50_face"`,
+        backbone: str. The builder it fits: `"vggface"`, `"resnet50_face"`, `"audio_cnn"`,
             `"densenet121"`.
         include_top: bool. Whether the file holds the classification top.
         description: str. One line for humans.
@@ -161,6 +163,21 @@ PRESETS = {
         package_file="files/ferplus.weights.h5",
         network={"network": "mt_vgg", "width": 0.5, "input_size": 48, "feature_layer": "fc6", "normalization": "gray",
                  "dropout": 0.5, "tasks": ("expr",), "num_expressions": 8, "name": "ferplus"},
+    ),
+    # Trained here: recipes/pretrain_speech.py (command, seed and figures in files/README.md and the README).
+    "ravdess_audio": WeightsPreset(
+        url=None,
+        file_hash="b1ddcf95b75e929c3463957ca33cfa1773612eeca1ab60781096014dfd95ef8b",
+        file_name="ravdess_audio.weights.h5",
+        expects="db",
+        legacy=False,
+        backbone="audio_cnn",
+        description="RAVDESS speech-emotion network: the A/V audio stream at width 0.5 on 0.5 s log-mel windows, "
+                    "embeddings averaged over the clip, 8 emotions (actors 21-24 held out: accuracy 0.575)",
+        package_file="files/ravdess_audio.weights.h5",
+        network={"network": "audio_classifier", "width": 0.5, "pooling": "mean", "dropout": 0.3,
+                 "name": "ravdess_audio"},
+        classes=RAVDESS_EMOTIONS,
     ),
 }
 
