@@ -26,6 +26,9 @@ from affectkeras.constants import AUDIO_WINDOW, RAVDESS_EMOTIONS, SEQUENCE_LENGT
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice
 
 KINDS = ("expression_images", "audio_clips", "continuous_va")
+# Initial Adam learning rates `recipes/finetune.py` uses by default, measured (README, BENCHMARKS.md):
+# a fresh image network at 1e-3 predicts the majority class in every fold; at 1e-4 it learns.
+LEARNING_RATES = {"expression_images": 1e-4, "audio_clips": 1e-3, "continuous_va": 1e-3}
 # Fold scores that describe the data or the run, not the model: left out of the summary.
 _NOT_SUMMARISED = ("chance", "majority", "train_")
 
@@ -268,6 +271,7 @@ def summary_line(summary):
 
 __all__ = [
     "KINDS",
+    "LEARNING_RATES",
     "Database",
     "fold_model",
     "read_database",

@@ -88,7 +88,8 @@ class FinetuneConfig:
     seq_len: int = config_field(80, "frames per sequence (continuous_va)")
     epochs: int = config_field(20, "training epochs per fold")
     batch_size: int = config_field(16, "clips / images (continuous_va: sequences) per batch")
-    learning_rate: float = config_field(1e-3, "initial Adam learning rate")
+    learning_rate: float = config_field(0.0, "initial Adam learning rate; 0 = the kind's measured default "
+                                        "(finetuning.LEARNING_RATES: 1e-4 images, 1e-3 audio clips and VA)")
     decay_rate: float = config_field(0.97, "learning-rate decay factor")
     decay_steps: int = config_field(400, "steps between learning-rate decays")
     freeze_backbone: bool = config_field(False, "train only the new head (and RNN): the CNN streams frozen")
@@ -114,7 +115,8 @@ def build_model(config, num_classes):
                                   dropout=config.dropout)
     if config.freeze_backbone:
         training.freeze_cnn(model, include_audio=True)
-    optimizer = training.default_optimizer(learning_rate=config.learning_rate, decay_rate=config.decay_rate,
+    learning_rate = config.learning_rate or finetuning.LEARNING_RATES[config.kind]
+    optimizer = training.default_optimizer(learning_rate=learning_rate, decay_rate=config.decay_rate,
                                            decay_steps=config.decay_steps)
     return training.compile_preset(model, optimizer=optimizer, label_smoothing=config.label_smoothing)
 

@@ -366,5 +366,5 @@ def test_command_help_loads_no_framework():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0, result.stderr
-    for option in ("--model", "--out", "--batch-size", "--quiet", "VIDEO"):
+    for option in ("--model", "--out", "--batch-size", "--quiet", "INPUT [INPUT ...]"):
         assert option in result.stdout
