@@ -154,3 +154,19 @@ def test_mixed_precision_and_xla_train_step(trained, tmp_path):
     assert "mixed_float16" in policies  # the heads alone compute in float32
     assert (run_dir / "checkpoints" / "best.keras").is_file()  # single output: monitors `val_ccc`
     assert metrics["scores"]["va"]["score"] is None or -1.0 <= metrics["scores"]["va"]["score"] <= 1.0
+
+
+def test_the_av_network_starts_from_both_shipped_models():
+    import numpy as np
+
+    from affectkeras import models, weights
+    from affectkeras.errors import InvalidArgumentError
+
+    recipe = load_recipe("train_affwild2")
+    shipped = ["--width", "0.5", "--face-size", "48", "--rnn-units", "8", "--seq-len", "4",
+               "--pretraining", "ferplus", "--audio-pretraining", "ravdess_audio"]
+    model = recipe.build_network(recipe.parse_config(recipe.TrainConfig, ["--network", "av_mt_vgg_rnn", *shipped]))
+    speech = models.audio_stream(weights.load_preset_model("ravdess_audio")).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(models.audio_stream(model).get_weights(), speech, strict=True))
+    with pytest.raises(InvalidArgumentError, match="audio stream"):
+        recipe.build_network(recipe.parse_config(recipe.TrainConfig, ["--network", "mt_vgg", *shipped]))
