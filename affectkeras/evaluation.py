@@ -383,18 +383,21 @@ def score_classes(model, dataset, *, num_classes, batch_size):
         batch_size: int. Rows per model call (`predict_batch`).
 
     Returns:
-        dict: `accuracy`, `f1` (macro over the classes present, as `metrics.expr_score`),
+        dict: `accuracy`, `f1` (macro over all C classes, an absent class scoring 0, as
+            the ABAW `metrics.expr_score` averages),
         `test_examples`, `chance_accuracy` (1 / C), `majority_accuracy` (share of the most
         frequent class), `confusion_matrix` (C x C list, rows true class), `collapsed`
         (the class index every example was predicted as, when they all were; else None).
     """
+    from sklearn.metrics import f1_score
+
     truth, probabilities = _predict_dataset(model, dataset, EXPR_OUTPUT, batch_size)
-    score = expr_score(truth, probabilities)
+    predictions = probabilities.argmax(axis=-1)
     counts = np.bincount(truth, minlength=num_classes)
-    predicted = np.unique(probabilities.argmax(axis=-1))
+    predicted = np.unique(predictions)
     return {
-        "accuracy": float(score["accuracy"]),
-        "f1": float(score["f1"]),
+        "accuracy": float(np.mean(predictions == truth)),
+        "f1": float(f1_score(truth, predictions, labels=list(range(num_classes)), average="macro", zero_division=0)),
         "test_examples": len(truth),
         "chance_accuracy": 1.0 / num_classes,
         "majority_accuracy": float(counts.max() / counts.sum()),
@@ -487,7 +490,8 @@ def score_predictions(videos, *, edition=LATEST_EDITION, threshold=0.5, model=No
             scores["au"] = score
 
     if len(tasks) == 3 and all(counts[task] for task in tasks):
-        scores["mtl"] = mtl_score(va_true, va_pred, expr_true, expr_pred, au_true, au_pred, threshold=threshold)
+        scores["mtl"] = mtl_score(va_true, va_pred, expr_true, expr_pred, au_true, au_pred, edition=edition,
+                                  threshold=threshold)
     scores = _json_ready(scores)  # plain floats (None where undefined)
     return EvaluationResult(
         edition=edition,

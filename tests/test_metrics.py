@@ -129,10 +129,12 @@ def test_out_of_range_labels_make_the_metric_nan():
 def test_abaw_scores_follow_each_edition():
     labels, scores = expression_data(5, classes=7)
     keep = labels != -1
-    f1 = f1_score(labels[keep], scores[keep].argmax(-1), average="macro")
+    f1 = f1_score(labels[keep], scores[keep].argmax(-1), average="macro")  # the 7 classes all occur
     accuracy = accuracy_score(labels[keep], scores[keep].argmax(-1))
     assert metrics.expr_score(labels, scores, edition=2020)["score"] == pytest.approx(0.67 * f1 + 0.33 * accuracy)
-    assert metrics.expr_score(labels, scores, edition=2022)["score"] == pytest.approx(f1)
+    # From 2022 the challenges have 8 classes: the one never seen nor predicted counts 0 in the average.
+    assert metrics.expr_score(labels, scores, edition=2022)["score"] == pytest.approx(7 * f1 / 8)
+    assert metrics.expr_score(labels, scores, edition=2022, classes="present")["score"] == pytest.approx(f1)
 
     targets, probs = au_data(6, aus=8)
     au = metrics.au_score(targets, probs, edition=2020)
@@ -140,6 +142,16 @@ def test_abaw_scores_follow_each_edition():
     assert au["f1"] == pytest.approx(stream(metrics.AUF1(8), targets, probs), abs=1e-6)
     with pytest.raises(InvalidArgumentError, match="edition=2019"):
         metrics.au_score(targets, probs, edition=2019)
+
+
+def test_expr_score_averages_over_all_the_classes_of_the_edition():
+    # ABAW: P_EXPR = sum of the per-class F1 / C. Two classes of eight, predicted perfectly: 2 / 8.
+    perfect = metrics.expr_score([0, 0, 1, 1, -1], [0, 0, 1, 1, 5])
+    assert perfect["f1"] == pytest.approx(0.25) and perfect["accuracy"] == 1.0
+    assert metrics.expr_score([0, 0, 1, 1], [0, 0, 1, 1], edition=2020)["f1"] == pytest.approx(2 / 7)
+    assert metrics.expr_score([0, 0, 1, 1], [0, 0, 1, 1], classes="present")["f1"] == 1.0
+    with pytest.raises(InvalidArgumentError, match="classes"):
+        metrics.expr_score([0], [0], classes="some")
 
 
 def test_mtl_score_is_the_sum_of_the_track_scores():

@@ -4,8 +4,10 @@ These take all the frames of a validation or test set at once, as the official e
 scripts do: VA = mean CCC of valence and arousal; EXPR = macro F1 (ABAW 2020 / 2021:
 0.67 F1 + 0.33 accuracy); AU = mean F1 over AUs (ABAW 2020 / 2021: 0.5 F1 + 0.5 accuracy);
 MTL = P_VA + P_EXPR + P_AU. Frames whose target is the "not annotated" sentinel are left out.
-F1 follows scikit-learn's `f1_score`: the macro average runs over the classes that occur in
-the targets or the predictions, and an undefined F1 (no positive at all) counts as 0.
+The macro F1 of EXPR averages over all C classes of the edition, as the challenges define
+it (P_EXPR = sum of the C per-class F1 / C, C = 7 in 2020-2021 and 8 from 2022): a class
+that neither occurs nor is predicted scores 0, as does any undefined F1 (scikit-learn's
+`f1_score` with `labels=range(C)`, `zero_division=0`). AU F1 averages over all the AUs.
 """
 
 import numpy as np
@@ -80,22 +82,34 @@ def va_score(y_true, y_pred):
     return {"valence": valence, "arousal": arousal, "score": (valence + arousal) / 2.0}
 
 
-def expr_score(y_true, y_pred, *, edition=LATEST_EDITION):
+def expr_score(y_true, y_pred, *, edition=LATEST_EDITION, classes="all"):
     """ABAW EXPR score.
 
     Args:
         y_true: array-like `(frames,)` of class indices; -1 = not annotated.
         y_pred: array-like `(frames,)` of class indices or `(frames, C)` probabilities.
-        edition: int. ABAW edition (2020 ... 2025); sets the weights of F1 and accuracy.
+        edition: int. ABAW edition (2020 ... 2025); sets the classes (7 or 8) and the
+            weights of F1 and accuracy.
+        classes: str. `"all"` (the challenges' formula): the macro F1 averages over every
+            class of the edition; `"present"`: only over the classes in the targets or the
+            predictions (scikit-learn's default; two classes predicted perfectly score 1.0
+            where the challenges' formula gives 2 / 8).
 
     Returns:
         dict with `f1` (macro), `accuracy` and `score`.
+
+    Example:
+        >>> expr_score([0, 0, 1, 1], [0, 0, 1, 1])["f1"]  # 2 of 8 classes, perfect
+        0.25
     """
-    f1_weight, accuracy_weight = _edition(edition)["expr_weights"]
+    check_choice("classes", classes, ("all", "present"))
+    settings = _edition(edition)
+    f1_weight, accuracy_weight = settings["expr_weights"]
     y_true = np.asarray(y_true).astype(int)
     keep = _annotated(y_true, EXPR_MASK)
     y_true, y_pred = y_true[keep], _class_predictions(y_pred)[keep]
-    f1 = f1_score(y_true, y_pred, average="macro", zero_division=0)
+    labels = list(range(settings["num_expressions"])) if classes == "all" else None
+    f1 = f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
     accuracy = accuracy_score(y_true, y_pred)
     return {"f1": f1, "accuracy": accuracy, "score": f1_weight * f1 + accuracy_weight * accuracy}
 
@@ -136,14 +150,16 @@ def au_score(y_true, y_pred, *, edition=LATEST_EDITION, threshold=0.5):
     }
 
 
-def mtl_score(va_true, va_pred, expr_true, expr_pred, au_true, au_pred, *, threshold=0.5):
+def mtl_score(va_true, va_pred, expr_true, expr_pred, au_true, au_pred, *, edition=LATEST_EDITION, threshold=0.5):
     """ABAW multi-task score P_VA + P_EXPR + P_AU (ABAW 2022 onwards: F1 only).
+
+    `edition` sets the expression classes the F1 averages over (`expr_score`).
 
     Returns:
         dict with `va`, `expr`, `au` (each the track score) and `score` (their sum).
     """
     va = va_score(va_true, va_pred)["score"]
-    expr = expr_score(expr_true, expr_pred)["f1"]
+    expr = expr_score(expr_true, expr_pred, edition=edition)["f1"]
     au = au_score(au_true, au_pred, threshold=threshold)["f1"]
     return {"va": va, "expr": expr, "au": au, "score": va + expr + au}
 
