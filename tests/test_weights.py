@@ -477,22 +477,12 @@ def test_published_presets():
         get_preset("vggface3")
 
 
-def test_the_shipped_ferplus_preset_loads_from_the_package_without_network(monkeypatch):
-    from affectkeras.weights import load_preset_model
-
-    def no_network(*args, **kwargs):
-        raise AssertionError("a shipped preset must not download")
-
-    monkeypatch.setattr(keras.utils, "get_file", no_network)
-    preset = get_preset("ferplus")
-    path = pathlib.Path(fetch_preset("ferplus"))  # its sha256 is checked
-    assert preset.bundled and path.is_file() and path.stat().st_size <= 20 * 2**20
-    model = load_preset_model("ferplus")
-    assert model.name == "ferplus" and model.output["expression"].shape == (None, 8)
-    assert model.input["faces"].shape == (None, 48, 48, 3)
-
-
-def test_the_shipped_ravdess_audio_preset_loads_from_the_package_without_network(monkeypatch):
+@pytest.mark.parametrize("name, input_name, input_shape, classes", [
+    ("ferplus", "faces", (None, 48, 48, 3), None),  # the library's expressions
+    ("ravdess_audio", "audio", (None, None, 50, 64, 1), "ravdess"),  # any number of 0.5 s windows
+])
+def test_the_shipped_presets_load_from_the_package_without_network(monkeypatch, name, input_name, input_shape,
+                                                                   classes):
     from affectkeras.constants import RAVDESS_EMOTIONS
     from affectkeras.weights import load_preset_model
 
@@ -500,13 +490,13 @@ def test_the_shipped_ravdess_audio_preset_loads_from_the_package_without_network
         raise AssertionError("a shipped preset must not download")
 
     monkeypatch.setattr(keras.utils, "get_file", no_network)
-    preset = get_preset("ravdess_audio")
-    path = pathlib.Path(fetch_preset("ravdess_audio"))  # its sha256 is checked
+    preset = get_preset(name)
+    path = pathlib.Path(fetch_preset(name))  # its sha256 is checked
     assert preset.bundled and path.is_file() and path.stat().st_size <= 20 * 2**20
-    assert preset.classes == RAVDESS_EMOTIONS
-    model = load_preset_model("ravdess_audio")
-    assert model.name == "ravdess_audio" and model.output["expression"].shape == (None, 8)
-    assert model.input["audio"].shape == (None, None, 50, 64, 1)  # any number of 0.5 s windows
+    assert preset.classes == (RAVDESS_EMOTIONS if classes == "ravdess" else None)
+    model = load_preset_model(name)
+    assert model.name == name and model.output["expression"].shape == (None, 8)
+    assert model.input[input_name].shape == input_shape
 
 
 def test_densenet_preset_names_map_to_keras_applications_names(tmp_path):
