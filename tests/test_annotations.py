@@ -308,6 +308,20 @@ def test_malformed_mtl_csv(tmp_path, rows, line, fragment):
     assert fragment in str(error.value)
 
 
+def test_mtl_csv_with_the_released_files_short_header(tmp_path):
+    # The challenge's files name the 12 AU columns `aus` once; each line still holds 16 values.
+    rows = [mtl_row("a/00001.jpg", expr="2"), mtl_row("a/00002.jpg", aus=",".join(["1"] + ["0"] * 11))]
+    short = write(tmp_path / "short.txt", "image,valence,arousal,expression,aus\n" + "\n".join(rows) + "\n")
+    full = write(tmp_path / "full.txt", MTL_HEADER + "\n" + "\n".join(rows) + "\n")
+    a, b = ann.read_mtl_csv(short)["a"], ann.read_mtl_csv(full)["a"]
+    for field in ("frame_indices", "va", "expression", "aus", "aus_mask"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
+    np.testing.assert_array_equal(a.aus[:, 0], [0, 1])
+    bad = write(tmp_path / "bad.txt", "image,valence,arousal,expression,aus\na/00001.jpg,0.1,0.2,3,1\n")
+    with pytest.raises(DataFormatError, match="expected 16"):
+        ann.read_mtl_csv(bad)
+
+
 def test_mtl_csv_wrong_header(tmp_path):
     path = write(tmp_path / "mtl.csv", "image,valence,arousal,expression\n")
     with pytest.raises(DataFormatError) as error:

@@ -92,3 +92,15 @@ def test_compiled_model_round_trips_through_a_keras_file(tmp_path):
     assert got.keys() == expected.keys()
     for name in expected:
         assert got[name] == pytest.approx(expected[name], abs=1e-6), name
+
+
+def test_default_optimizer_decays_as_the_papers_say_staircase_or_smooth():
+    from affectkeras.training import default_optimizer
+
+    staircase = default_optimizer()  # x0.97 every 400 steps, in steps
+    smooth = default_optimizer(staircase=False)  # TF1's exponential_decay default
+    for step, stepped, continuous in ((0, 1e-3, 1e-3), (399, 1e-3, 1e-3 * 0.97 ** (399 / 400)),
+                                      (400, 0.97e-3, 0.97e-3), (1000, 1e-3 * 0.97 ** 2, 1e-3 * 0.97 ** 2.5)):
+        for optimizer, expected in ((staircase, stepped), (smooth, continuous)):
+            optimizer.iterations.assign(step)
+            assert float(optimizer.learning_rate) == pytest.approx(expected, rel=1e-6), (step, expected)

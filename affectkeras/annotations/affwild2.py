@@ -74,6 +74,9 @@ _SPLIT_ALIASES = {
 
 # Header of the ABAW 2022 multi-task (MTL) CSV.
 MTL_HEADER = ("image",) + VA_NAMES + ("expression",) + AUS_12
+# The headers `read_mtl_csv` accepts (lower case): every column named, or the released
+# files' `...,expression,aus`, where `aus` stands for the 12 AU columns.
+_MTL_HEADERS = (tuple(h.lower() for h in MTL_HEADER), MTL_HEADER[:4] + ("aus",))
 
 _SIDE = re.compile(r"^(?P<source>.+)_(?P<side>left|right)$", re.IGNORECASE)
 
@@ -308,8 +311,10 @@ def source_video(name):
 def read_mtl_csv(path):
     """Reads the ABAW 2022 multi-task learning CSV into one `FrameTable` per video.
 
-    Header `image,valence,arousal,expression,AU1,...,AU26`; `image` is like
-    `video/00001.jpg` (the frame index is the number in the file name). Sentinels as in the
+    Header `image,valence,arousal,expression,AU1,...,AU26`, or the shorter
+    `image,valence,arousal,expression,aus` of the challenge's released files, where `aus`
+    names the 12 AU values that follow on every line; `image` is like `video/00001.jpg` (the
+    frame index is the number in the file name). Sentinels as in the
     per-video files: VA `-5`, expression `-1`, AU `-1`. Only the frames listed appear in a
     table (no gaps are filled in).
 
@@ -334,10 +339,10 @@ def read_mtl_csv(path):
     lines = read_lines(path)
     if not lines:
         raise DataFormatError(path, 1, f"empty file; expected the header {','.join(MTL_HEADER)}")
-    header = split_header(lines[0])
-    if tuple(h.lower() for h in header) != tuple(h.lower() for h in MTL_HEADER):
+    header = tuple(h.lower() for h in split_header(lines[0]))
+    if header not in _MTL_HEADERS:
         raise DataFormatError(
-            path, 1, f"unknown header {lines[0].strip()!r}; expected {','.join(MTL_HEADER)}"
+            path, 1, f"unknown header {lines[0].strip()!r}; expected {' or '.join(map(','.join, _MTL_HEADERS))}"
         )
     images, rows = [], []
     for offset, line in enumerate(lines[1:]):
