@@ -7,6 +7,7 @@ exit with code 2 instead of a traceback.
 
 import argparse
 import os
+import pathlib
 import sys
 
 from affectkeras._version import __version__
@@ -169,8 +170,6 @@ def _register_predict(subparsers):
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
     def run(args):
-        import pathlib
-
         failed = []
         models = {}  # one model per kind of input, loaded once
         for number, path in enumerate(args.inputs, start=1):
@@ -198,8 +197,6 @@ def _register_predict(subparsers):
 
 def _predict_one(kind, path, args, models):
     """Predicts one input with the model of its kind (loaded on first use) and writes its files."""
-    import pathlib
-
     if kind == "audio":
         from affectkeras import speech
 

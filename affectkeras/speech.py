@@ -177,7 +177,10 @@ def read_clip(path):
 
 
 def clip_windows(waveform):
-    """A 16 kHz waveform's consecutive 0.5 s log-mel windows `(windows, 50, 64, 1)` in dB, the last padded with silence."""
+    """A 16 kHz waveform's consecutive 0.5 s log-mel windows `(windows, 50, 64, 1)` in dB.
+
+    The last window is padded with silence.
+    """
     from affectkeras import audio
     from affectkeras.data import downstream
 

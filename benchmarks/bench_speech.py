@@ -37,8 +37,9 @@ def main():
     clips = sorted(path for folder in folders for path in folder.glob("*.flac"))
     clips = clips[::max(1, len(clips) // args.clips)][:args.clips]
     model = speech.load_speech_model(args.model)
-    seconds_of_audio = sum(len(speech.read_clip(p)) for p in clips) / 16000
-    windows = [speech.clip_windows(speech.read_clip(p)) for p in clips]
+    waveforms = [speech.read_clip(p) for p in clips]  # 16 kHz
+    seconds_of_audio = sum(len(w) for w in waveforms) / 16000
+    windows = [speech.clip_windows(w) for w in waveforms]
 
     def end_to_end():
         for path in clips:

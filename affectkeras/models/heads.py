@@ -65,4 +65,5 @@ def output_dict(model, outputs):
     return dict(zip(named_outputs(model), outputs if isinstance(outputs, (list, tuple)) else [outputs]))
 
 
-__all__ = ["ALL_TASKS", "check_dropout", "check_label_space", "check_tasks", "named_outputs", "output_dict", "task_heads"]
+__all__ = ["ALL_TASKS", "check_dropout", "check_label_space", "check_tasks", "named_outputs", "output_dict",
+           "task_heads"]
