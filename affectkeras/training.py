@@ -3,10 +3,12 @@
 - `compile_preset(model)`: the losses, loss weights, streaming metrics and optimiser of the
   papers (Adam 1e-3, decayed x0.97 every 400 steps) for whatever task outputs `model` has,
   so that `model.fit` works in one line.
-- Strategies (Aff-Wild2 paper, section V): (i) `freeze_cnn` then train the RNN; (ii)
-  train everything from a random RNN (`unfreeze_all`); (iii) `init_from` a model trained
-  with (i), then train everything. Call `compile_preset` again after changing what is
-  trainable (Keras fixes the trainable weights at compile time).
+- Strategies (Aff-Wild2 paper, section V): (i) `freeze_cnn` keeps the CNN's pretrained
+  layers fixed and trains the rest (the RNN, and fc6 where no pretrained weights fit it);
+  (ii) train everything from a random RNN (`unfreeze_all`); (iii) `init_from` a model
+  trained with (i) (its RNN, heads and every non-pretrained CNN layer), then train
+  everything. Call `compile_preset` again after changing what is trainable (Keras fixes
+  the trainable weights at compile time).
 """
 
 import keras
@@ -17,6 +19,7 @@ from affectkeras.errors import InvalidArgumentError
 from affectkeras.layers import ArcFace
 from affectkeras.models.heads import named_outputs
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
+from affectkeras.weights import weight_layers
 
 
 # Keras dtype policies a recipe trains in: mixed_bfloat16 for CPUs with AMX / AVX512-BF16
@@ -146,26 +149,47 @@ def _cnn_layers(model):
     return [layer for layer in model.layers if layer.name in (VISUAL_CNN, AUDIO_CNN)]
 
 
-def freeze_cnn(model, *, include_audio=False):
-    """Strategy (i): makes the visual CNN (and optionally the audio CNN) non-trainable.
+def freeze_cnn(model):
+    """Strategy (i): keeps the CNN streams' pretrained layers fixed; the rest trains.
+
+    The paper keeps "the CNN weights fixed to their pre-trained values". A layer is frozen
+    when its weights came from a file (`affectkeras.weights.provenance`): the conv stack a
+    `pretraining=` file or preset set, or a whole stream read back from a `.keras` file, a
+    run folder or a network preset. Layers that started random keep training with the RNN:
+    VGG-Face's fc6 at 96 px (no published weights fit it), a randomly initialised audio
+    stream.
 
     Args:
-        model: keras.Model. A network of `affectkeras.models`.
-        include_audio: bool. Also freeze the audio CNN (it has no pretrained weights, so by
-            default it keeps training).
+        model: keras.Model. A network of `affectkeras.models` (layers `visual_cnn` and / or
+            `audio_cnn`).
 
     Returns:
-        The names of the frozen layers.
+        The paths of the frozen layers (`"visual_cnn/vggface/vggface/conv1_1"`, ...: the
+        stream, the stream model, the backbone, the layer).
+
+    Raises:
+        InvalidArgumentError: `model` has no CNN stream, or none of its layers holds
+            pretrained weights (strategy (i) would then fix a random projection; train
+            everything instead).
     """
-    names = (VISUAL_CNN, AUDIO_CNN) if include_audio else (VISUAL_CNN,)
-    frozen = [layer for layer in _cnn_layers(model) if layer.name in names]
+    streams = _cnn_layers(model)
+    if not streams:
+        raise InvalidArgumentError(
+            f"`model` has no layer named {VISUAL_CNN!r} or {AUDIO_CNN!r}. Received: model.name={model.name!r}"
+        )
+    frozen = []
+    for stream in streams:
+        for path, layer, pretrained in weight_layers(stream):
+            if pretrained:
+                layer.trainable = False
+                frozen.append(f"{stream.name}/{path}")
     if not frozen:
         raise InvalidArgumentError(
-            f"`model` has no layer named {VISUAL_CNN!r}. Received: model.name={model.name!r}"
+            f"No layer of {[s.name for s in streams]} holds pretrained weights (the network was built with "
+            "pretraining=None), so strategy (i) has nothing to keep fixed: build it with `pretraining=` "
+            f"(a preset or a weights file), or train every layer. Received: model.name={model.name!r}"
         )
-    for layer in frozen:
-        layer.trainable = False
-    return [layer.name for layer in frozen]
+    return frozen
 
 
 def unfreeze_all(model):
@@ -177,35 +201,63 @@ def unfreeze_all(model):
 
 
 def init_from(model, source, *, include_cnn=False):
-    """Strategy (iii): copies the RNN, attention and head weights of `source` into `model`.
+    """Strategy (iii): starts `model` from what `source` (trained with (i)) learned.
 
-    Layers are matched by name; a layer whose weights differ in shape raises.
+    Copies the RNN, attention and head weights, and every CNN layer of `model` that holds no
+    pretrained weights (VGG-Face's fc6 at 96 px, a random audio stream): those trained in
+    (i) with the RNN, and `model` would otherwise pair the copied RNN with a new random fc6.
+    Pretrained CNN layers keep the values `model` loaded itself. Layers are matched by name
+    (CNN layers by their path in the stream); a layer whose weights differ in shape raises.
 
     Args:
-        model: keras.Model. The network to initialise.
+        model: keras.Model. The network to initialise, built as `source` was.
         source: keras.Model. A trained network (e.g. trained with strategy (i)).
-        include_cnn: bool. Also copy the CNN streams.
+        include_cnn: bool. Copy the CNN streams whole, pretrained layers included.
 
     Returns:
-        The names of the layers that were copied.
+        The names of the copied layers (CNN layers by path, `"visual_cnn/vggface/vggface/fc6"`).
+
+    Raises:
+        InvalidArgumentError: a layer's weights differ in shape, or a CNN layer to copy is
+            not in `source`.
     """
     source_layers = {layer.name: layer for layer in source.layers}
-    skip = set() if include_cnn else {VISUAL_CNN, AUDIO_CNN}
     copied = []
     for layer in model.layers:
         other = source_layers.get(layer.name)
-        if layer.name in skip or other is None or not layer.weights:
-            continue
-        mine, theirs = layer.get_weights(), other.get_weights()
-        shapes, source_shapes = [w.shape for w in mine], [w.shape for w in theirs]
-        if shapes != source_shapes:
-            raise InvalidArgumentError(
-                f"Layer {layer.name!r} has weights of shapes {shapes} but the source model's "
-                f"has {source_shapes}. Received: source.name={source.name!r}"
-            )
-        layer.set_weights(theirs)
-        copied.append(layer.name)
+        if layer.name in (VISUAL_CNN, AUDIO_CNN):
+            copied += _copy_trained_cnn_layers(layer, other, source, include_cnn)
+        elif other is not None and layer.weights:
+            _copy_weights(layer.name, layer, other, source)
+            copied.append(layer.name)
     return copied
+
+
+def _copy_trained_cnn_layers(stream, source_stream, source, include_cnn):
+    targets = [(path, layer) for path, layer, pretrained in weight_layers(stream) if include_cnn or not pretrained]
+    trained = {} if source_stream is None else {path: layer for path, layer, _ in weight_layers(source_stream)}
+    copied = []
+    for path, layer in targets:
+        name = f"{stream.name}/{path}"
+        if path not in trained:
+            raise InvalidArgumentError(
+                f"CNN layer {name!r} (not pretrained, so trained with the RNN in strategy (i)) is not in the "
+                f"source model. Build `model` as the source was built. Received: source.name={source.name!r}"
+            )
+        _copy_weights(name, layer, trained[path], source)
+        copied.append(name)
+    return copied
+
+
+def _copy_weights(name, layer, other, source):
+    mine, theirs = layer.get_weights(), other.get_weights()
+    shapes, source_shapes = [w.shape for w in mine], [w.shape for w in theirs]
+    if shapes != source_shapes:
+        raise InvalidArgumentError(
+            f"Layer {name!r} has weights of shapes {shapes} but the source model's "
+            f"has {source_shapes}. Received: source.name={source.name!r}"
+        )
+    layer.set_weights(theirs)
 
 
 __all__ = [

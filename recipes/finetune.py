@@ -92,7 +92,7 @@ class FinetuneConfig:
                                         "(finetuning.LEARNING_RATES: 1e-4 images, 1e-3 audio clips and VA)")
     decay_rate: float = config_field(0.97, "learning-rate decay factor")
     decay_steps: int = config_field(400, "steps between learning-rate decays")
-    freeze_backbone: bool = config_field(False, "train only the new head (and RNN): the CNN streams frozen")
+    freeze_backbone: bool = config_field(False, "train only the new head (and RNN): the CNN streams' pretrained layers frozen")
     recalibrate_bn: bool = config_field(True, "after training, recompute the batch-norm statistics on the "
                                         "training data (no labels, no augmentation)")
     label_smoothing: float = config_field(0.0, "label smoothing of the cross-entropy")
@@ -114,7 +114,7 @@ def build_model(config, num_classes):
     model = finetuning.fold_model(config.kind, source, num_classes=num_classes, pooling=config.pooling,
                                   dropout=config.dropout)
     if config.freeze_backbone:
-        training.freeze_cnn(model, include_audio=True)
+        training.freeze_cnn(model)
     learning_rate = config.learning_rate or finetuning.LEARNING_RATES[config.kind]
     optimizer = training.default_optimizer(learning_rate=learning_rate, decay_rate=config.decay_rate,
                                            decay_steps=config.decay_steps)

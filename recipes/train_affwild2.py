@@ -11,9 +11,10 @@ valence/arousal plus the masked cross-entropies. The run folder gets `config.jso
 `checkpoints/`, TensorBoard `logs/`, `history.csv`, `model.keras`, `metrics.json` and the
 validation report (`evaluation/`).
 
-Training strategies of the Aff-Wild2 paper (`--training-strategy`): `freeze_cnn` (i, the
-CNN frozen, train the RNN), `train_all` (ii), `init_from` (iii: start from the RNN of a
-run made with (i), `--init-from RUN_DIR`, then train everything).
+Training strategies of the Aff-Wild2 paper (`--training-strategy`): `freeze_cnn` (i: the
+CNN layers that `--pretraining` set stay fixed, the RNN and the rest (fc6 at 96 px) train),
+`train_all` (ii), `init_from` (iii: start from the RNN, heads and non-pretrained CNN layers
+of a run made with (i), `--init-from RUN_DIR`, then train everything).
 
 Starting from the networks that ship with affectkeras (real representations, no download):
 `--network av_mt_vgg_rnn --width 0.5 --face-size 48 --pretraining ferplus

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from affectkeras import annotations, models, training
+from affectkeras import annotations, models, training, weights
 from affectkeras.annotations import ContinuousLabels
 from affectkeras.data import downstream
 from affectkeras.errors import DataFormatError, InvalidArgumentError, MediaError
@@ -91,13 +91,16 @@ def test_replace_heads_arcface_network():
 
 
 def test_audio_classifier_shares_the_trained_audio_stream(tmp_path):
-    source = models.build_av_mt_vgg_rnn(width=WIDTH, rnn_units=8, sequence_length=4, input_size=32)
+    source = weights.mark_pretrained(  # as a trained network read back from disk
+        models.build_av_mt_vgg_rnn(width=WIDTH, rnn_units=8, sequence_length=4, input_size=32)
+    )
     clips = models.audio_classifier(source, num_classes=8, time_windows=3)
     assert clips.input["audio"].shape == (None, 3, 50, 64, 1)
     assert clips.output["expression"].shape == (None, 8)
     stream = source.get_layer(AUDIO_CNN).layer
     assert clips.get_layer(AUDIO_CNN).layer is stream and _same_weights(clips.get_layer(AUDIO_CNN), stream)
-    assert training.freeze_cnn(clips, include_audio=True) == [AUDIO_CNN]
+    assert all(path.startswith(f"{AUDIO_CNN}/") for path in training.freeze_cnn(clips))
+    assert not clips.get_layer(AUDIO_CNN).trainable_weights
     training.compile_preset(clips)
     x = np.random.default_rng(0).normal(-40, 10, (4, 3, 50, 64, 1)).astype("float32")
     clips.fit({"audio": x}, {"expression": np.array([0, 1, 2, 3])}, epochs=1, verbose=0)
@@ -154,13 +157,16 @@ def test_audio_classifier_standalone_stream_and_errors():
 
 
 def test_frame_classifier_from_a_sequence_network():
-    source = models.build_cnn_rnn(width=WIDTH, rnn_units=8, sequence_length=4, input_size=32, tasks=("va",))
+    source = weights.mark_pretrained(
+        models.build_cnn_rnn(width=WIDTH, rnn_units=8, sequence_length=4, input_size=32, tasks=("va",))
+    )
     images = models.frame_classifier(source, num_expressions=7, dropout=0.2)
     assert images.input["faces"].shape == (None, 32, 32, 3)
     assert images.output["expression"].shape == (None, 7)
     trained = source.get_layer(VISUAL_CNN).layer
     assert _same_weights(images.get_layer(VISUAL_CNN), trained)
-    assert training.freeze_cnn(images) == [VISUAL_CNN]
+    assert len(training.freeze_cnn(images)) == 14  # 13 convs and fc6
+    assert not images.get_layer(VISUAL_CNN).trainable_weights and images.trainable_weights
     faces = np.zeros((2, 32, 32, 3), np.uint8)
     np.testing.assert_allclose(images.get_layer(VISUAL_CNN)(faces), trained(faces), atol=1e-6)
     with pytest.raises(InvalidArgumentError, match="visual_cnn"):
@@ -461,8 +467,6 @@ def test_recipe_audio_clips_from_the_shipped_ravdess_audio_network(tmp_path):
     ])
     _check_run(tmp_path / "run", 2)
     import keras
-
-    from affectkeras import weights
 
     fold_model = keras.saving.load_model(tmp_path / "run" / "fold_1" / "model.keras", compile=False)
     assert fold_model.output["expression"].shape == (None, 3)  # a new head for the corpus' classes

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import affectkeras
-from affectkeras import training
+from affectkeras import training, weights
 from affectkeras.backbones import VGGFace
 from affectkeras.errors import InvalidArgumentError
 from affectkeras.models import inference_model
@@ -160,31 +160,65 @@ def test_arcface_inference_model_drops_the_labels_input_and_gives_probabilities(
     assert inference_model(NETWORKS["mt_vgg"]()) is not None
 
 
-def test_strategy_freeze_cnn_then_init_from_and_train_all():
-    first = training.compile_preset(NETWORKS["mt_vgg_rnn"](), run_eagerly=True)
-    assert training.freeze_cnn(first) == ["visual_cnn"]
+def _pretrained_mt_vgg_rnn(path):
+    """MT-VGG-RNN whose VGG-Face convs come from `path` (a notop file: fc6 starts random)."""
+    with pytest.warns(UserWarning, match=r"\['fc6'\] are not in the weights file"):
+        return affectkeras.build_mt_vgg_rnn(pretraining=str(path), sequence_length=T, input_size=SIZE, **TINY)
+
+
+def _weights_of(model, path):
+    return [np.array(w) for w in dict((p, layer) for p, layer, _ in weights.weight_layers(model))[path].get_weights()]
+
+
+def test_strategy_i_keeps_the_pretrained_convs_fixed_and_trains_fc6_then_iii_carries_fc6(tmp_path):
+    reference = VGGFace(include_top=False, input_shape=(SIZE, SIZE, 3), **TINY)
+    notop = tmp_path / "vggface_notop.weights.h5"
+    reference.save_weights(notop)
+    written = {layer.name: layer.get_weights() for layer in reference.layers if layer.weights}
+    first = _pretrained_mt_vgg_rnn(notop)
+    frozen = training.freeze_cnn(first)
+    backbone = "visual_cnn/vggface/vggface/"
+    assert frozen == [backbone + name for name in written]  # the 13 convs the file set, not fc6
     training.compile_preset(first, run_eagerly=True)
-    cnn_before = [w.copy() for w in first.get_layer("visual_cnn").get_weights()]
+    fc6, conv = backbone + "fc6", backbone + "conv5_3"
+    before = {path: _weights_of(first, path) for path in (fc6, conv)}
     rnn_before = [w.copy() for w in first.get_layer("rnn_1").get_weights()]
     first.fit(inputs_for(first, 2), targets(2, T), verbose=0)
-    for old, new in zip(cnn_before, first.get_layer("visual_cnn").get_weights()):
-        np.testing.assert_array_equal(old, new)  # strategy (i): the CNN does not move
+    for old, new in zip(before[conv], _weights_of(first, conv)):
+        np.testing.assert_array_equal(old, new)  # the pretrained convs do not move
+    assert any(not np.array_equal(a, b) for a, b in zip(before[fc6], _weights_of(first, fc6)))  # fc6 trains
     assert any(not np.array_equal(a, b) for a, b in zip(rnn_before, first.get_layer("rnn_1").get_weights()))
 
-    second = NETWORKS["mt_vgg_rnn"]()
+    second = _pretrained_mt_vgg_rnn(notop)
     copied = training.init_from(second, first)
-    assert {"rnn_1", "rnn_2", "valence_arousal"} <= set(copied) and "visual_cnn" not in copied
-    for a, b in zip(second.get_layer("rnn_1").get_weights(), first.get_layer("rnn_1").get_weights()):
+    assert {"rnn_1", "rnn_2", "valence_arousal", fc6} <= set(copied) and conv not in copied
+    for a, b in zip(_weights_of(second, fc6), _weights_of(first, fc6)):
+        np.testing.assert_array_equal(a, b)  # (iii) pairs the copied RNN with the fc6 it trained with
+    for a, b in zip(_weights_of(second, conv), written["conv5_3"]):
         np.testing.assert_array_equal(a, b)
     training.unfreeze_all(second)
-    assert all(layer.trainable for layer in second.layers)
+    assert all(layer.trainable for _, layer, _ in weights.weight_layers(second))
+
+
+def test_strategy_i_on_a_network_read_from_a_file_freezes_its_whole_cnn(tmp_path):
+    model = affectkeras.build_mt_vgg_rnn(sequence_length=T, input_size=SIZE, **TINY)
+    with pytest.raises(InvalidArgumentError, match="holds pretrained weights.*pretraining="):
+        training.freeze_cnn(model)  # nothing pretrained: (i) would fix a random projection
+    model.save(tmp_path / "trained.keras")
+    loaded = keras.saving.load_model(tmp_path / "trained.keras")
+    frozen = training.freeze_cnn(loaded)
+    assert frozen[-1].endswith("/fc6") and len(frozen) == 14
+    assert not loaded.get_layer("visual_cnn").trainable_weights and loaded.get_layer("rnn_1").trainable_weights
 
 
 def test_init_from_refuses_mismatched_shapes():
     small = NETWORKS["mt_vgg_rnn"]()
     other = affectkeras.build_mt_vgg_rnn(sequence_length=T, input_size=SIZE, width=0.1)
-    with pytest.raises(InvalidArgumentError, match="rnn_1"):
+    # The random CNN is copied too (it trained with the RNN), so its first layer is named.
+    with pytest.raises(InvalidArgumentError, match=r"'visual_cnn/vggface/vggface/conv1_1' has weights of shapes"):
         training.init_from(small, other)
+    with pytest.raises(InvalidArgumentError, match="'rnn_1' has weights of shapes"):
+        training.init_from(small, affectkeras.build_mt_vgg_rnn(sequence_length=T, input_size=SIZE, rnn_units=300, **TINY))
 
 
 def test_pretrained_backbone_weights_load_by_name_through_the_builder(tmp_path):

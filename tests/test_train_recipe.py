@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from affectkeras.backbones import VGGFace
+from affectkeras.errors import InvalidArgumentError
 from affectkeras.testing import write_dataset
 from tests.conftest import REPO, load_recipe, no_keras_warnings
 
@@ -75,10 +77,16 @@ def test_refuses_to_overwrite_a_run(trained, dataset):
 
 def test_per_frame_arcface_network_trains_with_the_freeze_strategy(trained, tmp_path):
     run_dir, _ = trained
-    metrics = load_recipe("train_affwild2").main([
-        "--records", str(run_dir / "records"), "--run-dir", str(tmp_path / "arc"), "--network", "mt_arcvgg",
-        "--training-strategy", "freeze_cnn", "--tasks", "expr", "--epochs", "1", *TINY,
-    ])
+    arguments = ["--records", str(run_dir / "records"), "--network", "mt_arcvgg", "--training-strategy", "freeze_cnn",
+                 "--tasks", "expr", "--epochs", "1", *TINY]
+    with pytest.raises(InvalidArgumentError, match="nothing to keep fixed"):  # (i) needs pretrained convs
+        load_recipe("train_affwild2").main([*arguments, "--run-dir", str(tmp_path / "random")])
+    convs = tmp_path / "vggface_notop.weights.h5"
+    VGGFace(include_top=False, input_shape=(32, 32, 3), width=0.05).save_weights(convs)
+    with pytest.warns(UserWarning, match="fc6"):
+        metrics = load_recipe("train_affwild2").main(
+            [*arguments, "--run-dir", str(tmp_path / "arc"), "--pretraining", str(convs)]
+        )
     assert set(metrics["scores"]) == {"expr"}
     assert 0.0 <= metrics["scores"]["expr"]["f1"] <= 1.0
 

@@ -5,7 +5,7 @@ import warnings
 import keras
 
 from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
-from affectkeras.weights import load_weights, resolve_weights
+from affectkeras.weights import load_weights, mark_pretrained, resolve_weights
 
 POOLINGS = (None, "avg", "max")
 
@@ -64,10 +64,11 @@ def load_backbone_weights(model, weights, head_layers):
     Every other layer must be in the file with the right shapes.
     """
     if weights is None:
-        return model
+        return mark_pretrained(model, ())
     present = {layer.name for layer in model.layers}
     head = [n for n in head_layers if n in present]
     report = load_weights(model, weights, allow_missing=head, skip_mismatch=head)
+    mark_pretrained(model, report.loaded)  # what strategy (i) keeps fixed
     fresh = list(report.missing) + list(report.mismatched)
     if fresh:
         warnings.warn(

@@ -13,6 +13,7 @@ from affectkeras.backbones._common import scaled  # noqa: F401 (how `width` shri
 from affectkeras.constants import AUDIO_CNN, VISUAL_CNN
 from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
 from affectkeras.layers import FaceRescaling, VGGFacePreprocessing
+from affectkeras.weights.provenance import mark_pretrained
 
 # Pretraining tags of the Aff-Wild2 paper's tables -> the weights preset of each backbone.
 # VGGFace pretrained on VGGFace2 or on both (the paper's VGGFACE2 / VGGFACE1-2 rows) has no
@@ -163,6 +164,7 @@ def _copy_trained_stream(stream, pretraining, *, width):
             f"window of the trained stream. Received: audio_pretraining={str(pretraining)!r}"
         )
     stream.set_weights(source.get_weights())
+    mark_pretrained(stream)
 
 
 def finish_model(inputs, outputs, name, weights):
@@ -170,6 +172,7 @@ def finish_model(inputs, outputs, name, weights):
     model = keras.Model(inputs, outputs, name=name)
     if weights is not None:
         model.load_weights(weights)
+        mark_pretrained(model)
     return model
 
 

@@ -62,7 +62,9 @@ into a model with a new top (`allow_missing`). Three file layouts are read:
 Modules: `affectkeras.weights.presets` holds the preset data (`WeightsPreset`, `PRESETS`,
 `list_presets`, `get_preset`); `affectkeras.weights.loading` fetches presets and loads
 files (`fetch_preset`, `resolve_weights`, `load_weights`, `LoadReport`,
-`legacy_layer_name`). Both are re-exported here.
+`legacy_layer_name`); `affectkeras.weights.provenance` records which layers of a network
+hold weights read from a file (`mark_pretrained`, `weight_layers`: what training strategy
+(i) keeps fixed). All are re-exported here.
 """
 
 from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, list_presets
@@ -75,6 +77,7 @@ from affectkeras.weights.loading import (
     load_weights,
     resolve_weights,
 )
+from affectkeras.weights.provenance import mark_pretrained, weight_layers
 
 __all__ = [
     "PRESETS",
@@ -87,5 +90,7 @@ __all__ = [
     "list_presets",
     "load_preset_model",
     "load_weights",
+    "mark_pretrained",
     "resolve_weights",
+    "weight_layers",
 ]

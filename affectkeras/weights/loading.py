@@ -23,6 +23,7 @@ import numpy as np
 from affectkeras.errors import InvalidArgumentError, WeightsError
 from affectkeras.weights import presets
 from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, list_presets
+from affectkeras.weights.provenance import mark_pretrained
 
 __all__ = [
     "LoadReport",
@@ -219,7 +220,7 @@ def load_preset_model(preset):
         model.load_weights(path)
     except Exception as error:  # h5py and Keras raise many kinds on a damaged or foreign file
         raise WeightsError(f"Cannot load weights preset {name!r} from {path}: {error}") from None
-    return model
+    return mark_pretrained(model)
 
 
 def resolve_weights(weights, *, backbone=None):
