@@ -60,7 +60,10 @@ class TrainConfig:
     rnn: str = config_field("gru", "recurrent layer of the sequence networks", choices=("gru", "lstm", "indrnn"))
     rnn_units: int = config_field(128, "units per RNN layer")
     rnn_layers: int = config_field(2, "RNN layers")
-    attention: bool = config_field(False, "temporal attention on top of the RNN")
+    attention: str = config_field("none", "temporal attention: cell (the papers' TF1 attention cell around the RNN), "
+                                  "window (vectorised approximation after it), none", choices=("none", "cell", "window"))
+    gru_reset_after: bool = config_field(False, "Keras's GRU variant (reset gate after the recurrent matmul) instead "
+                                         "of TF1's GRUCell, the papers'")
     attention_length: int = config_field(32, "frames each step attends over")
     tasks: typing.Tuple[str, ...] = config_field(("va", "expr", "au"), "tasks among va, expr, au")
     num_expressions: int = config_field(8, "expression classes (7 for ABAW 2020/2021)")
@@ -98,7 +101,8 @@ def build_network(config):
                   width=config.width, input_size=face_size(config), pretraining=config.pretraining or None)
     if spec.sequence:
         kwargs.update(rnn=config.rnn, rnn_units=config.rnn_units, rnn_layers=config.rnn_layers,
-                      attention=config.attention, attention_length=config.attention_length,
+                      attention=None if config.attention == "none" else config.attention,
+                      attention_length=config.attention_length, gru_reset_after=config.gru_reset_after,
                       sequence_length=config.seq_len)
     if spec.name == "cnn_rnn":
         kwargs.update(backbone=config.backbone)

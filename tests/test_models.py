@@ -45,7 +45,7 @@ NETWORKS = {
     ),
     "resnet50_gru": lambda: affectkeras.build_cnn_rnn(backbone="resnet50", sequence_length=T, input_size=SIZE, **TINY),
     "densenet121_gru_attention": lambda: affectkeras.build_cnn_rnn(
-        backbone="densenet121", attention=True, sequence_length=T, input_size=SIZE, tasks=("expr",), num_expressions=7, **TINY
+        backbone="densenet121", attention="window", sequence_length=T, input_size=SIZE, tasks=("expr",), num_expressions=7, **TINY
     ),
     "affwildnet": lambda: affectkeras.build_cnn_rnn(
         va_activation="linear", sequence_length=T, input_size=SIZE, name="affwildnet", **TINY
@@ -104,14 +104,18 @@ def test_builder_output_names_and_shapes(name):
 def test_affwildnet_has_a_linear_va_output_and_attention_is_optional():
     assert NETWORKS["affwildnet"]().get_layer("valence_arousal").activation.__name__ == "linear"
     assert "attention" not in [layer.name for layer in NETWORKS["vggface_gru"]().layers]
-    assert "attention" in [layer.name for layer in NETWORKS["vggface_lstm_attention"]().layers]
+    # attention=True is the papers' cell around the RNN stack; "window" the layer after it.
+    assert [layer.name for layer in NETWORKS["vggface_lstm_attention"]().layers][2:3] == ["rnn_attention"]
+    assert "attention" in [layer.name for layer in NETWORKS["densenet121_gru_attention"]().layers]
 
 
 def test_full_size_affwildnet_parameter_count():
     model = affectkeras.build_cnn_rnn(va_activation="linear")  # VGG-Face fc6 + 2 x GRU(128)
     conv, fc6 = 14_714_688, 18_878_464
-    gru = lambda inputs: 3 * (inputs * 128 + 128 * 128 + 2 * 128)  # noqa: E731 (reset_after GRU)
+    gru = lambda inputs: 3 * (inputs * 128 + 128 * 128 + 128)  # noqa: E731 (TF1's GRUCell: one bias)
     assert model.count_params() == conv + fc6 + gru(4096) + gru(128) + (128 * 2 + 2)
+    keras_gru = affectkeras.build_cnn_rnn(va_activation="linear", gru_reset_after=True, sequence_length=T, width=0.05)
+    assert keras_gru.get_layer("rnn_1").get_weights()[-1].shape == (2, 3 * 6)  # two biases per gate
 
 
 @pytest.mark.parametrize("name", MULTITASK)

@@ -1,7 +1,8 @@
 """Keras layers of the Aff-Wild / Aff-Wild2 networks.
 
-`ArcFace` is the additive angular margin expression head, `TemporalAttention` the causal
-windowed attention stacked on the RNN, `IndRNN` / `IndRNNCell` (with the `RecurrentMaxAbs`
+`ArcFace` is the additive angular margin expression head, `AttentionCellWrapper` the
+papers' attention (TF1's recurrent attention cell), `TemporalAttention` a vectorised causal
+windowed approximation of it stacked on the RNN, `IndRNN` / `IndRNNCell` (with the `RecurrentMaxAbs`
 constraint) the independently recurrent RNN, and `FaceRescaling` / `VGGFacePreprocessing`
 the input normalisations of the papers and of the VGGFace weights, and
 `FoldedTimeDistributed` runs a per-frame CNN on all frames of a batch in one call. All are written with
@@ -11,12 +12,14 @@ registered for `.keras` saving under the package name "affectkeras".
 
 from affectkeras.layers.arcface import ArcFace
 from affectkeras.layers.attention import TemporalAttention
+from affectkeras.layers.attention_cell import AttentionCellWrapper
 from affectkeras.layers.indrnn import IndRNN, IndRNNCell, RecurrentMaxAbs
 from affectkeras.layers.preprocessing import FaceRescaling, VGGFacePreprocessing
 from affectkeras.layers.time_distributed import FoldedTimeDistributed
 
 __all__ = [
     "ArcFace",
+    "AttentionCellWrapper",
     "FaceRescaling",
     "FoldedTimeDistributed",
     "IndRNN",

@@ -10,33 +10,66 @@ import keras
 
 from affectkeras.constants import AUDIO_INPUT, AUDIO_WINDOW, FACES_INPUT
 from affectkeras.errors import check_choice, check_positive
-from affectkeras.layers import FoldedTimeDistributed, IndRNN, TemporalAttention
+from affectkeras.layers import AttentionCellWrapper, FoldedTimeDistributed, IndRNN, IndRNNCell, TemporalAttention
 from affectkeras.models.heads import ALL_TASKS, check_label_space, check_tasks, task_heads
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN, audio_cnn, finish_model, scaled, visual_cnn
 
 RNNS = ("gru", "lstm", "indrnn")
+# `attention=`: "cell" is the papers' (TF1's recurrent AttentionCellWrapper), "window" the
+# vectorised TemporalAttention over the RNN's outputs; True means "cell".
+ATTENTIONS = ("cell", "window")
 
 
-def recurrent_stack(x, *, rnn, units, num_layers, attention, attention_length, sequence_length):
-    """`num_layers` RNNs (`rnn_1`, `rnn_2`, ...) returning sequences, then optional attention."""
+def check_attention(attention):
+    """`attention=` as "cell", "window" or None (False / None = no attention, True = "cell")."""
+    if attention in (True, False, None):
+        return "cell" if attention else None
+    check_choice("attention", attention, ATTENTIONS)
+    return attention
+
+
+def recurrent_stack(x, *, rnn, units, num_layers, attention, attention_length, sequence_length,
+                    gru_reset_after=False):
+    """`num_layers` RNNs returning sequences, with optional attention (see `build_cnn_rnn`).
+
+    Without attention or with `"window"` the RNNs are layers `rnn_1`, `rnn_2`, ... (then
+    `attention`); with `"cell"` the stacked cells run inside one RNN layer, `rnn_attention`,
+    wrapped by `AttentionCellWrapper` as TF1's `MultiRNNCell` was.
+    """
+    attention = check_attention(attention)
+
+    # The IndRNN paper bounds |u| by 2 ** (1 / T) for sequences of T steps.
+    bound = 2.0 ** (1.0 / sequence_length) if sequence_length else 1.0
+
+    def cell(name):
+        if rnn == "gru":
+            return keras.layers.GRUCell(units, reset_after=gru_reset_after, name=name)
+        if rnn == "lstm":
+            return keras.layers.LSTMCell(units, name=name)
+        return IndRNNCell(units, recurrent_max_abs=bound, name=name)
+
+    if attention == "cell":
+        cells = [cell(f"cell_{index}") for index in range(num_layers)]
+        stack = cells[0] if num_layers == 1 else keras.layers.StackedRNNCells(cells, name="multi_rnn_cell")
+        wrapped = AttentionCellWrapper(stack, attention_length=attention_length, name="attention_cell_wrapper")
+        return keras.layers.RNN(wrapped, return_sequences=True, name="rnn_attention")(x)
     for index in range(1, num_layers + 1):
         name = f"rnn_{index}"
         if rnn == "gru":
-            layer = keras.layers.GRU(units, return_sequences=True, name=name)
+            layer = keras.layers.GRU(units, return_sequences=True, reset_after=gru_reset_after, name=name)
         elif rnn == "lstm":
             layer = keras.layers.LSTM(units, return_sequences=True, name=name)
         else:
-            # The IndRNN paper bounds |u| by 2 ** (1 / T) for sequences of T steps.
-            bound = 2.0 ** (1.0 / sequence_length) if sequence_length else 1.0
             layer = IndRNN(units, return_sequences=True, recurrent_max_abs=bound, name=name)
         x = layer(x)
-    if attention:
+    if attention == "window":
         x = TemporalAttention(attention_length=attention_length, name="attention")(x)
     return x
 
 
-def _check_sequence_args(rnn, rnn_units, rnn_layers, attention_length, sequence_length, width):
+def _check_sequence_args(rnn, rnn_units, rnn_layers, attention, attention_length, sequence_length, width):
     check_choice("rnn", rnn, RNNS)
+    check_attention(attention)
     check_positive("rnn_units", rnn_units, integer=True)
     check_positive("rnn_layers", rnn_layers, integer=True)
     check_positive("attention_length", attention_length, integer=True)
@@ -55,6 +88,7 @@ def build_cnn_rnn(
     rnn_layers=2,
     attention=False,
     attention_length=32,
+    gru_reset_after=False,
     sequence_length=80,
     input_size=96,
     tasks=("va",),
@@ -82,8 +116,15 @@ def build_cnn_rnn(
         rnn: str. `"gru"`, `"lstm"` or `"indrnn"`.
         rnn_units: int. Units per RNN layer (papers: 128).
         rnn_layers: int. Number of RNN layers (papers: 2).
-        attention: bool. Temporal attention on top of the RNN (papers: length 32).
-        attention_length: int. Number of past outputs each step attends over.
+        attention: bool or str. `"cell"` (or True): the papers' attention, TF1's
+            `AttentionCellWrapper` around the RNN stack (`layers.AttentionCellWrapper`: each
+            step attends over its own previous `attention_length` outputs and feeds the
+            result back into its input; runs step by step). `"window"`: the vectorised
+            `layers.TemporalAttention` over the RNN's outputs, an approximation of it
+            (no feedback, attends over h_{t-L+1..t}; faster to train). False: none.
+        attention_length: int. Number of past outputs each step attends over (papers: 32).
+        gru_reset_after: bool. Keras's GRU variant (reset gate after the recurrent matmul,
+            cuDNN's) if True; False (default) is TF1's `GRUCell`, the papers' code.
         sequence_length: int or None. Frames per sequence (papers: 80); None accepts any
             length (e.g. a whole video at inference).
         input_size: int. Face crop size (papers: 96).
@@ -110,7 +151,7 @@ def build_cnn_rnn(
         in-the-wild: Aff-Wild Database and Challenge, Deep Architectures, and Beyond",
         IJCV 2019 (AffWildNet).
     """
-    _check_sequence_args(rnn, rnn_units, rnn_layers, attention_length, sequence_length, width)
+    _check_sequence_args(rnn, rnn_units, rnn_layers, attention, attention_length, sequence_length, width)
     tasks = check_tasks(tasks)
     check_label_space(num_expressions, num_aus)
 
@@ -133,11 +174,12 @@ def build_cnn_rnn(
         attention=attention,
         attention_length=attention_length,
         sequence_length=sequence_length,
+        gru_reset_after=gru_reset_after,
     )
     outputs = task_heads(
         x, tasks=tasks, num_expressions=num_expressions, num_aus=num_aus, va_activation=va_activation
     )
-    default_name = f"{backbone}_{rnn}" + ("_attention" if attention else "")
+    default_name = f"{backbone}_{rnn}" + ("_attention" if check_attention(attention) else "")
     return finish_model({FACES_INPUT: faces}, outputs, name or default_name, weights)
 
 
@@ -149,6 +191,7 @@ def build_mt_vgg_rnn(
     rnn_layers=2,
     attention=False,
     attention_length=32,
+    gru_reset_after=False,
     sequence_length=80,
     input_size=96,
     tasks=ALL_TASKS,
@@ -176,6 +219,7 @@ def build_mt_vgg_rnn(
         rnn_layers=rnn_layers,
         attention=attention,
         attention_length=attention_length,
+        gru_reset_after=gru_reset_after,
         sequence_length=sequence_length,
         input_size=input_size,
         tasks=tasks,
@@ -196,6 +240,7 @@ def build_av_mt_vgg_rnn(
     rnn_layers=2,
     attention=False,
     attention_length=32,
+    gru_reset_after=False,
     sequence_length=80,
     input_size=96,
     audio_window_steps=AUDIO_WINDOW[0],
@@ -244,7 +289,7 @@ def build_av_mt_vgg_rnn(
         Kollias, Zafeiriou, "Expression, Affect, Action Unit Recognition: Aff-Wild2,
         Multi-Task Learning and ArcFace", BMVC 2019.
     """
-    _check_sequence_args(rnn, rnn_units, rnn_layers, attention_length, sequence_length, width)
+    _check_sequence_args(rnn, rnn_units, rnn_layers, attention, attention_length, sequence_length, width)
     tasks = check_tasks(tasks)
     check_label_space(num_expressions, num_aus)
 
@@ -271,9 +316,11 @@ def build_av_mt_vgg_rnn(
         attention=attention,
         attention_length=attention_length,
         sequence_length=sequence_length,
+        gru_reset_after=gru_reset_after,
     )
     outputs = task_heads(x, tasks=tasks, num_expressions=num_expressions, num_aus=num_aus)
     return finish_model({FACES_INPUT: faces, AUDIO_INPUT: audio}, outputs, name, weights)
 
 
-__all__ = ["RNNS", "build_av_mt_vgg_rnn", "build_cnn_rnn", "build_mt_vgg_rnn", "recurrent_stack"]
+__all__ = ["ATTENTIONS", "RNNS", "build_av_mt_vgg_rnn", "build_cnn_rnn", "build_mt_vgg_rnn", "check_attention",
+           "recurrent_stack"]
