@@ -13,8 +13,6 @@ in one run.
 import argparse
 import os
 import platform
-import statistics
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -23,6 +21,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from affectkeras.models.sequence import recurrent_stack  # noqa: E402
+from bench_models import median_seconds  # noqa: E402 (same timing: median after a warm-up)
 
 VARIANTS = {"none": None, "cell (TF1's, the papers')": "cell", "window (vectorised)": "window"}
 
@@ -32,16 +31,6 @@ def temporal_model(attention, frames):
     x = recurrent_stack(features, rnn="gru", units=128, num_layers=2, attention=attention, attention_length=32,
                         sequence_length=frames)
     return keras.Model(features, keras.layers.Dense(2, name="valence_arousal")(x))
-
-
-def median_seconds(fn, repeats):
-    fn()  # warm-up: tracing, allocation
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main(argv=None):
