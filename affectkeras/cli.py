@@ -54,6 +54,7 @@ def build_parser():
     _register_predict(subparsers)
     _register_evaluate(subparsers)
     _register_export(subparsers)
+    _register_convert(subparsers)
     for command, subparser in subparsers.choices.items():
         _one_line_errors(subparser, command)
     return parser
@@ -300,6 +301,37 @@ def _register_export(subparsers):
             print(os.path.join(args.out, description["tflite"]))
         else:
             print(f"tflite skipped: {description['tflite_skipped']}")
+        return 0
+
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _register_convert(subparsers):
+    """Adds `affectkeras convert CHECKPOINT --out FILE.keras` (`affectkeras.weights.tf1.convert_affwildnet`)."""
+    parser = subparsers.add_parser(
+        "convert",
+        help="the authors' released AffWildNet TF1 checkpoint as a .keras model",
+        description=(
+            "Reads the AffWildNet (VGG-Face + 2 x GRU, no landmarks) TensorFlow 1 checkpoint released with "
+            "dkollias/Aff-Wild-models and writes the matching Keras network (96 x 96 RGB faces, valence and "
+            "arousal per frame), ready for `affectkeras predict --model FILE.keras`, evaluate and export."
+        ),
+    )
+    parser.add_argument("checkpoint", metavar="CHECKPOINT",
+                        help="the checkpoint prefix (e.g. affwildnet-vggface-gru/model.ckpt-0) or its folder")
+    parser.add_argument("--out", required=True, metavar="FILE.keras", help="the Keras model file to write")
+
+    def run(args):
+        from affectkeras.files import atomic_path
+        from affectkeras.weights.tf1 import convert_affwildnet  # loads TensorFlow: only when the command runs
+
+        if not args.out.endswith(".keras"):
+            raise AffectKerasError(f"--out must name a .keras file. Received: --out {args.out!r}")
+        model = convert_affwildnet(args.checkpoint)
+        with atomic_path(args.out) as path:
+            model.save(path)
+        print(args.out)
         return 0
 
     parser.set_defaults(run=run)

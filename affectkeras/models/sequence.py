@@ -8,10 +8,10 @@ Aff-Wild2 multi-task paper, the latter with the audio stream fused per frame.
 
 import keras
 
-from affectkeras.constants import AUDIO_INPUT, AUDIO_WINDOW, FACES_INPUT
+from affectkeras.constants import AUDIO_INPUT, AUDIO_WINDOW, FACES_INPUT, LANDMARK_POINTS, LANDMARKS_INPUT
 from affectkeras.errors import check_choice, check_positive
 from affectkeras.layers import AttentionCellWrapper, FoldedTimeDistributed, IndRNN, IndRNNCell, TemporalAttention
-from affectkeras.models.heads import ALL_TASKS, check_label_space, check_tasks, task_heads
+from affectkeras.models.heads import ALL_TASKS, check_dropout, check_label_space, check_tasks, task_heads
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN, audio_cnn, finish_model, scaled, visual_cnn
 
 RNNS = ("gru", "lstm", "indrnn")
@@ -96,6 +96,8 @@ def build_cnn_rnn(
     num_aus=12,
     va_activation="tanh",
     normalization=None,
+    dropout=0.0,
+    landmarks=False,
     width=1.0,
     weights=None,
     name=None,
@@ -103,8 +105,12 @@ def build_cnn_rnn(
     """Builds a CNN-RNN network of the Aff-Wild2 paper (tables IV-VII) or AffWildNet.
 
     faces `(batch, time, size, size, 3)` uint8 -> normalisation + CNN per frame
-    (`visual_cnn`) -> `rnn_layers` x RNN(`rnn_units`) -> optional temporal attention ->
-    one output per frame and task.
+    (`visual_cnn`) -> [dropout] -> [with the 68 landmarks] -> `rnn_layers` x RNN(`rnn_units`)
+    -> optional temporal attention -> one output per frame and task.
+
+    AffWildNet (IJCV 2019) is `build_cnn_rnn(va_activation="linear", dropout=0.5,
+    landmarks=True)`; the variant whose weights the authors released has no landmarks
+    (`affectkeras.weights.tf1.convert_affwildnet` loads them).
 
     Args:
         backbone: str. `"vggface"`, `"resnet50"` or `"densenet121"`.
@@ -133,6 +139,12 @@ def build_cnn_rnn(
         num_aus: int. 8 or 12 AUs.
         va_activation: str. `"tanh"`, or `"linear"` as AffWildNet's output layer.
         normalization: str or None. Face normalisation (see `streams.face_normalization`).
+        dropout: float. Dropout on the CNN's per-frame features in training (AffWildNet's fc:
+            0.5).
+        landmarks: bool. Also take the faces' 68 landmarks, input `landmarks` `(batch, time,
+            136)` (x, y per point in the aligned crop, divided by its side, as the records
+            and `predict` give them), concatenated with the CNN's features before the RNN,
+            as AffWildNet does.
         width: float. Multiplies every filter and unit count (tiny test models).
         weights: str or None. A `.weights.h5` file saved from the same network.
         name: str or None. Model name; None = `"<backbone>_<rnn>[_attention]"`.
@@ -154,6 +166,7 @@ def build_cnn_rnn(
     _check_sequence_args(rnn, rnn_units, rnn_layers, attention, attention_length, sequence_length, width)
     tasks = check_tasks(tasks)
     check_label_space(num_expressions, num_aus)
+    check_dropout(dropout)
 
     faces = keras.Input((sequence_length, input_size, input_size, 3), dtype="uint8", name=FACES_INPUT)
     cnn = visual_cnn(
@@ -165,7 +178,13 @@ def build_cnn_rnn(
         width=width,
         name=backbone,
     )
+    inputs = {FACES_INPUT: faces}
     x = FoldedTimeDistributed(cnn, name=VISUAL_CNN)(faces)
+    if dropout:
+        x = keras.layers.Dropout(dropout, name="feature_dropout")(x)
+    if landmarks:
+        inputs[LANDMARKS_INPUT] = keras.Input((sequence_length, 2 * LANDMARK_POINTS), name=LANDMARKS_INPUT)
+        x = keras.layers.Concatenate(name="landmark_fusion")([x, inputs[LANDMARKS_INPUT]])
     x = recurrent_stack(
         x,
         rnn=rnn,
@@ -180,7 +199,7 @@ def build_cnn_rnn(
         x, tasks=tasks, num_expressions=num_expressions, num_aus=num_aus, va_activation=va_activation
     )
     default_name = f"{backbone}_{rnn}" + ("_attention" if check_attention(attention) else "")
-    return finish_model({FACES_INPUT: faces}, outputs, name or default_name, weights)
+    return finish_model(inputs, outputs, name or default_name, weights)
 
 
 def build_mt_vgg_rnn(

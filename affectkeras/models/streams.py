@@ -25,7 +25,7 @@ PRETRAINING = {
 }
 # The feature each backbone can hand to the RNN (first entry = the papers' choice).
 FEATURE_LAYERS = {"vggface": ("fc6", "fc7", "pool5"), "resnet50": ("pool5",), "densenet121": ("pool5",)}
-NORMALIZATIONS = ("papers", "gray", "vggface1", "vggface2", "imagenet_torch")
+NORMALIZATIONS = ("papers", "gray", "vggface1", "vggface2", "imagenet_torch", "affwildnet")
 
 
 def face_normalization(kind, name="face_normalization"):
@@ -35,7 +35,9 @@ def face_normalization(kind, name="face_normalization"):
         kind: str. `"papers"` ([-1, 1], the Aff-Wild2 networks trained from scratch or
             fine-tuned), `"gray"` (grey, then [-1, 1]: networks trained on grey faces such
             as FER+), `"vggface1"` / `"vggface2"` (keras-vggface mean subtraction, for
-            its weights), `"imagenet_torch"` (ImageNet mean/std, for DenseNet weights).
+            its weights), `"imagenet_torch"` (ImageNet mean/std, for DenseNet weights),
+            `"affwildnet"` (`(x - 128) / 128`, what the released AffWildNet code feeds its
+            network; `weights.tf1.convert_affwildnet` builds with it).
         name: str. Layer name.
     """
     check_choice("normalization", kind, NORMALIZATIONS)
@@ -43,6 +45,8 @@ def face_normalization(kind, name="face_normalization"):
         return FaceRescaling(grayscale=kind == "gray", name=name)
     if kind.startswith("vggface"):
         return VGGFacePreprocessing(version=int(kind[-1]), name=name)
+    if kind == "affwildnet":
+        return keras.layers.Rescaling(1 / 128, offset=-1.0, name=name)
     return keras.layers.Normalization(
         mean=[0.485 * 255, 0.456 * 255, 0.406 * 255],
         variance=[(0.229 * 255) ** 2, (0.224 * 255) ** 2, (0.225 * 255) ** 2],
