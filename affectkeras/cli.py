@@ -91,6 +91,8 @@ def _register_preprocess(subparsers):
                         help="storage type of the log-mel windows (default: float16)")
     parser.add_argument("--jpeg-quality", type=_quality, default=95, metavar="Q",
                         help="JPEG quality of re-encoded or detected crops (default: 95)")
+    parser.add_argument("--landmarks", action="store_true",
+                        help="also store dlib's 68 landmarks of every crop (AffWildNet's extra input)")
     parser.add_argument("--annotations", metavar="DIR", default=None,
                         help="annotations root with the *_Challenge folders (default: ROOT/annotations or ROOT)")
     parser.add_argument("--videos", metavar="DIR", default=None,
@@ -124,6 +126,7 @@ def _register_preprocess(subparsers):
             audio=args.audio,
             audio_dtype=args.audio_dtype,
             jpeg_quality=args.jpeg_quality,
+            landmarks=args.landmarks,
             workers=args.workers,
             annotations=args.annotations,
             videos=args.videos,

@@ -40,7 +40,7 @@ FACES_INPUT = "faces"  # uint8 face crops, (batch, [time,] size, size, 3)
 AUDIO_INPUT = "audio"  # float32 log-mel windows, (batch, [time,] steps, n_mels, 1)
 LABELS_INPUT = "expression_labels"  # int32 expression targets, the ArcFace networks' training input
 LANDMARKS_INPUT = "landmarks"  # float32 68 facial landmarks per face, (batch, [time,] 136): x0, y0, x1, ...
-MODALITIES = (FACES_INPUT, AUDIO_INPUT)
+MODALITIES = (FACES_INPUT, AUDIO_INPUT, LANDMARKS_INPUT)
 # dlib's 68-point landmarks (iBUG 300-W order), AffWildNet's extra input: (x, y) of each in
 # the aligned crop, divided by the crop's side (0..1 inside the crop).
 LANDMARK_POINTS = 68

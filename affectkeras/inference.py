@@ -42,6 +42,8 @@ from affectkeras.constants import (
     EXPR_OUTPUT,
     EXPRESSIONS_8,
     FACES_INPUT,
+    LANDMARK_POINTS,
+    LANDMARKS_INPUT,
     VA_NAMES,
     VA_OUTPUT,
     au_names,
@@ -81,6 +83,7 @@ class Predictor:
             per-frame networks.
         audio_shape: tuple or None. Shape of one frame's audio window, e.g. `(50, 64, 1)`,
             for audio-visual networks; None when the network takes no audio.
+        landmarks: bool. The network also takes each face's 68 landmarks (AffWildNet).
         outputs: dict. Output name (`valence_arousal`, `expression`, `action_units`) to
             its size, in that order.
 
@@ -91,11 +94,12 @@ class Predictor:
         >>> outputs = predictor.predict_batch(faces, audio)  # dict of np.ndarray
     """
 
-    def __init__(self, *, source, face_size, window, audio_shape, outputs, call):
+    def __init__(self, *, source, face_size, window, audio_shape, outputs, call, landmarks=False):
         self.source = source
         self.face_size = face_size
         self.window = window
         self.audio_shape = audio_shape
+        self.landmarks = landmarks
         self.outputs = outputs
         self._call = call
 
@@ -183,7 +187,7 @@ class Predictor:
         predictor._loaded = loaded  # the signature's variables live as long as this object
         return predictor
 
-    def predict_batch(self, faces, audio=None):
+    def predict_batch(self, faces, audio=None, landmarks=None):
         """Runs the network on one batch.
 
         Args:
@@ -191,6 +195,9 @@ class Predictor:
                 `(batch, window, size, size, 3)` for sequence networks.
             audio: np.ndarray of float32 or None. `(batch, [window,] *audio_shape)` for
                 audio-visual networks.
+            landmarks: np.ndarray of float32 or None. `(batch, [window,] 136)` for networks
+                with landmarks; None fits them on the faces (`faces.crop_landmarks`; zeros
+                for all-zero faces).
 
         Returns:
             dict from output name to np.ndarray of float32, `(batch, [window,] units)`.
@@ -202,6 +209,9 @@ class Predictor:
                     f"{self.source} takes audio windows {self.audio_shape}. Received: audio=None"
                 )
             inputs[AUDIO_INPUT] = np.asarray(audio, np.float32)
+        if self.landmarks:
+            inputs[LANDMARKS_INPUT] = np.asarray(_fit_landmarks(inputs[FACES_INPUT]) if landmarks is None
+                                                 else landmarks, np.float32)
         outputs = self._call(inputs)
         return {name: np.asarray(outputs[name], np.float32) for name in self.outputs}
 
@@ -215,7 +225,20 @@ def _fields(description, source):
         )
     _prediction_columns(description.outputs)  # checks the class and AU counts
     return dict(face_size=int(description.face_size or DEFAULT_FACE_SIZE), window=description.sequence_length,
-                audio_shape=description.audio_shape, outputs=description.outputs)
+                audio_shape=description.audio_shape, outputs=description.outputs,
+                landmarks=LANDMARKS_INPUT in description.inputs)
+
+
+def _fit_landmarks(faces):
+    """`(..., 136)` landmarks of a batch of crops `(..., size, size, 3)`; zeros for empty crops."""
+    from affectkeras.faces import crop_landmarks
+
+    flat = faces.reshape((-1,) + faces.shape[-3:])
+    points = np.zeros((len(flat), 2 * LANDMARK_POINTS), np.float32)
+    for index, crop in enumerate(flat):
+        if crop.any():
+            points[index] = crop_landmarks(crop).reshape(-1)
+    return points.reshape(faces.shape[:-3] + (2 * LANDMARK_POINTS,))
 
 
 def _prediction_columns(outputs):

@@ -38,6 +38,7 @@ import typing
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
+from affectkeras.constants import LANDMARKS_INPUT  # noqa: E402
 from affectkeras.errors import InvalidArgumentError  # noqa: E402
 from affectkeras.models import NETWORKS, get_network  # noqa: E402
 from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
@@ -53,6 +54,9 @@ class TrainConfig:
     run_dir: str = config_field("runs/affwild2", "run folder (config, checkpoints, logs, model, metrics)")
     network: str = config_field("av_mt_vgg_rnn", "network to build", choices=tuple(NETWORKS))
     backbone: str = config_field("vggface", "CNN of --network cnn_rnn", choices=("vggface", "resnet50", "densenet121"))
+    landmarks: bool = config_field(False, "cnn_rnn: the faces' 68 landmarks beside the CNN features (AffWildNet; "
+                                          "the records are preprocessed with them)")
+    dropout: float = config_field(0.0, "cnn_rnn: dropout on the CNN features before the RNN (AffWildNet: 0.5)")
     pretraining: str = config_field("", "backbone weights: a preset (vggface1, vggface2, ferplus: the shipped FER+ "
                                         "stream, with --width 0.5 --face-size 48), a file, or empty")
     audio_pretraining: str = config_field("", "audio stream of av_mt_vgg_rnn to start from: ravdess_audio (the "
@@ -105,7 +109,10 @@ def build_network(config):
                       attention_length=config.attention_length, gru_reset_after=config.gru_reset_after,
                       sequence_length=config.seq_len)
     if spec.name == "cnn_rnn":
-        kwargs.update(backbone=config.backbone)
+        kwargs.update(backbone=config.backbone, landmarks=config.landmarks, dropout=config.dropout)
+    elif config.landmarks or config.dropout:
+        raise InvalidArgumentError(f"--landmarks and --dropout apply to --network cnn_rnn. "
+                                   f"Received: network={config.network!r}")
     if config.audio_pretraining:
         if not spec.audio:
             raise InvalidArgumentError(f"--audio-pretraining needs a network with an audio stream (av_mt_vgg_rnn). "
@@ -143,7 +150,8 @@ def prepare_records(config, records, chief):
     if config.data and chief:
         for split, folder in folders.items():
             run_preprocess(config.data, folder, split=split, tasks=config.tasks, size=face_size(config),
-                           audio=network(config).audio, workers=config.preprocess_workers)
+                           audio=network(config).audio, landmarks=config.landmarks,
+                           workers=config.preprocess_workers)
     return folders
 
 
@@ -152,7 +160,8 @@ def make_datasets(config, folders):
     from affectkeras.data import make_frame_dataset, make_sequence_dataset
 
     spec = network(config)
-    shared = dict(modalities=spec.modalities, tasks=config.tasks, face_size=face_size(config))
+    modalities = spec.modalities + ((LANDMARKS_INPUT,) if config.landmarks else ())
+    shared = dict(modalities=modalities, tasks=config.tasks, face_size=face_size(config))
     if spec.sequence:
         pipeline = functools.partial(make_sequence_dataset, seq_len=config.seq_len, batch_size=config.batch_size,
                                      **shared)

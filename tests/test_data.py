@@ -181,6 +181,21 @@ def test_frame_record_round_trips_and_parses_in_batch():
     assert (sound[0, 2] == audio_features.SpectrogramConfig().floor_db).all()
     with pytest.raises(InvalidArgumentError, match="frame_index"):
         records.encode_frame(video="v", frame_index=0, time=0.0, face_size=96)
+    assert frame["landmarks"] is None  # written without landmarks
+
+
+def test_frame_record_carries_landmarks():
+    points = np.random.default_rng(0).uniform(0, 1, (68, 2)).astype(np.float32)
+    serialized = records.encode_frame(video="v", frame_index=1, time=0.0, face_jpeg=b"x", face_size=96,
+                                      landmarks=points)
+    np.testing.assert_array_equal(records.decode_frame(serialized)["landmarks"], points)
+    info = records.RecordInfo(96, 12, has_landmarks=True)
+    parsed = records.parse_frames(tf.constant([[serialized, b""]]), info, landmarks=True)
+    assert parsed["face/landmarks"].shape == (1, 2, 136)
+    np.testing.assert_array_equal(parsed["face/landmarks"][0, 0].numpy(), points.reshape(-1))
+    assert not parsed["face/landmarks"][0, 1].numpy().any()  # a padding frame has none
+    with pytest.raises(InvalidArgumentError, match=r"`landmarks` must be \(68, 2\)"):
+        records.encode_frame(video="v", frame_index=1, time=0.0, face_size=96, landmarks=points[:5])
 
 
 def test_shard_writer_leaves_no_finished_looking_file_after_a_crash(tmp_path):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pytest
 
 from affectkeras.backbones import VGGFace
@@ -178,3 +179,43 @@ def test_the_av_network_starts_from_both_shipped_models():
     assert all(np.array_equal(a, b) for a, b in zip(models.audio_stream(model).get_weights(), speech, strict=True))
     with pytest.raises(InvalidArgumentError, match="audio stream"):
         recipe.build_network(recipe.parse_config(recipe.TrainConfig, ["--network", "mt_vgg", *shipped]))
+
+
+def test_affwildnet_with_landmarks_from_preprocessing_to_prediction(trained, dataset, tmp_path):
+    """AffWildNet (IJCV 2019): 68 landmarks beside fc6, dropout on fc; records carry them."""
+    import io
+
+    import tensorflow as tf
+    from PIL import Image
+
+    from affectkeras import evaluation
+    from affectkeras.data import make_sequence_dataset, records
+    from affectkeras.faces import crop_landmarks
+    from affectkeras.inference import predict_video
+    from affectkeras.runs import load_trained_model
+
+    run_dir = tmp_path / "affwildnet"
+    metrics = load_recipe("train_affwild2").main([
+        "--data", str(dataset), "--run-dir", str(run_dir), "--network", "cnn_rnn", "--landmarks", "--dropout", "0.5",
+        "--tasks", "va", "--epochs", "1", *TINY,
+    ])
+    assert set(metrics["scores"]) == {"va"}
+    model = load_trained_model(run_dir)
+    assert model.input["landmarks"].shape == (None, 16, 136) and model.get_layer("feature_dropout").rate == 0.5
+    # The records hold each crop's landmarks, fitted on the stored crop; zeros without a face.
+    shard = sorted((run_dir / "records" / "validation").glob("*.tfrecord"))[0]
+    frames = [records.decode_frame(r.numpy()) for r in tf.data.TFRecordDataset(str(shard))]
+    with_face = next(f for f in frames if f["face_found"])
+    crop = np.asarray(Image.open(io.BytesIO(with_face["face_jpeg"])))  # as preprocessing decodes it
+    np.testing.assert_allclose(with_face["landmarks"], crop_landmarks(crop), atol=1e-6)
+    assert all(not f["landmarks"].any() for f in frames if not f["face_found"])
+    inputs, _ = next(iter(make_sequence_dataset(shard, seq_len=16, batch_size=1, modalities=("faces", "landmarks"),
+                                                tasks=("va",), face_size=32, shuffle=False)))
+    np.testing.assert_allclose(inputs["landmarks"][0, 0].numpy().reshape(68, 2), frames[0]["landmarks"])
+    assert evaluation.predict_records(model, run_dir / "records" / "validation", batch_size=2)
+    with pytest.raises(InvalidArgumentError, match="preprocess with --landmarks"):
+        make_sequence_dataset(trained[0] / "records" / "validation", seq_len=16, modalities=("faces", "landmarks"))
+    # Prediction fits the landmarks on the crops it cuts.
+    table = predict_video(REPO.parent / "shared" / "data" / "video" / "WolfgangLanger_Pexels.mp4", model)
+    found = np.asarray(table["face_found"], bool)
+    assert found.mean() > 0.9 and np.isfinite(np.asarray(table["valence"])[found]).all()

@@ -40,6 +40,7 @@ from affectkeras.constants import (
     EXPR_OUTPUT,
     FACES_INPUT,
     LABELS_INPUT,
+    LANDMARKS_INPUT,
     MODALITIES,
     SEQUENCE_LENGTH,
     VA_MASK,
@@ -172,7 +173,8 @@ def make_sequence_dataset(
         batch_size: int. Windows per batch (papers: 4).
         modalities: sequence of str. Inputs to produce: `"faces"` `(..., face_size,
             face_size, 3)` uint8 and/or `"audio"` `(..., steps, n_mels, 1)` float32 log-mel
-            windows (the records must have been written with audio).
+            windows (the records must have been written with audio) and/or `"landmarks"`
+            `(..., 136)` float32 (records preprocessed with landmarks; AffWildNet's input).
         tasks: sequence of str. Targets among `"va"` -> `valence_arousal` float32 `(..., 2)`
             (-5 = masked), `"expr"` -> `expression` int32 `(...)` (-1), `"au"` ->
             `action_units` int32 `(..., K)` (-1).
@@ -324,6 +326,11 @@ def _pipeline(pattern_or_files, *, windows, batch_size, modalities, tasks, face_
             f"`modalities` asks for audio but the records hold none ({files[0]} was written without "
             f"audio). Received: modalities={modalities!r}"
         )
+    if LANDMARKS_INPUT in modalities and not info.has_landmarks:
+        raise InvalidArgumentError(
+            f"`modalities` asks for landmarks but the records hold none ({files[0]} was written without "
+            f"them: preprocess with --landmarks). Received: modalities={modalities!r}"
+        )
     settings = dict(
         info=info,
         tasks=tasks,
@@ -339,7 +346,9 @@ def _pipeline(pattern_or_files, *, windows, batch_size, modalities, tasks, face_
         _parsed_stream, files, windows=windows, tasks=tasks if skip_unlabeled else None,
         mask_missing_faces=mask_missing_faces, cycle_length=cycle_length, num_parallel_calls=num_parallel_calls,
     )
-    ds = stream(parse=lambda serialized: records.parse_frames(serialized, info, audio=with_audio),
+    with_landmarks = LANDMARKS_INPUT in modalities
+    ds = stream(parse=lambda serialized: records.parse_frames(serialized, info, audio=with_audio,
+                                                              landmarks=with_landmarks),
                 shuffle=shuffle, seed=seed, deterministic=deterministic)
     buffer = shuffle_buffer or (_SEQUENCE_BUFFER if windows else _FRAME_BUFFER)
     if shuffle:
@@ -417,6 +426,8 @@ def _to_model(parsed, *, info, tasks, modalities, face_size, mask_missing_faces,
         inputs[FACES_INPUT] = records.decode_faces(parsed["face/jpeg"], parsed["face/found"], info, face_size=face_size)
     if AUDIO_INPUT in modalities:
         inputs[AUDIO_INPUT] = records.decode_audio(parsed["audio/data"], info)
+    if LANDMARKS_INPUT in modalities:
+        inputs[LANDMARKS_INPUT] = parsed["face/landmarks"]
     targets = _targets(parsed, tasks, mask_missing_faces)
     if with_labels_input:
         inputs[LABELS_INPUT] = targets[EXPR_OUTPUT] if EXPR_OUTPUT in targets else _targets(

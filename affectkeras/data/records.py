@@ -22,6 +22,7 @@ Features of one frame (K = number of AUs, 12 or 8; `steps x n_mels` = the audio 
 | `audio/data` | bytes | log-mel window, little-endian float16 or float32, `(steps, n_mels)` (absent without audio) |
 | `audio/shape` | int64 x 2 | `(steps, n_mels)` |
 | `audio/dtype` | bytes | `float16` or `float32` |
+| `face/landmarks` | float x 136 | dlib's 68 landmarks in the crop, `x0, y0, x1, ...` divided by its side; zeros when no face (only in records written with landmarks) |
 | `va` | float x 2 | valence, arousal; `VA_MASK` (-5) where not annotated |
 | `va/mask` | int64 | 1 if annotated |
 | `expression` | int64 | class index; `EXPR_MASK` (-1) where not annotated |
@@ -49,7 +50,7 @@ import numpy as np
 import tensorflow as tf
 
 from affectkeras import files
-from affectkeras.constants import AU_MASK, EXPR_MASK, VA_MASK
+from affectkeras.constants import AU_MASK, EXPR_MASK, LANDMARK_POINTS, VA_MASK
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice
 
 SCHEMA_VERSION = 1
@@ -90,6 +91,7 @@ def encode_frame(
     aus=None,
     aus_mask=None,
     num_aus=12,
+    landmarks=None,
 ):
     """Serializes one frame as a `tf.train.Example` (see the module table).
 
@@ -109,6 +111,8 @@ def encode_frame(
         aus: sequence of K ints or None. 0/1 per AU, `AU_MASK` where not annotated.
         aus_mask: sequence of K bools or None. As `va_mask`, per AU.
         num_aus: int. K, used when `aus` is None.
+        landmarks: array-like `(68, 2)` or None. The face's landmarks in the crop
+            (`faces.crop_landmarks`; zeros for a frame without a face); None writes none.
 
     Returns:
         bytes. The serialized Example.
@@ -157,6 +161,13 @@ def encode_frame(
         features["audio/data"] = _bytes(window.astype("<f2" if audio_dtype == "float16" else "<f4").tobytes())
         features["audio/shape"] = _ints(window.shape)
         features["audio/dtype"] = _bytes(audio_dtype.encode("ascii"))
+    if landmarks is not None:
+        points = np.asarray(landmarks, np.float32)
+        if points.shape != (LANDMARK_POINTS, 2):
+            raise InvalidArgumentError(
+                f"`landmarks` must be ({LANDMARK_POINTS}, 2). Received: landmarks with shape {points.shape}"
+            )
+        features["face/landmarks"] = _floats(points.reshape(-1))
     example = tf.train.Example(features=tf.train.Features(feature=features))
     return example.SerializeToString(deterministic=True)
 
@@ -170,7 +181,8 @@ def decode_frame(serialized):
     Returns:
         dict with `video` (str), `frame_index`, `time`, `face_jpeg` (bytes), `face_found`,
         `face_size`, `audio` (float32 `(steps, n_mels)` or None), `va` float32 `(2,)`,
-        `va_mask`, `expression`, `expression_mask`, `aus` int64 `(K,)`, `aus_mask` bool `(K,)`.
+        `va_mask`, `expression`, `expression_mask`, `aus` int64 `(K,)`, `aus_mask` bool `(K,)`,
+        `landmarks` (float32 `(68, 2)` or None).
 
     Example:
         >>> frame = decode_frame(next(iter(tf.data.TFRecordDataset("v1.tfrecord"))).numpy())
@@ -200,6 +212,8 @@ def decode_frame(serialized):
         "expression_mask": bool(ints("expression/mask")[0]),
         "aus": ints("aus"),
         "aus_mask": ints("aus/mask").astype(bool),
+        "landmarks": (np.array(feature["face/landmarks"].float_list.value, np.float32).reshape(-1, 2)
+                      if "face/landmarks" in feature else None),
     }
 
 
@@ -254,12 +268,14 @@ class RecordInfo:
         num_aus: int. K.
         audio_shape: tuple `(steps, n_mels)` or None when the records have no audio.
         audio_dtype: str or None. `"float16"` or `"float32"`.
+        has_landmarks: bool. Whether the records hold the faces' 68 landmarks.
     """
 
     face_size: int
     num_aus: int
     audio_shape: tuple = None
     audio_dtype: str = None
+    has_landmarks: bool = False
 
     @property
     def has_audio(self):
@@ -293,11 +309,12 @@ def peek_record_info(files):
                 dtype = tf.train.Example.FromString(serialized.numpy()).features.feature[
                     "audio/dtype"
                 ].bytes_list.value[0].decode("ascii")
-            return RecordInfo(frame["face_size"], len(frame["aus"]), audio_shape, dtype)
+            return RecordInfo(frame["face_size"], len(frame["aus"]), audio_shape, dtype,
+                              has_landmarks=frame["landmarks"] is not None)
     return None
 
 
-def feature_spec(info, *, audio=True):
+def feature_spec(info, *, audio=True, landmarks=False):
     """The `tf.io.parse_example` spec of the records described by `info`.
 
     Defaults make an empty string parse as a padding frame: no face, no labels.
@@ -305,6 +322,7 @@ def feature_spec(info, *, audio=True):
     Args:
         info: `RecordInfo`.
         audio: bool. Include the audio window (skip it when no model input needs it).
+        landmarks: bool. Include the landmarks (records written with them).
 
     Returns:
         dict feature key -> `tf.io.FixedLenFeature`.
@@ -325,16 +343,20 @@ def feature_spec(info, *, audio=True):
     }
     if audio and info.has_audio:
         spec["audio/data"] = tf.io.FixedLenFeature([], tf.string, default_value="")
+    if landmarks and info.has_landmarks:
+        points = 2 * LANDMARK_POINTS
+        spec["face/landmarks"] = tf.io.FixedLenFeature([points], tf.float32, default_value=[0.0] * points)
     return spec
 
 
-def parse_frames(serialized, info, *, audio=True, keys=None):
+def parse_frames(serialized, info, *, audio=True, landmarks=False, keys=None):
     """Parses a batch of serialized frames (any shape) in one vectorised op.
 
     Args:
         serialized: tf.Tensor of string, shape `(n,)` (or `(a, b)`: flattened and restored).
         info: `RecordInfo`.
         audio: bool. Parse the audio bytes too.
+        landmarks: bool. Parse the landmarks too, `(..., 136)`.
         keys: iterable of str or None. Parse only these features (e.g. the label masks).
 
     Returns:
@@ -343,7 +365,7 @@ def parse_frames(serialized, info, *, audio=True, keys=None):
     """
     shape = tf.shape(serialized)
     flat = tf.reshape(serialized, [-1])
-    spec = feature_spec(info, audio=audio)
+    spec = feature_spec(info, audio=audio, landmarks=landmarks)
     if keys is not None:
         spec = {key: spec[key] for key in keys}
     parsed = tf.io.parse_example(flat, spec)

@@ -18,6 +18,7 @@ Example:
 from affectkeras.faces.alignment import (
     LANDMARK_NAMES,
     align_face,
+    crop_landmarks,
     fit_landmarks,
 )
 from affectkeras.faces.detection import DETECTORS, Detection, FaceDetector
@@ -38,6 +39,7 @@ __all__ = [
     "TRACKERS",
     "TrackedFace",
     "align_face",
+    "crop_landmarks",
     "extract_faces",
     "face_descriptor",
     "fit_landmarks",

@@ -48,6 +48,12 @@ def shape_predictor():
 
 
 @functools.lru_cache(maxsize=None)
+def shape_predictor_68():
+    """dlib's 68-point (iBUG 300-W) face landmark model."""
+    return dlib().shape_predictor(_model_path("pose_predictor_model_location"))
+
+
+@functools.lru_cache(maxsize=None)
 def face_encoder():
     """dlib's ResNet face descriptor (128-D, same person below ~0.6 euclidean distance)."""
     return dlib().face_recognition_model_v1(_model_path("face_recognition_model_location"))

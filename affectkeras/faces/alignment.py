@@ -72,6 +72,35 @@ def align_face(image, landmarks, size=96, padding=0.25):
     return dlib.get_face_chip(image, _full_object_detection(landmarks), size, padding)
 
 
+def crop_landmarks(crop, padding=0.25):
+    """Fits dlib's 68 landmarks on an aligned face crop: AffWildNet's extra input.
+
+    The crop is upright and centred (`align_face`), so the face sits in the crop's central
+    square that dlib's alignment maps its reference face to (a `padding` margin on each
+    side): the 68-point model is fitted in that box, on the crop the network sees, which
+    works the same for crops cut here and for a database's own aligned crops.
+
+    Args:
+        crop: np.ndarray of uint8, `(size, size, 3)` RGB.
+        padding: float. The crop's margin (`align_face`'s; 0.25 by default).
+
+    Returns:
+        np.ndarray of float32, `(68, 2)`: `(x, y)` of each point (iBUG 300-W order: jaw
+        0-16, brows 17-26, nose 27-35, eyes 36-47, mouth 48-67) divided by the crop's side.
+
+    Example:
+        >>> crop_landmarks(align_face(frame, fit_landmarks(frame, box))).shape
+        (68, 2)
+    """
+    crop = _models.writable(crop)
+    size = crop.shape[1]
+    margin = size * padding / (1 + 2 * padding)
+    dlib = _models.dlib()
+    box = dlib.rectangle(int(round(margin)), int(round(margin)), int(round(size - margin)), int(round(size - margin)))
+    shape = _models.shape_predictor_68()(crop, box)
+    return np.array([(p.x, p.y) for p in shape.parts()], np.float32) / size
+
+
 def eye_distance(landmarks):
     """Distance between the two eye centres, in pixels (the scale of a face)."""
     landmarks = np.asarray(landmarks, np.float32)
@@ -116,4 +145,4 @@ def box_from_landmarks(landmarks, geometry):
     return (float(cx) + x0, float(cy) + y0, float(cx) + x1, float(cy) + y1)
 
 
-__all__ = ["LANDMARK_NAMES", "align_face", "box_from_landmarks", "box_geometry", "eye_distance", "fit_landmarks"]
+__all__ = ["LANDMARK_NAMES", "align_face", "crop_landmarks", "box_from_landmarks", "box_geometry", "eye_distance", "fit_landmarks"]

@@ -24,6 +24,9 @@ from affectkeras.constants import (
     EXPR_OUTPUT,
     FACES_INPUT,
     LABELS_INPUT,
+    LANDMARK_POINTS,
+    LANDMARKS_INPUT,
+    MODALITIES,
     SEQUENCE_LENGTH,
     TASK_OUTPUTS,
 )
@@ -103,7 +106,7 @@ class ModelDescription:
         tasks: tuple of str. Among `"va"`, `"expr"`, `"au"`, in that order.
         outputs: dict. Output name -> units, in the order `valence_arousal`, `expression`,
             `action_units`.
-        inputs: tuple of str. The input names (`faces`, `audio`, `expression_labels`).
+        inputs: tuple of str. The input names (`faces`, `audio`, `landmarks`, `expression_labels`).
     """
 
     network: str
@@ -122,8 +125,8 @@ class ModelDescription:
 
     @property
     def modalities(self):
-        """tuple of str. The data inputs (`faces` and / or `audio`), without training-only labels."""
-        return tuple(name for name in (FACES_INPUT, AUDIO_INPUT) if name in self.inputs)
+        """tuple of str. The data inputs (`faces`, `audio`, `landmarks`), without training-only labels."""
+        return tuple(name for name in MODALITIES if name in self.inputs)
 
     @property
     def takes_labels(self):
@@ -172,12 +175,19 @@ def describe_signature(inputs, outputs, *, name=None, source=None, layers=()):
     """
     source = source or name or "the model"
     faces, audio = inputs.get(FACES_INPUT), inputs.get(AUDIO_INPUT)
-    unknown = sorted(set(inputs) - {FACES_INPUT, AUDIO_INPUT, LABELS_INPUT})
+    unknown = sorted(set(inputs) - {FACES_INPUT, AUDIO_INPUT, LABELS_INPUT, LANDMARKS_INPUT})
     if (faces is None and audio is None) or unknown or (faces is not None and (len(faces) not in (3, 4)
                                                                                 or faces[-1] != 3)):
         raise InvalidArgumentError(
             f"{source} is not an affectkeras network: it must take `faces` (batch, [time,] size, size, 3) "
             f"and / or `audio`. Received: inputs={inputs}"
+        )
+    points = inputs.get(LANDMARKS_INPUT)
+    if points is not None and (faces is None or tuple(points[:-1]) != tuple(faces[:-3])
+                               or points[-1] != 2 * LANDMARK_POINTS):
+        raise InvalidArgumentError(
+            f"{source}: the `landmarks` input must be (batch, [time,] {2 * LANDMARK_POINTS}) beside `faces`. "
+            f"Received: landmarks shape {points}"
         )
     sequence_length = None
     if faces is not None and len(faces) == 4:

@@ -31,6 +31,8 @@ class PreprocessConfig:
         audio_dtype: str. `"float16"` or `"float32"`.
         jpeg_quality: int. Quality of re-encoded crops (1-100).
         spectrogram: dict. `dataclasses.asdict(SpectrogramConfig)` of the audio windows.
+        landmarks: bool. Write the 68 landmarks of every crop (`faces.crop_landmarks`),
+            AffWildNet's extra input.
     """
 
     split: str = "train"
@@ -41,10 +43,14 @@ class PreprocessConfig:
     audio_dtype: str = "float16"
     jpeg_quality: int = 95
     spectrogram: dict = None
+    landmarks: bool = False
 
     def as_dict(self):
-        """dict. JSON-friendly form."""
-        return {**dataclasses.asdict(self), "tasks": list(self.tasks)}
+        """dict. JSON-friendly form (without `landmarks` when off: records made before it match)."""
+        form = {**dataclasses.asdict(self), "tasks": list(self.tasks)}
+        if not self.landmarks:
+            del form["landmarks"]
+        return form
 
 
 def _check_config(config):
@@ -65,7 +71,7 @@ def _check_config(config):
 
 
 def make_config(*, split="train", tasks=tuple(TASKS), size=96, faces="auto", audio=True,
-                audio_dtype="float16", jpeg_quality=95, spectrogram=None):
+                audio_dtype="float16", jpeg_quality=95, spectrogram=None, landmarks=False):
     """Builds and checks a `PreprocessConfig` (arguments as its attributes).
 
     Args:
@@ -89,6 +95,7 @@ def make_config(*, split="train", tasks=tuple(TASKS), size=96, faces="auto", aud
         audio_dtype=audio_dtype,
         jpeg_quality=jpeg_quality,
         spectrogram=dataclasses.asdict(spectrogram) if audio else None,
+        landmarks=bool(landmarks),
     )
     unknown = [t for t in tasks if str(t).lower() not in TASKS]
     if unknown:

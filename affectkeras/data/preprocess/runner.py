@@ -100,6 +100,7 @@ def run_preprocess(
     audio_dtype="float16",
     jpeg_quality=95,
     spectrogram=None,
+    landmarks=False,
     workers=1,
     annotations=None,
     videos=None,
@@ -123,6 +124,7 @@ def run_preprocess(
         audio_dtype: str. `"float16"` (default, half the size) or `"float32"`.
         jpeg_quality: int. Quality of re-encoded and detected crops.
         spectrogram: `affectkeras.audio.SpectrogramConfig` or None (defaults: 50 x 64 windows).
+        landmarks: bool. Also write each crop's 68 landmarks (AffWildNet's extra input).
         workers: int. Processes working in parallel (1 = in this process).
         annotations: str, path or None. See `plan`.
         videos: str, path or None. See `plan`.
@@ -146,7 +148,8 @@ def run_preprocess(
     """
     check_positive("workers", workers, integer=True)
     config = make_config(split=split, tasks=tasks, size=size, faces=faces, audio=audio,
-                         audio_dtype=audio_dtype, jpeg_quality=jpeg_quality, spectrogram=spectrogram)
+                         audio_dtype=audio_dtype, jpeg_quality=jpeg_quality, spectrogram=spectrogram,
+                         landmarks=landmarks)
     run = start_run(root, out, config, annotations=annotations, videos=videos, crops=crops, only=only,
                     overwrite=overwrite, progress=progress, workers=workers)
     for _, results in _run_jobs(run.todo, run.out, config, workers):

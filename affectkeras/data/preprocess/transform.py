@@ -1,7 +1,8 @@
 """The per-video transform (shared by the local pool and the Beam pipeline).
 
 `process_job` turns one `VideoJob` into its shards: face crops (copied from
-`cropped_aligned/` or detected), the log-mel window of every frame, the labels, written
+`cropped_aligned/` or detected), the log-mel window of every frame, optionally the 68
+landmarks fitted on each crop, the labels, written
 with `records.ShardWriter` (temporary name, renamed when complete).
 """
 
@@ -14,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from affectkeras.constants import FPS
+from affectkeras.constants import FPS, LANDMARK_POINTS
 from affectkeras.data.preprocess.config import VIDEO_EXTENSIONS
 from affectkeras.errors import one_line
 
@@ -122,6 +123,16 @@ def _detect_crops(video_path, names, size, quality, folder=None):
             if record is not None:
                 out[name][index + 1] = _encode_jpeg(record.crop, quality)
     return out
+
+
+def _crop_landmarks(jpeg):
+    """The 68 landmarks of a stored crop, fitted on the crop as the network will see it."""
+    from PIL import Image
+
+    from affectkeras.faces import crop_landmarks
+
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return crop_landmarks(np.asarray(image.convert("RGB")))
 
 
 def _frame_times(video_path, frames):
@@ -242,6 +253,7 @@ def _write_entry(out, name, table, crops_dir, shared, config):
     }
     shard = out / f"{name}{RECORD_SUFFIX}"
     labelled = 0
+    no_face = np.zeros((LANDMARK_POINTS, 2), np.float32)
     with ShardWriter(shard) as writer:
         for start in range(0, len(frames), _AUDIO_CHUNK):
             stop = min(start + _AUDIO_CHUNK, len(frames))
@@ -252,6 +264,7 @@ def _write_entry(out, name, table, crops_dir, shared, config):
                 )
             for i in range(start, stop):
                 k = int(frames[i])
+                jpeg = crops.get(k, b"")
                 va_mask = bool(table.va_mask[i]) and keep["va"]
                 expr_mask = bool(table.expression_mask[i]) and keep["expr"]
                 aus_mask = table.aus_mask[i] & keep["au"]
@@ -261,7 +274,7 @@ def _write_entry(out, name, table, crops_dir, shared, config):
                         video=name,
                         frame_index=k,
                         time=times[i],
-                        face_jpeg=crops.get(k, b""),
+                        face_jpeg=jpeg,
                         face_size=config.size,
                         audio=None if windows is None else windows[i - start],
                         audio_dtype=config.audio_dtype,
@@ -272,6 +285,7 @@ def _write_entry(out, name, table, crops_dir, shared, config):
                         aus=table.aus[i],
                         aus_mask=aus_mask,
                         num_aus=len(table.au_names),
+                        landmarks=(_crop_landmarks(jpeg) if jpeg else no_face) if config.landmarks else None,
                     )
                 )
     return {
