@@ -141,27 +141,34 @@ def _register_preprocess(subparsers):
     return parser
 
 
+# Still images `affectkeras predict` takes (one row per face); other files are videos or audio.
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "bmp", "webp", "tif", "tiff")
+
+
 def _register_predict(subparsers):
-    """Adds `affectkeras predict INPUT [INPUT ...] [--model PATH] --out DIR`: videos and audio clips."""
+    """Adds `affectkeras predict INPUT [INPUT ...] [--model PATH] --out DIR`: videos, images, audio clips."""
     from affectkeras.audio.decode import AUDIO_EXTENSIONS  # numpy only: no TensorFlow
 
     parser = subparsers.add_parser(
         "predict",
         help="expressions (and valence/arousal, AUs) of videos, and the emotion of speech clips",
         description=(
-            "Videos: detects, tracks and aligns the main face, runs a trained network on it (and on the "
-            "sound for audio-visual networks) and writes OUT/<stem>.csv, one row per frame of the video "
+            "Videos: detects, tracks and aligns the main face (--faces all: every face), runs a trained "
+            "network on it (and on the sound for audio-visual networks; sequence networks over each whole "
+            "face track) and writes OUT/<stem>.csv, one row per frame of the video, or per face of it "
             "(frame_index, time, face_found, face box, track_id, then the predictions; empty where no face "
             "was found), plus OUT/<stem>_expressions.png (expression probabilities over time), and "
             "OUT/<stem>_va.png and OUT/<stem>_circumplex.png for networks with valence/arousal. "
+            "Images (" + ", ".join(IMAGE_EXTENSIONS) + "): OUT/<stem>.csv with one row per face (frame_index 0). "
+            "Folders: every video, image and audio file in them. "
             "Audio files (" + ", ".join(AUDIO_EXTENSIONS) + "): writes OUT/<stem>.csv, the class probabilities "
             "of every 0.5 s window, and OUT/<stem>.json, the clip's {\"classes\": [...], "
             "\"probabilities\": [...]}. A file that fails is reported and the others still run; the exit "
             "code is then 1."
         ),
     )
-    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video files (anything ffmpeg reads) and "
-                                                                    "audio files")
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video files (anything ffmpeg reads), images, "
+                                                                    "audio files, and folders of them")
     parser.add_argument("--model", default=None, metavar="PATH",
                         help="a .keras file, a run folder (model.keras), a SavedModel folder written by "
                              "`affectkeras.export.export_saved_model`, or a network preset shipped with "
@@ -171,18 +178,29 @@ def _register_predict(subparsers):
     parser.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
                         help="model inputs per call: frames for per-frame networks (default: 32), "
                              "windows of consecutive frames for sequence networks (default: 4)")
+    parser.add_argument("--faces", choices=("main", "all"), default="main",
+                        help="videos: the main subject's face, one row per frame (default), or every face, one "
+                             "row per frame and face with a track_id that follows it")
+    parser.add_argument("--detector", choices=("hog", "cnn"), default="hog",
+                        help="face detector: dlib's HOG (default, fast) or its CNN (finds turned and small faces, "
+                             "~1.7 s per detection on a CPU core)")
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
     def run(args):
         failed = []
         models = {}  # one model per kind of input, loaded once
-        for number, path in enumerate(args.inputs, start=1):
-            if len(args.inputs) > 1 and not args.quiet:
-                print(f"[{number}/{len(args.inputs)}] {path}", file=sys.stderr, flush=True)
-            # Audio containers are speech clips; video containers (with sound or not) are videos.
-            kind = "audio" if pathlib.Path(path).suffix.lower().lstrip(".") in AUDIO_EXTENSIONS else "video"
+        inputs = []
+        for given in args.inputs:
             try:
-                files = _predict_one(kind, path, args, models)
+                inputs += _expand_input(given, AUDIO_EXTENSIONS)
+            except OSError as error:
+                failed.append(given)
+                print(f"affectkeras predict: error: {error}", file=sys.stderr, flush=True)
+        for number, path in enumerate(inputs, start=1):
+            if len(inputs) > 1 and not args.quiet:
+                print(f"[{number}/{len(inputs)}] {path}", file=sys.stderr, flush=True)
+            try:
+                files = _predict_one(_input_kind(path, AUDIO_EXTENSIONS), path, args, models)
             except (AffectKerasError, OSError) as error:
                 failed.append(path)
                 print(f"affectkeras predict: error: {error}", file=sys.stderr, flush=True)
@@ -190,13 +208,37 @@ def _register_predict(subparsers):
             for written in files:
                 if written is not None:
                     print(written)
-        if failed and len(args.inputs) > 1:
-            print(f"affectkeras predict: {len(failed)} of {len(args.inputs)} inputs failed: {', '.join(failed)}",
+        count = len(inputs) + len([path for path in failed if path not in inputs])
+        if failed and count > 1:
+            print(f"affectkeras predict: {len(failed)} of {count} inputs failed: {', '.join(failed)}",
                   file=sys.stderr)
-        return (2 if len(args.inputs) == 1 else 1) if failed else 0
+        return (2 if count == 1 else 1) if failed else 0
 
     parser.set_defaults(run=run)
     return parser
+
+
+def _input_kind(path, audio_extensions):
+    """`"audio"`, `"image"` or `"video"` by the file's extension (videos: anything else ffmpeg reads)."""
+    suffix = pathlib.Path(path).suffix.lower().lstrip(".")
+    if suffix in audio_extensions:
+        return "audio"  # audio containers are speech clips; video containers (with sound or not) are videos
+    return "image" if suffix in IMAGE_EXTENSIONS else "video"
+
+
+def _expand_input(path, audio_extensions):
+    """A file as itself, a folder as its videos, images and audio files (sorted, not recursive)."""
+    from affectkeras.data.preprocess.config import VIDEO_EXTENSIONS  # no TensorFlow
+
+    folder = pathlib.Path(path)
+    if not folder.is_dir():
+        return [path]
+    known = {*(e.lstrip(".") for e in VIDEO_EXTENSIONS), *IMAGE_EXTENSIONS, *audio_extensions}
+    found = sorted(str(p) for p in folder.iterdir() if p.is_file() and p.suffix.lower().lstrip(".") in known)
+    if not found:
+        raise FileNotFoundError(f"{path}: a folder without videos, images or audio files "
+                                f"({', '.join(sorted(known))})")
+    return found
 
 
 def _predict_one(kind, path, args, models):
@@ -211,11 +253,14 @@ def _predict_one(kind, path, args, models):
         return speech.write_clip_prediction(prediction, args.out, pathlib.Path(path).stem)
     from affectkeras import inference, media  # load TensorFlow: only when the command runs
 
-    media.probe(path)  # a bad video fails before the model loads
-    if kind not in models:
-        models[kind] = inference.as_predictor(args.model or inference.DEFAULT_MODEL)
-    return inference.predict_and_write(path, models[kind], args.out, batch_size=args.batch_size,
-                                       progress=not args.quiet)
+    media.probe(path)  # a bad video or image fails before the model loads
+    if "visual" not in models:  # videos and images share the face model
+        models["visual"] = inference.as_predictor(args.model or inference.DEFAULT_MODEL)
+    if kind == "image":
+        table = inference.predict_image(path, models["visual"], detector=args.detector, batch_size=args.batch_size)
+        return inference.write_predictions(table, args.out, pathlib.Path(path).stem)
+    return inference.predict_and_write(path, models["visual"], args.out, batch_size=args.batch_size,
+                                       progress=not args.quiet, faces=args.faces, detector=args.detector)
 
 
 def _one_line_errors(parser, command):
@@ -311,7 +356,7 @@ def _register_export(subparsers):
 
 
 def _register_convert(subparsers):
-    """Adds `affectkeras convert CHECKPOINT --out FILE.keras` (`affectkeras.weights.tf1.convert_affwildnet`)."""
+    """Adds `affectkeras convert CHECKPOINT --out FILE.keras` (`affectkeras.checkpoints.convert_affwildnet`)."""
     parser = subparsers.add_parser(
         "convert",
         help="the authors' released AffWildNet TF1 checkpoint as a .keras model",
@@ -327,7 +372,7 @@ def _register_convert(subparsers):
 
     def run(args):
         from affectkeras.files import atomic_path
-        from affectkeras.weights.tf1 import convert_affwildnet  # loads TensorFlow: only when the command runs
+        from affectkeras.checkpoints import convert_affwildnet  # loads TensorFlow: only when the command runs
 
         if not args.out.endswith(".keras"):
             raise AffectKerasError(f"--out must name a .keras file. Received: --out {args.out!r}")

@@ -18,6 +18,13 @@ from affectkeras.files import atomic_folder, atomic_write, write_json
 from affectkeras.models.heads import named_outputs, output_dict
 
 SIGNATURE = "serving_default"
+# Sequence networks also get their two parts, for any number of frames, so that a predictor
+# runs the temporal part over whole face tracks: `frame_features` (the inputs ->
+# `features` `(batch, time, dim)`, what the first RNN reads) and `track` (`features` -> the
+# outputs), see `affectkeras.models.surgery.split_sequence_network`.
+FRAME_SIGNATURE = "frame_features"
+TRACK_SIGNATURE = "track"
+FEATURES_INPUT = FEATURES_OUTPUT = "features"
 
 
 def _input_specs(model, tf):
@@ -42,8 +49,21 @@ def _serving_function(model):
     return serve
 
 
+def call_signature(signature, inputs):
+    """Calls a loaded SavedModel signature on numpy inputs (cast to its dtypes); numpy outputs."""
+    import tensorflow as tf
+
+    specs = signature.structured_input_signature[1]
+    tensors = {name: tf.constant(value, dtype=specs[name].dtype) for name, value in inputs.items()}
+    return {name: value.numpy() for name, value in signature(**tensors).items()}
+
+
 def export_saved_model(model, path, *, signature_name=SIGNATURE, overwrite=False):
     """Writes `model` as a SavedModel whose serving signature takes raw inputs.
+
+    A sequence network also gets the signatures `frame_features` and `track`, its
+    per-frame and temporal parts for any number of frames (`FRAME_SIGNATURE`,
+    `TRACK_SIGNATURE`), with which `affectkeras.inference` predicts whole tracks.
 
     Args:
         model: keras.Model. A network of `affectkeras.models` (for ArcFace networks, the
@@ -69,8 +89,36 @@ def export_saved_model(model, path, *, signature_name=SIGNATURE, overwrite=False
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint(signature_name, _serving_function(model), input_signature=_input_specs(model, tf))
+        if _is_sequence(model):
+            _add_sequence_parts(archive, model, tf)
         archive.write_out(str(staging), verbose=False)
     return path
+
+
+def _is_sequence(model):
+    return any(isinstance(layer, keras.layers.RNN) for layer in model.layers)
+
+
+def _add_sequence_parts(archive, model, tf):
+    from affectkeras.models.surgery import split_sequence_network
+
+    per_frame, temporal = split_sequence_network(model)
+    names = [tensor.name for tensor in per_frame.inputs]
+    specs = [tf.TensorSpec((None, None) + tuple(t.shape[2:]), dtype=t.dtype, name=t.name) for t in per_frame.inputs]
+
+    def frame_features(*tensors):
+        inputs = dict(zip(names, tensors)) if isinstance(per_frame.input, dict) else list(tensors)
+        return {FEATURES_OUTPUT: per_frame(inputs, training=False)}
+
+    def track(features):
+        return output_dict(temporal, temporal(features, training=False))
+
+    archive.track(per_frame)
+    archive.track(temporal)
+    archive.add_endpoint(FRAME_SIGNATURE, frame_features, input_signature=specs)
+    dim = temporal.inputs[0].shape[-1]
+    archive.add_endpoint(TRACK_SIGNATURE, track,
+                         input_signature=[tf.TensorSpec((None, None, dim), "float32", name=FEATURES_INPUT)])
 
 
 def export_tflite(model, path, *, overwrite=False):

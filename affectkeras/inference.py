@@ -2,19 +2,24 @@
 
 The video goes through the library's own pipeline, as the training data did: frames at
 30 fps (`affectkeras.media`), the main subject's face detected, tracked and aligned
-(`affectkeras.faces.iter_faces`, crops of the network's input size), and for audio-visual
-networks the log-mel window of every frame (`affectkeras.audio.video_audio_windows`; a
-video without a sound track gives silence and a warning). Per-frame networks see the
-frames with a face in batches; sequence networks see windows of consecutive 30-fps frames
-(the network's time length, 80 when it has none), a frame without a face being a zero face
-whose prediction is dropped. The predictions are then mapped back to the *source* frames
-(`FrameTimeline.source_to_output`: the 30-fps frame that shows each source frame, or the
-nearest in time), so a 23.976-fps video gives one row per frame of the file.
+(`affectkeras.faces.iter_faces`, crops of the network's input size), or every face with
+`faces="all"`, and for audio-visual networks the log-mel window of every frame
+(`affectkeras.audio.video_audio_windows`; a video without a sound track gives silence and
+a warning). Per-frame networks see the faces in batches. Sequence networks run in two
+parts (`models.surgery.split_sequence_network`): the per-frame part (CNN streams) on
+faces in batches, then the temporal part (RNN, attention, heads) over each face track
+from its first to its last frame in one pass, so that a prediction never depends on
+where a window starts (a track ends at a scene cut or where its face is lost). The
+predictions are then mapped back to the *source* frames (`FrameTimeline.source_to_output`:
+the 30-fps frame that shows each source frame, or the nearest in time), so a 23.976-fps
+video gives one row per frame of the file (per face of the frame with `faces="all"`).
 
 Models come as a `keras.Model`, a `.keras` file, a run folder (`affectkeras.runs`), or a
 SavedModel folder written by `affectkeras.export.export_saved_model` (its
 `serving_default` signature); the predictor reads the face size, the window length and
-the audio window shape from the model's inputs.
+the audio window shape from the model's inputs. A SavedModel exported before the
+per-frame / temporal signatures existed runs sequence networks on consecutive windows of
+its time length instead (main face only).
 
 Example:
     >>> from affectkeras.inference import predict_video, write_predictions
@@ -49,13 +54,22 @@ from affectkeras.constants import (
     au_names,
     expression_names,
 )
-from affectkeras.errors import DataFormatError, InvalidArgumentError, MediaError, check_positive, one_line
+from affectkeras.errors import (
+    DataFormatError,
+    InvalidArgumentError,
+    MediaError,
+    check_choice,
+    check_positive,
+    one_line,
+)
 from affectkeras.files import atomic_path
 
 # The network `affectkeras predict` uses without --model: the FER+ expression preset.
 DEFAULT_MODEL = "ferplus"
 # Face side when a network leaves its input size open (the VGG-Face networks' 96 px).
 DEFAULT_FACE_SIZE = 96
+# Which faces `predict_video` follows: the main subject's, or every face with a track id.
+FACE_MODES = ("main", "all")
 # Model inputs per call when `batch_size` is None: frames (per-frame nets) or windows.
 DEFAULT_FRAME_BATCH = 32
 DEFAULT_WINDOW_BATCH = 4
@@ -94,7 +108,7 @@ class Predictor:
         >>> outputs = predictor.predict_batch(faces, audio)  # dict of np.ndarray
     """
 
-    def __init__(self, *, source, face_size, window, audio_shape, outputs, call, landmarks=False):
+    def __init__(self, *, source, face_size, window, audio_shape, outputs, call, landmarks=False, parts=None):
         self.source = source
         self.face_size = face_size
         self.window = window
@@ -102,6 +116,7 @@ class Predictor:
         self.landmarks = landmarks
         self.outputs = outputs
         self._call = call
+        self._parts = parts  # (per-frame features, temporal part) of a sequence network
 
     def __repr__(self):
         return (
@@ -113,6 +128,11 @@ class Predictor:
     def columns(self):
         """tuple of str. The prediction columns of this network's table, in order."""
         return _prediction_columns(self.outputs)
+
+    @property
+    def whole_tracks(self):
+        """bool. A sequence network that runs over whole tracks (`frame_features`, `predict_track`)."""
+        return self._parts is not None
 
     @classmethod
     def from_model(cls, model, *, source=None):
@@ -144,7 +164,8 @@ class Predictor:
             batch = inputs if dict_input else [inputs[name] for name in input_names]
             return output_dict(model, model.predict_on_batch(batch))
 
-        return cls(source=source, call=call, **fields)
+        parts = _sequence_parts(model) if description.sequence else None
+        return cls(source=source, call=call, parts=parts, **fields)
 
     @classmethod
     def from_saved_model(cls, path):
@@ -161,7 +182,14 @@ class Predictor:
         """
         import tensorflow as tf
 
-        from affectkeras.export import SIGNATURE
+        from affectkeras.export import (
+            FEATURES_INPUT,
+            FEATURES_OUTPUT,
+            FRAME_SIGNATURE,
+            SIGNATURE,
+            TRACK_SIGNATURE,
+            call_signature,
+        )
         from affectkeras.models.registry import describe_signature
 
         path = pathlib.Path(path)
@@ -183,7 +211,15 @@ class Predictor:
             tensors = {name: tf.constant(value, dtype=input_dtypes[name]) for name, value in inputs.items()}
             return {name: value.numpy() for name, value in signature(**tensors).items()}
 
-        predictor = cls(source=str(path), call=call, **fields)
+        parts = None
+        if FRAME_SIGNATURE in loaded.signatures and TRACK_SIGNATURE in loaded.signatures:
+            frames, track = loaded.signatures[FRAME_SIGNATURE], loaded.signatures[TRACK_SIGNATURE]
+            parts = (
+                lambda inputs: call_signature(frames, inputs)[FEATURES_OUTPUT],
+                lambda features: call_signature(track, {FEATURES_INPUT: features}),
+            )
+
+        predictor = cls(source=str(path), call=call, parts=parts, **fields)
         predictor._loaded = loaded  # the signature's variables live as long as this object
         return predictor
 
@@ -202,6 +238,45 @@ class Predictor:
         Returns:
             dict from output name to np.ndarray of float32, `(batch, [window,] units)`.
         """
+        outputs = self._call(self._inputs(faces, audio, landmarks))
+        return {name: np.asarray(outputs[name], np.float32) for name in self.outputs}
+
+    def frame_features(self, faces, audio=None, landmarks=None):
+        """The per-frame part of a sequence network on frames of any tracks.
+
+        Args:
+            faces: np.ndarray of uint8, `(n, size, size, 3)`.
+            audio, landmarks: as `predict_batch`, `(n, ...)`.
+
+        Returns:
+            np.ndarray of float32, `(n, dim)`: what the network's first RNN reads.
+        """
+        self._check_whole_tracks()
+        inputs = self._inputs(faces[None], None if audio is None else audio[None],
+                              None if landmarks is None else landmarks[None])
+        return np.asarray(self._parts[0](inputs), np.float32)[0]
+
+    def predict_track(self, features):
+        """The temporal part (RNN, attention, heads) over one whole track, in one pass.
+
+        Args:
+            features: np.ndarray of float32, `(time, dim)`, from `frame_features`.
+
+        Returns:
+            dict from output name to np.ndarray of float32, `(time, units)`.
+        """
+        self._check_whole_tracks()
+        outputs = self._parts[1](np.asarray(features, np.float32)[None])
+        return {name: np.asarray(outputs[name], np.float32)[0] for name in self.outputs}
+
+    def _check_whole_tracks(self):
+        if self._parts is None:
+            raise InvalidArgumentError(
+                f"{self.source} does not run over whole tracks (a per-frame network, or a SavedModel exported "
+                "without the per-frame / temporal signatures): use predict_batch"
+            )
+
+    def _inputs(self, faces, audio, landmarks):
         inputs = {FACES_INPUT: np.asarray(faces, np.uint8)}
         if self.audio_shape is not None:
             if audio is None:
@@ -212,8 +287,7 @@ class Predictor:
         if self.landmarks:
             inputs[LANDMARKS_INPUT] = np.asarray(_fit_landmarks(inputs[FACES_INPUT]) if landmarks is None
                                                  else landmarks, np.float32)
-        outputs = self._call(inputs)
-        return {name: np.asarray(outputs[name], np.float32) for name in self.outputs}
+        return inputs
 
 
 def _fields(description, source):
@@ -227,6 +301,25 @@ def _fields(description, source):
     return dict(face_size=int(description.face_size or DEFAULT_FACE_SIZE), window=description.sequence_length,
                 audio_shape=description.audio_shape, outputs=description.outputs,
                 landmarks=LANDMARKS_INPUT in description.inputs)
+
+
+def _sequence_parts(model):
+    """The per-frame and temporal parts of a sequence network as traced functions of any length."""
+    import tensorflow as tf
+
+    from affectkeras.models.heads import output_dict
+    from affectkeras.models.surgery import split_sequence_network
+
+    per_frame, temporal = split_sequence_network(model)
+    # One trace for every length (Keras's predict_on_batch would trace again per new length).
+    frame_specs = {tensor.name: tf.TensorSpec((1, None) + tuple(tensor.shape[2:]), tensor.dtype)
+                   for tensor in per_frame.inputs}
+    features = tf.function(lambda inputs: per_frame(inputs, training=False), input_signature=[frame_specs],
+                           reduce_retracing=True)
+    track = tf.function(lambda x: output_dict(temporal, temporal(x, training=False)),
+                        input_signature=[tf.TensorSpec((1, None, temporal.inputs[0].shape[-1]), "float32")])
+    return (lambda inputs: features({name: tf.constant(inputs[name]) for name in frame_specs}).numpy(),
+            lambda x: {name: value.numpy() for name, value in track(tf.constant(x)).items()})
 
 
 def _fit_landmarks(faces):
@@ -352,21 +445,28 @@ class PredictionTable:
 # --------------------------------------------------------------------------- prediction
 
 
-def predict_video(video, model, *, batch_size=None, progress=None):
+def predict_video(video, model, *, batch_size=None, progress=None, faces="main", detector="hog"):
     """Predicts valence/arousal, expressions and AUs for every frame of a video.
 
     Args:
         video: str or path-like. The video file (anything ffmpeg reads).
         model: `Predictor`, keras.Model, or a path for `load_predictor`.
         batch_size: int or None. Model inputs per call: frames for per-frame networks
-            (default 32), windows for sequence networks (default 4).
+            (default 32), windows of the network's time length for sequence networks
+            (default 4; their per-frame part sees that many frames per call).
         progress: None, True or callable. True writes a progress line to stderr; a
             callable is called as `progress(done, total)` with counts of 30-fps frames.
+        faces: str. `"main"`: the main subject's face, one row per source frame; `"all"`:
+            every face, one row per (source frame, face) ordered left to right, with a
+            `track_id` that follows the face through the clip (one empty row for a frame
+            without faces).
+        detector: str. `"hog"` (dlib's HOG, fast) or `"cnn"` (dlib's CNN: turned and small
+            faces too, ~1.7 s per detection on a CPU core); see `faces.iter_faces`.
 
     Returns:
         `PredictionTable` with one row per decoded source frame of the video (the
-        `frame_index` of `FaceRecord.source_index`); rows without a face have
-        `face_found` 0 and NaN boxes and predictions.
+        `frame_index` of `FaceRecord.source_index`), or per face of it; rows without a
+        face have `face_found` 0 and NaN boxes and predictions.
 
     Raises:
         FileNotFoundError: the video or the model does not exist.
@@ -379,6 +479,35 @@ def predict_video(video, model, *, batch_size=None, progress=None):
         >>> len(table) == media.probe("clip.mp4").frame_count
         True
     """
+    check_choice("faces", faces, FACE_MODES)
+    return _predict(video, model, batch_size, progress, faces, dict(detector=detector))
+
+
+def predict_image(image, model, *, detector="hog", batch_size=None):
+    """Predicts every face of a still image: one row per face, left to right.
+
+    The image goes through the video path as a one-frame video (faces detected at its full
+    size, upsampled once so that faces down to ~40 px wide are found); sequence networks
+    see each face as a one-frame track.
+
+    Args:
+        image: str or path-like. A JPEG, PNG, ... file (anything ffmpeg reads).
+        model: `Predictor`, keras.Model, or a path for `load_predictor`.
+        detector: str. As `predict_video`.
+        batch_size: int or None. As `predict_video`.
+
+    Returns:
+        `PredictionTable`: `frame_index` 0 on every row, `track_id` numbering the faces;
+        one row with `face_found` 0 when there is none.
+
+    Example:
+        >>> table = predict_image("group.jpg", "ferplus")
+        >>> len(table), table["Happiness"]
+    """
+    return _predict(image, model, batch_size, None, "all", dict(detector=detector, downscale=None, upsample=1))
+
+
+def _predict(video, model, batch_size, progress, faces, detection):
     from affectkeras import media
     from affectkeras.faces import iter_faces
 
@@ -390,6 +519,11 @@ def predict_video(video, model, *, batch_size=None, progress=None):
         )
     media.probe(video)  # a bad video fails before the model loads
     predictor = as_predictor(model)
+    if predictor.window and not predictor.whole_tracks and faces == "all":
+        raise InvalidArgumentError(
+            f"{predictor.source} runs on fixed windows only (a SavedModel exported before the per-frame / "
+            "temporal signatures): export it again to follow every face. Received: faces='all'"
+        )
     timeline = media.read_timeline(video)
     total = timeline.num_output_frames
     report = _StderrProgress(video) if progress is True else (progress or None)
@@ -397,20 +531,39 @@ def predict_video(video, model, *, batch_size=None, progress=None):
     audio = None
     if predictor.audio_shape is not None:
         audio = _audio_windows(video, predictor.audio_shape, total)
-    per_output = _OutputFrames(total, predictor.outputs)
-    batcher = _Batcher(predictor, audio, per_output, batch_size, total)
+    rows = _FaceRows(total, predictor.columns)
+    if predictor.whole_tracks:
+        runner = _TrackRunner(predictor, audio, (batch_size or DEFAULT_WINDOW_BATCH) * predictor.window)
+    elif predictor.window:
+        runner = _WindowRunner(predictor, audio, batch_size, total)
+    else:
+        runner = _FrameRunner(predictor, audio, batch_size or DEFAULT_FRAME_BATCH)
     if report:
         report(0, total)
-    for record in iter_faces(video, size=predictor.face_size):
-        if record.frame_index >= total:
+    subject = "persistent" if faces == "main" else "all"
+    for index, records in _frames_of(iter_faces(video, size=predictor.face_size, subject=subject, **detection)):
+        if index >= total:
             raise MediaError(video, "decoding gave more frames than the video's timeline")
-        per_output.note(record)
-        if batcher.add(record) and report:
-            report(batcher.done, total)
-    batcher.flush()
+        runner.add_frame(index, [(rows.add(record), record) for record in records if record.crop is not None])
+        if report and index % 30 == 29:
+            report(index + 1, total)
+    runner.finish()
     if report:
         report(total, total)
-    return per_output.to_table(str(video), timeline, predictor.columns)
+    return rows.to_table(str(video), timeline, predictor.columns, every_face=faces == "all")
+
+
+def _frames_of(records):
+    """`(frame_index, [records of that frame])` from `iter_faces`' records in frame order."""
+    index, group = None, []
+    for record in records:
+        if record.frame_index != index and group:
+            yield index, group
+            group = []
+        index = record.frame_index
+        group.append(record)
+    if group:
+        yield index, group
 
 
 def _audio_windows(video, audio_shape, num_frames):
@@ -424,96 +577,171 @@ def _audio_windows(video, audio_shape, num_frames):
     return audio.video_audio_windows(video, config=config, num_frames=num_frames)
 
 
-class _OutputFrames:
-    """What is known per 30-fps frame: face box, track, predictions (NaN until set)."""
+class _Face:
+    """One face of one 30-fps frame: where it is, its track, its predictions (NaN until set)."""
 
-    def __init__(self, total, outputs):
-        self.found = np.zeros(total, bool)
-        self.boxes = np.full((total, 4), np.nan)
-        self.tracks = np.full(total, np.nan)
-        self.values = {name: np.full((total, size), np.nan, np.float32) for name, size in outputs.items()}
+    __slots__ = ("box", "track_id", "values")
 
-    def note(self, record):
-        if record.crop is not None:
-            self.found[record.frame_index] = True
-            self.boxes[record.frame_index] = record.box
-            if record.track_id is not None:
-                self.tracks[record.frame_index] = record.track_id
+    def __init__(self, box, track_id, columns):
+        self.box = box
+        self.track_id = track_id
+        self.values = np.full(columns, np.nan, np.float32)
 
-    def to_table(self, video, timeline, prediction_columns):
+    def set(self, outputs, row):
+        """Stores row `row` of `outputs` (dict of `(n, units)` arrays, in column order)."""
+        self.values[:] = np.concatenate([value[row] for value in outputs.values()])
+
+
+class _FaceRows:
+    """Every face of every 30-fps frame, and the table of the source frames they show."""
+
+    def __init__(self, total, columns):
+        self.frames = [[] for _ in range(total)]
+        self.columns = len(columns)
+
+    def add(self, record):
+        face = _Face(record.box, record.track_id, self.columns)
+        self.frames[record.frame_index].append(face)
+        return face
+
+    def to_table(self, video, timeline, prediction_columns, every_face):
         # Each source frame takes the 30-fps frame that shows it (or the nearest in time).
-        rows = timeline.source_to_output()
-        found = self.found[rows]
+        shown = []
+        for source, output in enumerate(timeline.source_to_output()):
+            faces = sorted(self.frames[output], key=lambda face: face.box[0])
+            shown += [(source, face) for face in (faces if every_face else faces[:1])] or [(source, None)]
+        sources = np.array([source for source, _ in shown], np.int64)
+        found = np.array([face is not None for _, face in shown], bool)
+        boxes = np.array([face.box if face else (np.nan,) * 4 for _, face in shown], np.float64).reshape(-1, 4)
+        tracks = np.array([np.nan if face is None or face.track_id is None else face.track_id for _, face in shown])
+        values = np.full((len(shown), self.columns), np.nan)
+        for row, (_, face) in enumerate(shown):
+            if face is not None:
+                values[row] = face.values
         data = {
-            "frame_index": np.arange(len(rows), dtype=np.int64),
-            "time": timeline.source_times.astype(np.float64),
+            "frame_index": sources,
+            "time": timeline.source_times.astype(np.float64)[sources],
             "face_found": found.astype(np.int64),
         }
         for k, name in enumerate(BOX_COLUMNS):
-            data[name] = self.boxes[rows, k]
-        data["track_id"] = self.tracks[rows]
-        values = np.concatenate([self.values[name] for name in self.values], axis=1)[rows]
-        values[~found] = np.nan  # defensive: a row without a face never shows a prediction
+            data[name] = boxes[:, k]
+        data["track_id"] = tracks.astype(np.float64)
         for k, name in enumerate(prediction_columns):
-            data[name] = values[:, k].astype(np.float64)
+            data[name] = values[:, k]
         return PredictionTable(video, FRAME_COLUMNS + tuple(prediction_columns), data)
 
 
-class _Batcher:
-    """Collects faces into model batches of constant shape and stores the predictions."""
+class _FrameRunner:
+    """Per-frame networks: the faces of any frames, in batches of constant shape."""
 
-    def __init__(self, predictor, audio, per_output, batch_size, total):
-        self.predictor = predictor
-        self.audio = audio
-        self.per_output = per_output
-        self.window = predictor.window or 1
-        default = DEFAULT_WINDOW_BATCH if predictor.window else DEFAULT_FRAME_BATCH
-        # Never pad a short video's single batch beyond what it holds.
-        self.batch = max(1, min(batch_size or default, math.ceil(total / self.window)))
-        self.pending = []  # (output frame index, crop or None)
-        self.done = 0
+    def __init__(self, predictor, audio, batch):
+        self.predictor, self.audio, self.batch = predictor, audio, batch
+        self.pending = []  # (face, output frame index, crop)
 
-    def add(self, record):
-        """Queues one frame; returns True when that ran a batch."""
-        if self.predictor.window is None and record.crop is None:
-            self.done = record.frame_index + 1
-            return False  # per-frame networks only see frames with a face
-        self.pending.append((record.frame_index, record.crop))
-        if len(self.pending) == self.batch * self.window:
-            self.flush()
-            return True
-        return False
+    def add_frame(self, index, faces):
+        self.pending += [(face, index, record.crop) for face, record in faces]
+        if len(self.pending) >= self.batch:
+            self._run(self.pending[: self.batch])
+            self.pending = self.pending[self.batch:]
 
-    def flush(self):
-        if not self.pending:
-            return
-        if self.predictor.window is None:
-            self._run_frames(self.pending)
-        else:
-            self._run_windows(self.pending)
-        self.done = self.pending[-1][0] + 1
-        self.pending = []
+    def finish(self):
+        while self.pending:
+            self._run(self.pending[: self.batch])
+            self.pending = self.pending[self.batch:]
 
-    def _run_frames(self, pending):
+    def _run(self, pending):
         size = self.predictor.face_size
-        indices = np.array([index for index, _ in pending])
+        indices = np.array([index for _, index, _ in pending])
         faces = np.zeros((self.batch, size, size, 3), np.uint8)
-        faces[: len(pending)] = np.stack([crop for _, crop in pending])
+        faces[: len(pending)] = np.stack([crop for _, _, crop in pending])
         audio = None
         if self.audio is not None:
             audio = np.zeros((self.batch,) + self.audio.shape[1:], np.float32)
             audio[: len(pending)] = self.audio[indices]
         outputs = self.predictor.predict_batch(faces, audio)
-        for name, value in outputs.items():
-            self.per_output.values[name][indices] = value[: len(pending)]
+        for row, (face, _, _) in enumerate(pending):
+            face.set(outputs, row)
 
-    def _run_windows(self, pending):
+
+class _Track:
+    __slots__ = ("faces", "features")
+
+    def __init__(self):
+        self.faces, self.features = [], []
+
+
+class _TrackRunner:
+    """Sequence networks over whole tracks: the per-frame part on the faces of any tracks in
+    chunks, the temporal part over each track, from its first to its last face, when it ends.
+
+    A track ends when a frame comes without its face (a gap, a scene cut) and at the end of
+    the video; memory holds the features of the open tracks, never their crops.
+    """
+
+    def __init__(self, predictor, audio, chunk):
+        self.predictor, self.audio, self.chunk = predictor, audio, chunk
+        self.open = {}  # track id -> _Track
+        self.pending = []  # (track, position, output frame index, crop)
+
+    def add_frame(self, index, faces):
+        present = {record.track_id for _, record in faces}
+        for key in [key for key in self.open if key not in present]:
+            self._close(self.open.pop(key))
+        for face, record in faces:
+            track = self.open.setdefault(record.track_id, _Track())
+            track.faces.append(face)
+            track.features.append(None)
+            self.pending.append((track, len(track.features) - 1, index, record.crop))
+        if len(self.pending) >= self.chunk:
+            self._run_frames()
+
+    def finish(self):
+        for track in self.open.values():
+            self._close(track)
+        self.open = {}
+
+    def _run_frames(self):
+        pending, self.pending = self.pending, []
+        indices = np.array([index for _, _, index, _ in pending])
+        faces = np.stack([crop for _, _, _, crop in pending])
+        audio = None if self.audio is None else self.audio[indices]
+        features = self.predictor.frame_features(faces, audio)
+        for row, (track, position, _, _) in enumerate(pending):
+            track.features[position] = features[row]
+
+    def _close(self, track):
+        if any(item[0] is track for item in self.pending):
+            self._run_frames()
+        outputs = self.predictor.predict_track(np.stack(track.features))
+        for row, face in enumerate(track.faces):
+            face.set(outputs, row)
+
+
+class _WindowRunner:
+    """Sequence networks that run only on windows of their time length (old SavedModels):
+    consecutive 30-fps frames of the main face, a frame without it being a zero face."""
+
+    def __init__(self, predictor, audio, batch_size, total):
+        self.predictor, self.audio = predictor, audio
+        self.window = predictor.window
+        # Never pad a short video's single batch beyond what it holds.
+        self.batch = max(1, min(batch_size or DEFAULT_WINDOW_BATCH, math.ceil(total / self.window)))
+        self.pending = []  # (output frame index, face or None, crop or None)
+
+    def add_frame(self, index, faces):
+        face, record = faces[0] if faces else (None, None)
+        self.pending.append((index, face, None if record is None else record.crop))
+        if len(self.pending) == self.batch * self.window:
+            self.finish()
+
+    def finish(self):
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
         size, window = self.predictor.face_size, self.window
         # Whole windows of consecutive frames; windows without any face are skipped.
-        starts = [
-            start for start in range(0, len(pending), window)
-            if any(crop is not None for _, crop in pending[start:start + window])
-        ]
+        starts = [start for start in range(0, len(pending), window)
+                  if any(face is not None for _, face, _ in pending[start:start + window])]
         if not starts:
             return
         faces = np.zeros((self.batch, window, size, size, 3), np.uint8)
@@ -522,16 +750,15 @@ class _Batcher:
             audio = np.zeros((self.batch, window) + self.audio.shape[1:], np.float32)
         places = []
         for row, start in enumerate(starts):
-            for step, (index, crop) in enumerate(pending[start:start + window]):
+            for step, (index, face, crop) in enumerate(pending[start:start + window]):
                 if crop is not None:
                     faces[row, step] = crop
+                    places.append((row, step, face))
                 if audio is not None:
                     audio[row, step] = self.audio[index]
-                places.append((row, step, index))
         outputs = self.predictor.predict_batch(faces, audio)
-        rows, steps, indices = (np.array(column) for column in zip(*places))
-        for name, value in outputs.items():
-            self.per_output.values[name][indices] = value[rows, steps]
+        for row, step, face in places:
+            face.values[:] = np.concatenate([value[row, step] for value in outputs.values()])
 
 
 class _StderrProgress:
@@ -681,7 +908,8 @@ def _plot_circumplex(table, title):
     return figure
 
 
-def predict_and_write(video, model, out_dir, *, stem=None, batch_size=None, progress=None):
+def predict_and_write(video, model, out_dir, *, stem=None, batch_size=None, progress=None, faces="main",
+                      detector="hog"):
     """`predict_video` then `write_predictions` under the video's stem: the CLI's and recipe's job.
 
     Args:
@@ -691,22 +919,25 @@ def predict_and_write(video, model, out_dir, *, stem=None, batch_size=None, prog
         stem: str or None. File name stem; default the video's (`clip.mp4` -> `clip`).
         batch_size: int or None. As `predict_video`.
         progress: None, True or callable. As `predict_video`.
+        faces, detector: str. As `predict_video`.
 
     Returns:
         `PredictionFiles`.
     """
-    table = predict_video(video, model, batch_size=batch_size, progress=progress)
+    table = predict_video(video, model, batch_size=batch_size, progress=progress, faces=faces, detector=detector)
     return write_predictions(table, out_dir, stem or pathlib.Path(video).stem)
 
 
 __all__ = [
     "DEFAULT_MODEL",
+    "FACE_MODES",
     "PredictionFiles",
     "PredictionTable",
     "Predictor",
     "as_predictor",
     "load_predictor",
     "predict_and_write",
+    "predict_image",
     "predict_video",
     "write_predictions",
 ]

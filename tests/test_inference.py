@@ -368,3 +368,104 @@ def test_command_help_loads_no_framework():
     assert result.returncode == 0, result.stderr
     for option in ("--model", "--out", "--batch-size", "--quiet", "INPUT [INPUT ...]"):
         assert option in result.stdout
+
+
+# ------------------------------------------------------- whole tracks, every face, images
+
+
+def _track_reference(model, records, audio=None):
+    """The network built for any length, run once on one track's crops (and audio windows)."""
+    import keras
+
+    from affectkeras.models.surgery import split_sequence_network
+
+    per_frame, temporal = split_sequence_network(model)
+    inputs = {"faces": np.stack([r.crop for r in records])[None]}
+    if audio is not None:
+        inputs["audio"] = audio[[r.frame_index for r in records]][None]
+    return keras.ops.convert_to_numpy(temporal(per_frame(inputs))["valence_arousal"])[0]
+
+
+def test_a_sequence_network_predicts_a_whole_track_without_seams():
+    """One pass over the whole track: no restart at multiples of the 16-frame window."""
+    from affectkeras.faces import iter_faces
+    from affectkeras.inference import _audio_windows
+
+    model = affectkeras.build_av_mt_vgg_rnn(**TINY_AV, tasks=("va",))
+    table = predict_video(ASTRONAUT, model)
+    records = [r for r in iter_faces(ASTRONAUT, size=96) if r.crop is not None]
+    tracks = {r.track_id for r in records}
+    track = [r for r in records if r.track_id == records[0].track_id]
+    assert len(track) >= 100  # the face is tracked through most of the clip
+    audio = _audio_windows(ASTRONAUT, (50, 64, 1), media.read_timeline(ASTRONAUT).num_output_frames)
+    expected = _track_reference(model, track, audio)
+    rows = np.array([r.frame_index for r in track])  # 30 fps: output frames are source frames
+    got = np.stack([table["valence"][rows], table["arousal"][rows]], axis=1)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # The windows of 16 frames (the network's time length) leave no mark.
+    steps = np.abs(np.diff(got[:, 0]))
+    at_window_starts = steps[np.arange(15, len(steps), 16)]
+    assert np.median(at_window_starts) < 3 * np.median(steps), (len(tracks), at_window_starts)
+
+
+@pytest.mark.slow
+def test_every_face_of_the_audience_with_its_own_continuous_track(shared_data, tmp_path):
+    """--faces all: 3-4 audience faces per frame (CNN detector), each track predicted whole."""
+    from affectkeras.faces import iter_faces
+
+    clip = tmp_path / "audience.mp4"
+    _ffmpeg("-ss", 8.0, "-i", shared_data / "video" / "short_hamilton_clip.mp4", "-t", 0.5, "-an",
+            "-c:v", "libx264", "-preset", "ultrafast", clip)
+    model = affectkeras.build_cnn_rnn(width=0.05, rnn_units=8, rnn_layers=1, sequence_length=16)
+    table = predict_video(clip, model, faces="all", detector="cnn")
+    frames = np.asarray(table["frame_index"])
+    per_frame = np.bincount(frames[np.asarray(table["face_found"]) == 1])
+    assert len(per_frame) == media.probe(clip).frame_count and per_frame.min() >= 3
+    tracks = np.asarray(table["track_id"])
+    for track in np.unique(tracks[np.isfinite(tracks)]):
+        seen = np.unique(frames[tracks == track])
+        assert np.array_equal(seen, np.arange(seen[0], seen[-1] + 1)), track  # no holes
+        # Its rows come left to right within a frame, and its values are the whole track's.
+    records = [r for r in iter_faces(clip, size=96, subject="all", detector="cnn") if r.crop is not None]
+    longest = max({r.track_id for r in records}, key=lambda t: sum(r.track_id == t for r in records))
+    track = [r for r in records if r.track_id == longest]
+    rows = [np.flatnonzero((frames == r.source_index) & (tracks == longest))[0] for r in track]
+    np.testing.assert_allclose(np.asarray(table["valence"])[rows], _track_reference(model, track)[:, 0], atol=1e-5)
+
+
+def test_an_image_gives_one_row_per_face(shared_data, tmp_path):
+    """Two faces side by side: two rows, left to right, frame_index 0."""
+    from PIL import Image
+
+    frame = next(iter(media.iter_frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", fps=30))).image
+    pair = tmp_path / "pair.png"
+    Image.fromarray(np.concatenate([frame, frame], axis=1)).save(pair)
+    from affectkeras.inference import predict_image
+
+    table = predict_image(pair, "ferplus")
+    assert len(table) == 2 and table["face_found"].tolist() == [1, 1] and table["frame_index"].tolist() == [0, 0]
+    assert table["x0"][0] < 640 <= table["x0"][1] and len(set(table["track_id"].tolist())) == 2
+    probabilities = np.stack([table[name] for name in EXPRESSIONS_8], axis=1)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    # The same face twice: both rows say the same.
+    assert probabilities[0].argmax() == probabilities[1].argmax()
+    assert np.abs(probabilities[0] - probabilities[1]).max() < 0.1
+
+
+def test_the_command_takes_folders_images_and_videos_and_reports_a_bad_file(shared_data, videos, tmp_path, capsys):
+    from PIL import Image
+
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    frame = next(iter(media.iter_frames(videos["short"]))).image
+    Image.fromarray(frame).save(folder / "still.jpg")
+    (folder / "broken.png").write_bytes(b"not an image")
+    (folder / "notes.txt").write_text("ignored")
+    code = cli.main(["predict", str(folder), str(videos["short"]), "--out", str(tmp_path / "out"), "--quiet",
+                     "--faces", "all"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "broken.png" in err and "1 of 3 inputs failed" in err
+    header, rows = _read_csv(tmp_path / "out" / "still.csv")
+    assert header[:8] == list(FRAME_COLUMNS) and len(rows) == 1 and rows[0][0] == "0" and rows[0][2] == "1"
+    assert (tmp_path / "out" / "short.csv").is_file() and not (tmp_path / "out" / "broken.csv").exists()
+    assert cli.main(["predict", str(tmp_path / "missing_folder"), "--out", str(tmp_path / "o2")]) == 2

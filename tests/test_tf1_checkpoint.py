@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from affectkeras.errors import WeightsError
-from affectkeras.weights.tf1 import convert_affwildnet
+from affectkeras.checkpoints import convert_affwildnet
 from tests.test_attention_cell import _tf1_gru
 
 CONVS = [(3, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256), (256, 256),

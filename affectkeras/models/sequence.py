@@ -110,7 +110,7 @@ def build_cnn_rnn(
 
     AffWildNet (IJCV 2019) is `build_cnn_rnn(va_activation="linear", dropout=0.5,
     landmarks=True)`; the variant whose weights the authors released has no landmarks
-    (`affectkeras.weights.tf1.convert_affwildnet` loads them).
+    (`affectkeras.checkpoints.convert_affwildnet` loads them).
 
     Args:
         backbone: str. `"vggface"`, `"resnet50"` or `"densenet121"`.

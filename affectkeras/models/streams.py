@@ -37,7 +37,7 @@ def face_normalization(kind, name="face_normalization"):
             as FER+), `"vggface1"` / `"vggface2"` (keras-vggface mean subtraction, for
             its weights), `"imagenet_torch"` (ImageNet mean/std, for DenseNet weights),
             `"affwildnet"` (`(x - 128) / 128`, what the released AffWildNet code feeds its
-            network; `weights.tf1.convert_affwildnet` builds with it).
+            network; `checkpoints.convert_affwildnet` builds with it).
         name: str. Layer name.
     """
     check_choice("normalization", kind, NORMALIZATIONS)

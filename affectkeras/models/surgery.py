@@ -120,6 +120,53 @@ def visual_stream(model):
     return _inner(layer)
 
 
+def split_sequence_network(model):
+    """A sequence network as its per-frame part and its temporal part, both for any length.
+
+    The per-frame part maps the inputs (`faces`, and `audio` / `landmarks` where the network
+    takes them) `(batch, time, ...)` to what the first RNN reads, `(batch, time, dim)`: the
+    CNN streams, their fusion, landmarks, dropout. The temporal part maps that to the
+    outputs: RNNs, attention, heads. Both share the network's layers (no copy) and take
+    sequences of any length, so a video's frames can go through the first in batches and a
+    whole face track through the second in one pass, which gives exactly what the network
+    gives on the whole track at once (no window starts, no seams).
+
+    Args:
+        model: keras.Model. A sequence network of `affectkeras.models` (or one loaded back).
+
+    Returns:
+        `(per_frame, temporal)`, two `keras.Model`s.
+
+    Raises:
+        InvalidArgumentError: `model` has no recurrent layer.
+
+    Example:
+        >>> per_frame, temporal = split_sequence_network(build_mt_vgg_rnn(width=0.05))
+        >>> temporal.input.shape
+        (None, None, 205)
+    """
+    _check_model(model)
+    recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+    if not recurrent:
+        raise InvalidArgumentError(
+            f"`model` has no recurrent layer: it is not a sequence network. Received: model.name={model.name!r}"
+        )
+    boundary = recurrent[0].input
+    same_layers = lambda layer: layer  # noqa: E731 (re-call the trained layers on any-length inputs)
+    any_length = keras.tree.map_structure(
+        lambda tensor: keras.Input((None,) + tuple(tensor.shape[2:]), dtype=tensor.dtype, name=tensor.name),
+        model.input,
+    )
+    per_frame = keras.models.clone_model(
+        keras.Model(model.input, boundary), input_tensors=any_length, clone_function=same_layers
+    )
+    temporal = keras.models.clone_model(
+        keras.Model(boundary, model.output), input_tensors=keras.Input((None, boundary.shape[-1])),
+        clone_function=same_layers,
+    )
+    return per_frame, temporal
+
+
 def _as_named(stream, name):
     """`stream` under the layer name `name`: itself, or a model sharing its layers."""
     if stream.name == name:
@@ -419,5 +466,6 @@ __all__ = [
     "frame_classifier",
     "recalibrate_batch_norm",
     "replace_heads",
+    "split_sequence_network",
     "visual_stream",
 ]
