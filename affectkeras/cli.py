@@ -11,7 +11,7 @@ import pathlib
 import sys
 
 from affectkeras._version import __version__
-from affectkeras.constants import TASK_FILES  # light: no TensorFlow
+from affectkeras.constants import INFERENCE_PRECISIONS, TASK_FILES  # light: no TensorFlow
 from affectkeras.errors import AffectKerasError
 
 
@@ -184,6 +184,7 @@ def _register_predict(subparsers):
     parser.add_argument("--detector", choices=("hog", "cnn"), default="hog",
                         help="face detector: dlib's HOG (default, fast) or its CNN (finds turned and small faces, "
                              "~1.7 s per detection on a CPU core)")
+    _precision_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
     def run(args):
@@ -255,12 +256,20 @@ def _predict_one(kind, path, args, models):
 
     media.probe(path)  # a bad video or image fails before the model loads
     if "visual" not in models:  # videos and images share the face model
-        models["visual"] = inference.as_predictor(args.model or inference.DEFAULT_MODEL)
+        models["visual"] = inference.as_predictor(args.model or inference.DEFAULT_MODEL, precision=args.precision)
     if kind == "image":
         table = inference.predict_image(path, models["visual"], detector=args.detector, batch_size=args.batch_size)
         return inference.write_predictions(table, args.out, pathlib.Path(path).stem)
     return inference.predict_and_write(path, models["visual"], args.out, batch_size=args.batch_size,
                                        progress=not args.quiet, faces=args.faces, detector=args.detector)
+
+
+def _precision_argument(parser):
+    parser.add_argument("--precision", choices=INFERENCE_PRECISIONS,
+                        default="auto",
+                        help="the network's dtype policy: auto (default) is mixed_bfloat16 on CPUs with AMX or "
+                             "AVX512-BF16 and on GPUs of compute capability 8.0+, else float32; a SavedModel "
+                             "runs as exported")
 
 
 def _one_line_errors(parser, command):
@@ -302,6 +311,7 @@ def _register_evaluate(subparsers):
     parser.add_argument("--threshold", type=float, default=0.5, metavar="P",
                         help="AU probability above which an AU counts as present (default: 0.5)")
     parser.add_argument("--no-plots", dest="plots", action="store_false", help="write no PNG plots")
+    _precision_argument(parser)
 
     def run(args):
         from affectkeras import evaluation  # loads TensorFlow: only when the command runs
@@ -309,7 +319,7 @@ def _register_evaluate(subparsers):
 
         model = load_trained_model(args.model)
         result = evaluation.evaluate(model, args.records, tasks=args.tasks, edition=args.edition,
-                                     batch_size=args.batch_size, threshold=args.threshold)
+                                     batch_size=args.batch_size, threshold=args.threshold, precision=args.precision)
         paths = evaluation.write_report(result, args.out, plots=args.plots)
         print(result.summary())
         print(paths["report"])

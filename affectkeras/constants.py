@@ -52,6 +52,12 @@ AUDIO_CNN = "audio_cnn"
 # defaults (0.5 s of 10-ms hops, 64 mel bands): the audio stream's input; tests check both agree.
 AUDIO_WINDOW = (50, 64)
 
+# Keras dtype policies a recipe trains in: mixed_bfloat16 for CPUs with AMX / AVX512-BF16
+# (2-4x float32 here) and recent GPUs, mixed_float16 for GPUs (slow on CPUs).
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# What inference accepts: those, or "auto" (the device's fastest, `distribute.default_precision`).
+INFERENCE_PRECISIONS = ("auto",) + PRECISIONS
+
 # Frames per sequence (the papers' 80): also the window in which a sequence network built
 # with `sequence_length=None` is evaluated and run on videos.
 SEQUENCE_LENGTH = 80

@@ -506,7 +506,8 @@ def score_predictions(videos, *, edition=LATEST_EDITION, threshold=0.5, model=No
     )
 
 
-def evaluate(model, records, *, tasks=None, edition=LATEST_EDITION, batch_size=8, seq_len=None, threshold=0.5):
+def evaluate(model, records, *, tasks=None, edition=LATEST_EDITION, batch_size=8, seq_len=None, threshold=0.5,
+             precision=None):
     """Evaluates a trained model on preprocessed records with the scores of an ABAW edition.
 
     Args:
@@ -519,6 +520,9 @@ def evaluate(model, records, *, tasks=None, edition=LATEST_EDITION, batch_size=8
         batch_size: int. Windows or frames per batch.
         seq_len: int or None. Window length of a sequence network; None = its time length.
         threshold: float. AU probability above which an AU counts as present.
+        precision: str or None. Predict under this dtype policy (`"float32"`,
+            `"mixed_bfloat16"`, `"mixed_float16"`, or `"auto"`: the device's fastest);
+            None = as the model is.
 
     Returns:
         `EvaluationResult`: scores, counts, per-video CCC, confusion matrix, per-AU F1.
@@ -528,6 +532,11 @@ def evaluate(model, records, *, tasks=None, edition=LATEST_EDITION, batch_size=8
         >>> result.scores["mtl"]["score"]
     """
     check_choice("edition", edition, ABAW_EDITIONS)
+    if precision is not None:
+        from affectkeras.distribute import resolve_precision
+        from affectkeras.models.surgery import with_precision
+
+        model = with_precision(model, resolve_precision(precision))
     videos = predict_records(model, records, tasks=tasks, batch_size=batch_size, seq_len=seq_len)
     return score_predictions(videos, edition=edition, threshold=threshold, model=model.name, records=records)
 

@@ -98,6 +98,8 @@ class Predictor:
         audio_shape: tuple or None. Shape of one frame's audio window, e.g. `(50, 64, 1)`,
             for audio-visual networks; None when the network takes no audio.
         landmarks: bool. The network also takes each face's 68 landmarks (AffWildNet).
+        precision: str or None. The Keras dtype policy the network computes under
+            (`"float32"`, `"mixed_bfloat16"`, ...); None for a SavedModel (as exported).
         outputs: dict. Output name (`valence_arousal`, `expression`, `action_units`) to
             its size, in that order.
 
@@ -108,8 +110,10 @@ class Predictor:
         >>> outputs = predictor.predict_batch(faces, audio)  # dict of np.ndarray
     """
 
-    def __init__(self, *, source, face_size, window, audio_shape, outputs, call, landmarks=False, parts=None):
+    def __init__(self, *, source, face_size, window, audio_shape, outputs, call, landmarks=False, parts=None,
+                 precision=None):
         self.source = source
+        self.precision = precision
         self.face_size = face_size
         self.window = window
         self.audio_shape = audio_shape
@@ -135,12 +139,15 @@ class Predictor:
         return self._parts is not None
 
     @classmethod
-    def from_model(cls, model, *, source=None):
+    def from_model(cls, model, *, source=None, precision=None):
         """Wraps a `keras.Model` of `affectkeras.models` (ArcFace nets lose their labels input).
 
         Args:
             model: keras.Model. Inputs `faces` (uint8) and optionally `audio`.
             source: str or None. Name for messages; default the model's name.
+            precision: str or None. Run under this dtype policy (`"float32"`,
+                `"mixed_bfloat16"`, `"mixed_float16"`, or `"auto"`: the device's fastest,
+                `distribute.default_precision`); None = as the model is.
 
         Returns:
             `Predictor`.
@@ -148,8 +155,13 @@ class Predictor:
         from affectkeras.models import describe, inference_model
         from affectkeras.models.heads import output_dict
 
+        from affectkeras.distribute import resolve_precision
+        from affectkeras.models.surgery import with_precision
+
         source = source or getattr(model, "name", type(model).__name__)
         model = inference_model(model)
+        if precision is not None:
+            model = with_precision(model, resolve_precision(precision))
         try:
             description = describe(model)
         except InvalidArgumentError as error:
@@ -165,7 +177,8 @@ class Predictor:
             return output_dict(model, model.predict_on_batch(batch))
 
         parts = _sequence_parts(model) if description.sequence else None
-        return cls(source=source, call=call, parts=parts, **fields)
+        computes = next(layer.dtype_policy.name for layer in model.layers if layer.weights)
+        return cls(source=source, call=call, parts=parts, precision=computes, **fields)
 
     @classmethod
     def from_saved_model(cls, path):
@@ -345,7 +358,7 @@ def _prediction_columns(outputs):
     return tuple(columns)
 
 
-def load_predictor(path):
+def load_predictor(path, *, precision=None):
     """Loads a trained network for prediction from a file or folder.
 
     Args:
@@ -357,6 +370,8 @@ def load_predictor(path):
               a folder holding one as `saved_model/`;
             - the name of a network preset shipped with affectkeras (`DEFAULT_MODEL`,
               `"ferplus"`: expressions from FER+), when no such file exists.
+        precision: str or None. As `Predictor.from_model`; a SavedModel runs as exported
+            (asking it for another precision raises).
 
     Returns:
         `Predictor`.
@@ -375,33 +390,46 @@ def load_predictor(path):
     from affectkeras import runs, weights
 
     if weights.is_network_preset(path):  # a network shipped with the package
-        return Predictor.from_model(weights.load_preset_model(str(path)), source=f"preset {path}")
+        return Predictor.from_model(weights.load_preset_model(str(path)), source=f"preset {path}", precision=precision)
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "No such model file or folder", str(path))
-    if path.is_dir() and (path / SAVED_MODEL_FILE).is_file():
-        return Predictor.from_saved_model(path)
-    if path.is_dir() and (path / "saved_model" / SAVED_MODEL_FILE).is_file():
-        return Predictor.from_saved_model(path / "saved_model")  # an export folder (export_model)
+    saved = next((folder for folder in (path, path / "saved_model")  # a SavedModel or an export folder
+                  if path.is_dir() and (folder / SAVED_MODEL_FILE).is_file()), None)
+    if saved is not None:
+        if precision not in (None, "auto"):
+            raise InvalidArgumentError(
+                f"{saved} is a SavedModel: it runs in the precision it was exported in. Received: precision={precision!r}"
+            )
+        return Predictor.from_saved_model(saved)
     try:
         model = runs.load_trained_model(path)  # registers the library's custom objects
     except FileNotFoundError:
         if path.is_dir():  # an existing folder without a model: the wrong kind of folder
             raise DataFormatError(path, None, f"holds no model: {_EXPECTED_MODEL}") from None
         raise
-    return Predictor.from_model(model, source=str(path))
+    return Predictor.from_model(model, source=str(path), precision=precision)
 
 
-def as_predictor(model):
-    """Returns a `Predictor` for a `Predictor`, a `keras.Model` or a path (`load_predictor`)."""
+def as_predictor(model, *, precision=None):
+    """Returns a `Predictor` for a `Predictor`, a `keras.Model` or a path (`load_predictor`).
+
+    `precision` as `Predictor.from_model`; a `Predictor` keeps its own (asking it for
+    another raises).
+    """
     if isinstance(model, Predictor):
+        if precision not in (None, "auto") and precision != model.precision:
+            raise InvalidArgumentError(
+                f"{model.source} is a Predictor computing in {model.precision}; build it with the precision "
+                f"wanted (Predictor.from_model(..., precision=...)). Received: precision={precision!r}"
+            )
         return model
     if isinstance(model, (str, os.PathLike)):
-        return load_predictor(model)
+        return load_predictor(model, precision=precision)
     import keras
 
     if isinstance(model, keras.Model):
-        return Predictor.from_model(model)
+        return Predictor.from_model(model, precision=precision)
     raise InvalidArgumentError(
         f"`model` must be a Predictor, a keras.Model or a path. Received: model={model!r}"
     )
@@ -445,7 +473,7 @@ class PredictionTable:
 # --------------------------------------------------------------------------- prediction
 
 
-def predict_video(video, model, *, batch_size=None, progress=None, faces="main", detector="hog"):
+def predict_video(video, model, *, batch_size=None, progress=None, faces="main", detector="hog", precision=None):
     """Predicts valence/arousal, expressions and AUs for every frame of a video.
 
     Args:
@@ -462,6 +490,9 @@ def predict_video(video, model, *, batch_size=None, progress=None, faces="main",
             without faces).
         detector: str. `"hog"` (dlib's HOG, fast) or `"cnn"` (dlib's CNN: turned and small
             faces too, ~1.7 s per detection on a CPU core); see `faces.iter_faces`.
+        precision: str or None. `"float32"`, `"mixed_bfloat16"`, `"mixed_float16"` or
+            `"auto"` (the device's fastest, `distribute.default_precision`); None = as the
+            model is (see `Predictor.from_model`).
 
     Returns:
         `PredictionTable` with one row per decoded source frame of the video (the
@@ -480,10 +511,10 @@ def predict_video(video, model, *, batch_size=None, progress=None, faces="main",
         True
     """
     check_choice("faces", faces, FACE_MODES)
-    return _predict(video, model, batch_size, progress, faces, dict(detector=detector))
+    return _predict(video, model, batch_size, progress, faces, dict(detector=detector), precision)
 
 
-def predict_image(image, model, *, detector="hog", batch_size=None):
+def predict_image(image, model, *, detector="hog", batch_size=None, precision=None):
     """Predicts every face of a still image: one row per face, left to right.
 
     The image goes through the video path as a one-frame video (faces detected at its full
@@ -494,7 +525,7 @@ def predict_image(image, model, *, detector="hog", batch_size=None):
         image: str or path-like. A JPEG, PNG, ... file (anything ffmpeg reads).
         model: `Predictor`, keras.Model, or a path for `load_predictor`.
         detector: str. As `predict_video`.
-        batch_size: int or None. As `predict_video`.
+        batch_size, precision: As `predict_video`.
 
     Returns:
         `PredictionTable`: `frame_index` 0 on every row, `track_id` numbering the faces;
@@ -504,10 +535,11 @@ def predict_image(image, model, *, detector="hog", batch_size=None):
         >>> table = predict_image("group.jpg", "ferplus")
         >>> len(table), table["Happiness"]
     """
-    return _predict(image, model, batch_size, None, "all", dict(detector=detector, downscale=None, upsample=1))
+    return _predict(image, model, batch_size, None, "all", dict(detector=detector, downscale=None, upsample=1),
+                    precision)
 
 
-def _predict(video, model, batch_size, progress, faces, detection):
+def _predict(video, model, batch_size, progress, faces, detection, precision):
     from affectkeras import media
     from affectkeras.faces import iter_faces
 
@@ -518,7 +550,7 @@ def _predict(video, model, batch_size, progress, faces, detection):
             f"`progress` must be None, a bool or a callable. Received: progress={progress!r}"
         )
     media.probe(video)  # a bad video fails before the model loads
-    predictor = as_predictor(model)
+    predictor = as_predictor(model, precision=precision)
     if predictor.window and not predictor.whole_tracks and faces == "all":
         raise InvalidArgumentError(
             f"{predictor.source} runs on fixed windows only (a SavedModel exported before the per-frame / "
@@ -909,7 +941,7 @@ def _plot_circumplex(table, title):
 
 
 def predict_and_write(video, model, out_dir, *, stem=None, batch_size=None, progress=None, faces="main",
-                      detector="hog"):
+                      detector="hog", precision=None):
     """`predict_video` then `write_predictions` under the video's stem: the CLI's and recipe's job.
 
     Args:
@@ -919,12 +951,13 @@ def predict_and_write(video, model, out_dir, *, stem=None, batch_size=None, prog
         stem: str or None. File name stem; default the video's (`clip.mp4` -> `clip`).
         batch_size: int or None. As `predict_video`.
         progress: None, True or callable. As `predict_video`.
-        faces, detector: str. As `predict_video`.
+        faces, detector, precision: As `predict_video`.
 
     Returns:
         `PredictionFiles`.
     """
-    table = predict_video(video, model, batch_size=batch_size, progress=progress, faces=faces, detector=detector)
+    table = predict_video(video, model, batch_size=batch_size, progress=progress, faces=faces, detector=detector,
+                          precision=precision)
     return write_predictions(table, out_dir, stem or pathlib.Path(video).stem)
 
 

@@ -14,7 +14,7 @@
 import keras
 
 from affectkeras import losses, metrics
-from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, VA_OUTPUT
+from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, PRECISIONS, VA_OUTPUT
 from affectkeras.errors import InvalidArgumentError
 from affectkeras.layers import ArcFace
 from affectkeras.models.heads import named_outputs
@@ -22,9 +22,6 @@ from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
 from affectkeras.weights import weight_layers
 
 
-# Keras dtype policies a recipe trains in: mixed_bfloat16 for CPUs with AMX / AVX512-BF16
-# (2-4x float32 here) and recent GPUs, mixed_float16 for GPUs (slow on CPUs).
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
 
 def set_precision(precision):

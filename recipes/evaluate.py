@@ -24,7 +24,7 @@ import typing
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
-from affectkeras.constants import ABAW_EDITIONS, LATEST_EDITION  # noqa: E402
+from affectkeras.constants import ABAW_EDITIONS, INFERENCE_PRECISIONS, LATEST_EDITION  # noqa: E402
 from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
 
 
@@ -38,6 +38,9 @@ class EvaluateConfig:
     batch_size: int = config_field(8, "sequences (sequence networks) or frames per batch")
     threshold: float = config_field(0.5, "AU probability above which an AU counts as present")
     plots: bool = config_field(True, "draw the PNG plots")
+    precision: str = config_field("auto", "dtype policy to predict in: auto (bf16 where the device runs it fast), "
+                                          "float32, mixed_bfloat16, mixed_float16",
+                                  choices=INFERENCE_PRECISIONS)
     seed: int = config_field(0, "random seed (evaluation is deterministic; set for completeness)")
 
 
@@ -61,6 +64,7 @@ def main(argv=None):
         edition=config.edition,
         batch_size=config.batch_size,
         threshold=config.threshold,
+        precision=config.precision,
     )
     paths = evaluation.write_report(result, config.out, plots=config.plots)
     write_json(paths["report"].parent / "config.json", {"config": dataclasses.asdict(config)})

@@ -33,6 +33,7 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
+from affectkeras.constants import INFERENCE_PRECISIONS  # noqa: E402
 from affectkeras.inference import predict_video, write_predictions  # noqa: E402
 from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
 
@@ -45,6 +46,11 @@ class PredictConfig:
     out: str = config_field("predictions", "output folder for the CSV and the plots")
     batch_size: int = config_field(0, "model inputs per call (frames, or windows for sequence "
                                       "networks); 0 = 32 frames or 4 windows")
+    faces: str = config_field("main", "main: the main subject's face; all: every face, with track ids",
+                              choices=("main", "all"))
+    precision: str = config_field("auto", "dtype policy of the network: auto (bf16 where the device runs it fast), "
+                                          "float32, mixed_bfloat16, mixed_float16",
+                                  choices=INFERENCE_PRECISIONS)
     quiet: bool = config_field(False, "no progress line on stderr")
 
 
@@ -56,7 +62,8 @@ def main(argv=None):
     """
     config = parse_config(PredictConfig, argv, description=__doc__, prog="predict.py")
     table = predict_video(
-        config.video, config.model, batch_size=config.batch_size or None, progress=not config.quiet
+        config.video, config.model, batch_size=config.batch_size or None, progress=not config.quiet,
+        faces=config.faces, precision=config.precision,
     )
     files = write_predictions(table, config.out, pathlib.Path(config.video).stem)
     found = table["face_found"].mean() if len(table) else 0.0

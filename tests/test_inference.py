@@ -469,3 +469,44 @@ def test_the_command_takes_folders_images_and_videos_and_reports_a_bad_file(shar
     assert header[:8] == list(FRAME_COLUMNS) and len(rows) == 1 and rows[0][0] == "0" and rows[0][2] == "1"
     assert (tmp_path / "out" / "short.csv").is_file() and not (tmp_path / "out" / "broken.csv").exists()
     assert cli.main(["predict", str(tmp_path / "missing_folder"), "--out", str(tmp_path / "o2")]) == 2
+
+
+# ------------------------------------------------------------------------- precision
+
+
+def test_bf16_predictions_stay_close_to_float32_on_a_real_clip(shared_data):
+    """The shipped FER+ model on the Wolfgang clip: bf16 moves a probability by < 0.1."""
+    video = shared_data / "video" / "WolfgangLanger_Pexels.mp4"
+    reference = predict_video(video, "ferplus", precision="float32")
+    fast = predict_video(video, "ferplus", precision="mixed_bfloat16")
+    found = reference["face_found"] == 1
+    assert found.mean() > 0.95 and np.array_equal(found, fast["face_found"] == 1)
+    f32, bf16 = (np.stack([table[name][found] for name in EXPRESSIONS_8], axis=1) for table in (reference, fast))
+    assert np.abs(f32 - bf16).max() < 0.1  # measured: 0.036 on 256 frames
+    assert (f32.argmax(axis=1) == bf16.argmax(axis=1)).mean() > 0.95
+
+
+def test_precision_rebuilds_the_network_with_float32_heads(av_model, tmp_path):
+    from affectkeras.distribute import default_precision, resolve_precision
+    from affectkeras.export import export_saved_model
+    from affectkeras.models.surgery import with_precision
+
+    fast = with_precision(av_model, "mixed_bfloat16")
+    assert fast.get_layer("rnn_1").dtype_policy.name == "mixed_bfloat16"
+    assert fast.get_layer("valence_arousal").dtype_policy.name == "float32"
+    assert with_precision(av_model, "float32") is av_model
+    predictor = Predictor.from_model(av_model, precision="mixed_bfloat16")
+    assert predictor.precision == "mixed_bfloat16"
+    faces = np.random.default_rng(0).integers(0, 256, (1, 16, 96, 96, 3), dtype=np.uint8)
+    audio = np.random.default_rng(1).normal(-40, 10, size=(1, 16, 50, 64, 1)).astype("float32")
+    got, expected = predictor.predict_batch(faces, audio), Predictor.from_model(av_model).predict_batch(faces, audio)
+    assert got["valence_arousal"].dtype == np.float32
+    np.testing.assert_allclose(got["expression"], expected["expression"], atol=0.05)
+    assert default_precision() in ("float32", "mixed_bfloat16") and resolve_precision("auto") == default_precision()
+    with pytest.raises(InvalidArgumentError, match="computing in mixed_bfloat16"):
+        predict_video(ASTRONAUT, predictor, precision="float32")
+    export_saved_model(av_model, tmp_path / "saved")
+    with pytest.raises(InvalidArgumentError, match="runs in the precision it was exported in"):
+        load_predictor(tmp_path / "saved", precision="mixed_bfloat16")
+    with pytest.raises(InvalidArgumentError, match="precision='half'"):
+        Predictor.from_model(av_model, precision="half")

@@ -26,7 +26,7 @@ Example:
 
 import keras
 
-from affectkeras.constants import AU_OUTPUT, AUDIO_INPUT, EXPR_OUTPUT, FACES_INPUT, LABELS_INPUT, VA_OUTPUT
+from affectkeras.constants import AU_OUTPUT, AUDIO_INPUT, EXPR_OUTPUT, FACES_INPUT, LABELS_INPUT, PRECISIONS, VA_OUTPUT
 from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
 from affectkeras.layers import ArcFace, FoldedTimeDistributed
 from affectkeras.models.heads import ALL_TASKS, TASK_OUTPUTS, check_dropout, check_tasks, named_outputs, task_heads
@@ -165,6 +165,46 @@ def split_sequence_network(model):
         clone_function=same_layers,
     )
     return per_frame, temporal
+
+
+def with_precision(model, precision):
+    """`model` rebuilt under a Keras dtype policy, with its weights: e.g. bf16 inference.
+
+    Every layer computes under `precision` except the task heads, which stay float32 as the
+    builders make them (`affectkeras.models.heads`); variables stay float32. The model is
+    rebuilt from its config, so this works on networks read back from `.keras` files.
+
+    Args:
+        model: keras.Model. A network of `affectkeras.models`.
+        precision: str. `"float32"`, `"mixed_bfloat16"` or `"mixed_float16"`.
+
+    Returns:
+        A new `keras.Model` (the same model when it already computes under `precision`).
+    """
+    _check_model(model)
+    check_choice("precision", precision, PRECISIONS)
+    if all(layer.dtype_policy.name == precision for layer in model.layers
+           if layer.name not in _OUTPUT_TASKS and not isinstance(layer, keras.layers.InputLayer)):
+        return model
+    config = model.get_config()
+    _set_policies(config, precision)
+    rebuilt = model.__class__.from_config(config)
+    rebuilt.set_weights(model.get_weights())
+    return rebuilt
+
+
+def _set_policies(config, precision):
+    """Sets the dtype policy of every layer config inside `config` but the heads'."""
+    if isinstance(config, dict):
+        policy = config.get("dtype")
+        if isinstance(policy, dict) and policy.get("class_name") == "DTypePolicy" \
+                and config.get("name") not in _OUTPUT_TASKS:
+            config["dtype"] = {**policy, "config": {**policy.get("config", {}), "name": precision}}
+        for value in config.values():
+            _set_policies(value, precision)
+    elif isinstance(config, list):
+        for value in config:
+            _set_policies(value, precision)
 
 
 def _as_named(stream, name):
@@ -468,4 +508,5 @@ __all__ = [
     "replace_heads",
     "split_sequence_network",
     "visual_stream",
+    "with_precision",
 ]
