@@ -5,7 +5,8 @@ The video goes through the library's own pipeline, as the training data did: fra
 (`affectkeras.faces.iter_faces`, crops of the network's input size), or every face with
 `faces="all"`, and for audio-visual networks the log-mel window of every frame
 (`affectkeras.audio.video_audio_windows`; a video without a sound track gives silence and
-a warning). Per-frame networks see the faces in batches. Sequence networks run in two
+a warning). Per-frame networks see the faces in batches (the faces are extracted in a process of their own,
+`faces.background`, side by side with the network). Sequence networks run in two
 parts (`models.surgery.split_sequence_network`): the per-frame part (CNN streams) on
 faces in batches, then the temporal part (RNN, attention, heads) over each face track
 from its first to its last frame in one pass, so that a prediction never depends on
@@ -511,7 +512,7 @@ def predict_video(video, model, *, batch_size=None, progress=None, faces="main",
         True
     """
     check_choice("faces", faces, FACE_MODES)
-    return _predict(video, model, batch_size, progress, faces, dict(detector=detector), precision)
+    return _predict(video, model, batch_size, progress, faces, dict(detector=detector), precision, background=True)
 
 
 def predict_image(image, model, *, detector="hog", batch_size=None, precision=None):
@@ -536,12 +537,14 @@ def predict_image(image, model, *, detector="hog", batch_size=None, precision=No
         >>> len(table), table["Happiness"]
     """
     return _predict(image, model, batch_size, None, "all", dict(detector=detector, downscale=None, upsample=1),
-                    precision)
+                    precision, background=False)
 
 
-def _predict(video, model, batch_size, progress, faces, detection, precision):
+def _predict(video, model, batch_size, progress, faces, detection, precision, background):
+    """The predictor's loop; `background` extracts the faces in a process of their own."""
     from affectkeras import media
     from affectkeras.faces import iter_faces
+    from affectkeras.faces.background import iter_faces_in_background
 
     if batch_size is not None:
         check_positive("batch_size", batch_size, integer=True)
@@ -573,7 +576,8 @@ def _predict(video, model, batch_size, progress, faces, detection, precision):
     if report:
         report(0, total)
     subject = "persistent" if faces == "main" else "all"
-    for index, records in _frames_of(iter_faces(video, size=predictor.face_size, subject=subject, **detection)):
+    extract = iter_faces_in_background if background else iter_faces
+    for index, records in _frames_of(extract(video, size=predictor.face_size, subject=subject, **detection)):
         if index >= total:
             raise MediaError(video, "decoding gave more frames than the video's timeline")
         runner.add_frame(index, [(rows.add(record), record) for record in records if record.crop is not None])

@@ -1,15 +1,22 @@
-"""Throughput of the video predictor (`affectkeras predict`) with a full-size network.
+"""The video predictor (`affectkeras predict`): each stage alone, end to end, float32 and bf16.
 
-Runs `affectkeras.inference.predict_video` on a real video with the full-size
-A/V-MT-VGG-RNN (random weights: speed does not depend on them), once with its default
-batching (4 windows of 80 frames per call) and once one window per call, interleaved
-round by round; reports the median wall time of the rounds as source frames per second
-and as a multiple of real time (video duration / wall time). Face extraction is part of
-both (the predictor's whole job), so the ratio shows what batching buys end to end.
+For the full-size A/V-MT-VGG-RNN (random weights: speed does not depend on them), or a
+shipped model (`--model ferplus`), on a real video, in float32 and in `mixed_bfloat16`,
+round after round interleaved, medians reported:
+
+- faces alone: `faces.iter_faces` (detection, tracking, alignment) over the whole video;
+- network alone: the same network on the crops that extraction gave (sequence networks:
+  the per-frame part in chunks, then the temporal part over each track), plus the audio;
+- end to end: `predict_video` (faces in their own process, side by side with the network);
+
+each as source frames/s and x real time (video duration / wall time), with end to end as
+a share of the slower stage alone (1.0 = the stages overlap perfectly). Then the largest
+|bf16 - float32| difference of the predictions, and with `--ferplus DIR` the FER+ Test
+accuracy of the shipped model in both precisions (3,545 faces, majority-vote protocol).
 
 Usage:
     python benchmarks/bench_predict.py [--rounds 3] [--video PATH] [--width 1.0]
-    python benchmarks/bench_predict.py --model ferplus   # the shipped expression network
+    python benchmarks/bench_predict.py --model ferplus --ferplus ../shared/data/ferplus
 """
 
 import argparse
@@ -23,10 +30,44 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+import numpy as np  # noqa: E402
+
 from affectkeras import build_av_mt_vgg_rnn, media  # noqa: E402
-from affectkeras.inference import Predictor, as_predictor, predict_video  # noqa: E402
+from affectkeras.faces import iter_faces  # noqa: E402
+from affectkeras.inference import DEFAULT_WINDOW_BATCH, _audio_windows, as_predictor, predict_video  # noqa: E402
 
 VIDEO = REPO.parent / "shared" / "data" / "video" / "WolfgangLanger_Pexels.mp4"
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+def network_alone(predictor, records, audio):
+    """The predictor's network on already extracted faces, batched as `predict_video` batches."""
+    faces = [r for r in records if r.crop is not None]
+    if not predictor.whole_tracks:
+        for start in range(0, len(faces), 32):
+            chunk = faces[start:start + 32]
+            crops = np.stack([r.crop for r in chunk])
+            predictor.predict_batch(crops, None if audio is None else audio[[r.frame_index for r in chunk]])
+        return
+    chunk = DEFAULT_WINDOW_BATCH * predictor.window
+    features = []
+    for start in range(0, len(faces), chunk):
+        part = faces[start:start + chunk]
+        features.append(predictor.frame_features(np.stack([r.crop for r in part]),
+                                                 None if audio is None else audio[[r.frame_index for r in part]]))
+    features = np.concatenate(features)
+    tracks = np.array([r.track_id for r in faces])
+    for track in np.unique(tracks):
+        predictor.predict_track(features[tracks == track])
+
+
+def ferplus_accuracy(root, precision):
+    from affectkeras import evaluation, pretraining, weights
+    from affectkeras.models.surgery import with_precision
+
+    data = pretraining.ferplus_datasets(root, size=48, batch_size=256)
+    model = with_precision(weights.load_preset_model("ferplus"), precision)
+    return evaluation.score_classes(model, data.test, num_classes=8, batch_size=256)["accuracy"]
 
 
 def main(argv=None):
@@ -36,34 +77,55 @@ def main(argv=None):
     parser.add_argument("--width", type=float, default=1.0, help="network width (1.0 = the papers')")
     parser.add_argument("--model", default="", help="a model path or shipped preset (e.g. ferplus) instead of "
                                                      "the full-size A/V-MT-VGG-RNN")
+    parser.add_argument("--ferplus", default="", help="FER+ folder: also score the shipped model's Test accuracy "
+                                                       "in both precisions")
     args = parser.parse_args(argv)
 
     info = media.probe(args.video)
     if args.model:
-        predictor, what = as_predictor(args.model), args.model
+        model, what = args.model, args.model
     else:
-        predictor = Predictor.from_model(build_av_mt_vgg_rnn(width=args.width, sequence_length=80))
-        what = f"A/V-MT-VGG-RNN width {args.width}"
-    unit, batched = ("windows", 4) if predictor.window else ("frames", 32)
-    settings = {f"batched ({batched} {unit} per call)": batched, f"unbatched (1 {unit[:-1]} per call)": 1}
-    for batch_size in settings.values():  # warm-up: traces the predict function
-        predict_video(args.video, predictor, batch_size=batch_size)
-    times = {name: [] for name in settings}
+        model, what = build_av_mt_vgg_rnn(width=args.width, sequence_length=80), f"A/V-MT-VGG-RNN width {args.width}"
+    predictors = {precision: as_predictor(model, precision=precision) for precision in PRECISIONS}
+    reference = predictors["float32"]
+    audio = None
+    if reference.audio_shape is not None:
+        audio = _audio_windows(args.video, reference.audio_shape, media.read_timeline(args.video).num_output_frames)
+    records = list(iter_faces(args.video, size=reference.face_size))
+    tables = {precision: predict_video(args.video, predictor) for precision, predictor in predictors.items()}
+    for predictor in predictors.values():  # warm-up: traces
+        network_alone(predictor, records, audio)
+
+    times = {key: [] for key in ["faces"] + [f"{stage} {p}" for p in PRECISIONS for stage in ("network", "end")]}
     for _ in range(args.rounds):
-        for name, batch_size in settings.items():
+        start = time.perf_counter()
+        list(iter_faces(args.video, size=reference.face_size))
+        times["faces"].append(time.perf_counter() - start)
+        for precision, predictor in predictors.items():
             start = time.perf_counter()
-            table = predict_video(args.video, predictor, batch_size=batch_size)
-            times[name].append(time.perf_counter() - start)
+            network_alone(predictor, records, audio)
+            times[f"network {precision}"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            table = predict_video(args.video, predictor)
+            times[f"end {precision}"].append(time.perf_counter() - start)
             assert len(table) == info.frame_count
-    print(f"{pathlib.Path(args.video).name}: {info.frame_count} frames, {info.duration:.1f} s, "
-          f"{what}, {os.cpu_count()} cores, median of {args.rounds} rounds")
-    for name, values in times.items():
-        median = statistics.median(values)
-        print(f"  {name:30s} {median:6.1f} s  {info.frame_count / median:6.1f} frames/s  "
-              f"{info.duration / median:5.2f}x real time")
-    batched_name, unbatched_name = settings
-    ratio = statistics.median(times[unbatched_name]) / statistics.median(times[batched_name])
-    print(f"  batched / unbatched speed: {ratio:.2f}x")
+
+    median = {key: statistics.median(values) for key, values in times.items()}
+    print(f"{pathlib.Path(args.video).name}: {info.frame_count} frames, {info.duration:.1f} s; {what}; "
+          f"{os.cpu_count()} cores; median of {args.rounds} rounds\n")
+    print("| precision | faces alone | network alone | end to end | x real time | end to end / slower stage |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for precision in PRECISIONS:
+        faces, network, end = median["faces"], median[f"network {precision}"], median[f"end {precision}"]
+        print(f"| {precision} | {info.frame_count / faces:.1f} frames/s | {info.frame_count / network:.1f} frames/s | "
+              f"{info.frame_count / end:.1f} frames/s | {info.duration / end:.2f}x | {max(faces, network) / end:.2f} |")
+    columns = reference.columns
+    found = tables["float32"]["face_found"] == 1
+    delta = max(np.nanmax(np.abs(tables["float32"][c][found] - tables["mixed_bfloat16"][c][found])) for c in columns)
+    print(f"\nmax |bf16 - float32| over the {int(found.sum())} frames with a face and {len(columns)} outputs: {delta:.4f}")
+    if args.ferplus:
+        accuracy = {precision: ferplus_accuracy(args.ferplus, precision) for precision in PRECISIONS}
+        print("FER+ Test accuracy of the shipped model: " + ", ".join(f"{p} {a:.4f}" for p, a in accuracy.items()))
 
 
 if __name__ == "__main__":

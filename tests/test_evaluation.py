@@ -260,10 +260,15 @@ def test_report_of_a_va_only_result_draws_only_the_va_plot(tmp_path):
 def test_evaluate_recipe_writes_the_report(models, records, evaluated, tmp_path, capsys):
     out = tmp_path / "evaluation"
     result = load_recipe("evaluate").main(["--model", str(models["paths"]["sequence"]), "--records", str(records),
-                                           "--out", str(out), "--batch-size", "2", "--tasks", "va,au"])
+                                           "--out", str(out), "--batch-size", "2", "--tasks", "va,au",
+                                           "--precision", "float32"])
     assert result.tasks == ("va", "au")
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["scores"]["va"] == pytest.approx(evaluated.scores["va"])  # same model, same frames
+    fast = load_recipe("evaluate").main(["--model", str(models["paths"]["sequence"]), "--records", str(records),
+                                         "--out", str(tmp_path / "bf16"), "--batch-size", "2", "--tasks", "va",
+                                         "--precision", "mixed_bfloat16", "--no-plots"])
+    assert fast.scores["va"]["score"] == pytest.approx(evaluated.scores["va"]["score"], abs=0.02)
     assert (out / "report.md").is_file() and (out / "config.json").is_file()
     assert "ABAW 2025" in capsys.readouterr().out
 

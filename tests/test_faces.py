@@ -449,3 +449,29 @@ def test_track_summary_keeps_spread_chips():
     frames = [f for f, _ in kept]
     assert all(b - a >= identity.CHIP_SPACING for a, b in zip(frames, frames[1:]))
     assert (5, 2.0) in kept and (120, 1.5) in kept
+
+
+# ------------------------------------------------------------- extraction in its own process
+
+
+def test_background_extraction_gives_the_same_records(wolfgang_clip):
+    from affectkeras.faces.background import iter_faces_in_background
+
+    expected = extract_faces(wolfgang_clip, size=96)
+    got = list(iter_faces_in_background(wolfgang_clip, size=96, ahead=4))  # a short queue: the child waits
+    assert len(got) == len(expected)
+    for a, b in zip(got, expected):
+        assert (a.frame_index, a.box, a.track_id) == (b.frame_index, b.box, b.track_id)
+        assert (a.crop is None and b.crop is None) or np.array_equal(a.crop, b.crop)
+
+
+def test_background_extraction_raises_the_videos_error_and_stops_early(tmp_path, wolfgang_clip):
+    from affectkeras.faces.background import iter_faces_in_background
+
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video")
+    with pytest.raises(MediaError, match="bad.mp4"):
+        list(iter_faces_in_background(bad, size=96))
+    records = iter_faces_in_background(wolfgang_clip, size=96)
+    assert next(records).frame_index == 0
+    records.close()  # the consumer stops: the process is ended, nothing hangs
