@@ -30,6 +30,7 @@ Example:
     PosixPath('predictions/clip.csv')
 """
 
+import contextlib
 import dataclasses
 import errno
 import math
@@ -544,7 +545,7 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
     """The predictor's loop; `background` extracts the faces in a process of their own."""
     from affectkeras import media
     from affectkeras.faces import iter_faces
-    from affectkeras.faces.background import iter_faces_in_background
+    from affectkeras.faces.background import FacesInBackground
 
     if batch_size is not None:
         check_positive("batch_size", batch_size, integer=True)
@@ -559,30 +560,32 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
             f"{predictor.source} runs on fixed windows only (a SavedModel exported before the per-frame / "
             "temporal signatures): export it again to follow every face. Received: faces='all'"
         )
-    timeline = media.read_timeline(video)
-    total = timeline.num_output_frames
-    report = _StderrProgress(video) if progress is True else (progress or None)
-
-    audio = None
-    if predictor.audio_shape is not None:
-        audio = _audio_windows(video, predictor.audio_shape, total)
-    rows = _FaceRows(total, predictor.columns)
-    if predictor.whole_tracks:
-        runner = _TrackRunner(predictor, audio, (batch_size or DEFAULT_WINDOW_BATCH) * predictor.window)
-    elif predictor.window:
-        runner = _WindowRunner(predictor, audio, batch_size, total)
-    else:
-        runner = _FrameRunner(predictor, audio, batch_size or DEFAULT_FRAME_BATCH)
-    if report:
-        report(0, total)
     subject = "persistent" if faces == "main" else "all"
-    extract = iter_faces_in_background if background else iter_faces
-    for index, records in _frames_of(extract(video, size=predictor.face_size, subject=subject, **detection)):
-        if index >= total:
-            raise MediaError(video, "decoding gave more frames than the video's timeline")
-        runner.add_frame(index, [(rows.add(record), record) for record in records if record.crop is not None])
-        if report and index % 30 == 29:
-            report(index + 1, total)
+    options = dict(size=predictor.face_size, subject=subject, **detection)
+    # Started first: the extraction's first pass runs while the timeline and audio are read.
+    with FacesInBackground(video, **options) if background else contextlib.nullcontext(iter_faces(video, **options)) \
+            as extraction:
+        timeline = media.read_timeline(video)
+        total = timeline.num_output_frames
+        report = _StderrProgress(video) if progress is True else (progress or None)
+        audio = None
+        if predictor.audio_shape is not None:
+            audio = _audio_windows(video, predictor.audio_shape, total)
+        rows = _FaceRows(total, predictor.columns)
+        if predictor.whole_tracks:
+            runner = _TrackRunner(predictor, audio, (batch_size or DEFAULT_WINDOW_BATCH) * predictor.window)
+        elif predictor.window:
+            runner = _WindowRunner(predictor, audio, batch_size, total)
+        else:
+            runner = _FrameRunner(predictor, audio, batch_size or DEFAULT_FRAME_BATCH)
+        if report:
+            report(0, total)
+        for index, records in _frames_of(extraction):
+            if index >= total:
+                raise MediaError(video, "decoding gave more frames than the video's timeline")
+            runner.add_frame(index, [(rows.add(record), record) for record in records if record.crop is not None])
+            if report and index % 30 == 29:
+                report(index + 1, total)
     runner.finish()
     if report:
         report(total, total)

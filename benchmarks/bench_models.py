@@ -29,7 +29,7 @@ from affectkeras.weights import load_preset_model  # noqa: E402
 
 NETWORKS = {
     "AffWildNet (VGG-Face fc6 + 2xGRU)": lambda: affectkeras.build_cnn_rnn(va_activation="linear", sequence_length=None),
-    "VGGFace-GRU-attention (cell: TF1's, the papers')": lambda: affectkeras.build_cnn_rnn(
+    "VGGFace-GRU-attention (cell: TF1's; the papers')": lambda: affectkeras.build_cnn_rnn(
         attention="cell", sequence_length=None),
     "VGGFace-GRU-attention (window: vectorised)": lambda: affectkeras.build_cnn_rnn(
         attention="window", sequence_length=None),

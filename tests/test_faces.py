@@ -455,10 +455,11 @@ def test_track_summary_keeps_spread_chips():
 
 
 def test_background_extraction_gives_the_same_records(wolfgang_clip):
-    from affectkeras.faces.background import iter_faces_in_background
+    from affectkeras.faces.background import FacesInBackground
 
     expected = extract_faces(wolfgang_clip, size=96)
-    got = list(iter_faces_in_background(wolfgang_clip, size=96, ahead=4))  # a short queue: the child waits
+    with FacesInBackground(wolfgang_clip, size=96, ahead=4) as records:  # a short queue: the child waits
+        got = list(records)
     assert len(got) == len(expected)
     for a, b in zip(got, expected):
         assert (a.frame_index, a.box, a.track_id) == (b.frame_index, b.box, b.track_id)
@@ -466,12 +467,12 @@ def test_background_extraction_gives_the_same_records(wolfgang_clip):
 
 
 def test_background_extraction_raises_the_videos_error_and_stops_early(tmp_path, wolfgang_clip):
-    from affectkeras.faces.background import iter_faces_in_background
+    from affectkeras.faces.background import FacesInBackground
 
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video")
-    with pytest.raises(MediaError, match="bad.mp4"):
-        list(iter_faces_in_background(bad, size=96))
-    records = iter_faces_in_background(wolfgang_clip, size=96)
-    assert next(records).frame_index == 0
-    records.close()  # the consumer stops: the process is ended, nothing hangs
+    with pytest.raises(MediaError, match="bad.mp4"), FacesInBackground(bad, size=96) as records:
+        list(records)
+    with FacesInBackground(wolfgang_clip, size=96) as records:
+        assert next(iter(records)).frame_index == 0
+    assert records._process.poll() is not None  # the consumer stopped early: the process has ended

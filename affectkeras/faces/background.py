@@ -22,45 +22,64 @@ import threading
 _RECORD, _DONE, _ERROR = "record", "done", "error"
 
 
-def iter_faces_in_background(video_path, *, ahead=512, **kwargs):
-    """Yields `iter_faces(video_path, **kwargs)`'s records, extracted in another process.
+class FacesInBackground:
+    """`iter_faces(video_path, **kwargs)`'s records, extracted in another process.
+
+    The process starts at once, so the caller can prepare other things (the audio
+    windows, the network) while the extraction's first pass runs; iterate to get the
+    records, in `iter_faces`' order. Use it as a context manager (or call `close`) so that
+    the process ends also when the caller stops early.
 
     Args:
         video_path: str or path-like. The video file.
         ahead: int. Records the extraction may run ahead of the consumer.
         **kwargs: `affectkeras.faces.iter_faces`'s keyword arguments.
 
-    Yields:
-        `FaceRecord`s, in the order `iter_faces` gives them.
-
-    Raises:
+    Raises (while iterating):
         The extraction's own errors (`MediaError`, `FileNotFoundError`, ...), and
         RuntimeError when the process ends without saying why.
+
+    Example:
+        >>> with FacesInBackground("clip.mp4", size=96) as records:
+        ...     audio = video_audio_windows("clip.mp4")  # meanwhile, the faces are found
+        ...     crops = [r.crop for r in records if r.crop is not None]
     """
-    process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-    pickle.dump((str(video_path), kwargs), process.stdin)
-    process.stdin.close()
-    records = queue.Queue(maxsize=ahead)
-    reader = threading.Thread(target=_read, args=(process.stdout, records), daemon=True)
-    reader.start()
-    try:
+
+    def __init__(self, video_path, *, ahead=512, **kwargs):
+        self.video_path = str(video_path)
+        self._process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE)
+        pickle.dump((self.video_path, kwargs), self._process.stdin)
+        self._process.stdin.close()
+        self._records = queue.Queue(maxsize=ahead)
+        threading.Thread(target=_read, args=(self._process.stdout, self._records), daemon=True).start()
+
+    def __iter__(self):
         while True:
-            kind, payload = records.get()
+            kind, payload = self._records.get()
             if kind == _RECORD:
                 yield payload
             elif kind == _DONE:
-                break
+                return
             elif kind == _ERROR:
                 raise payload
             else:  # the pipe ended without a result
-                process.wait()
-                raise RuntimeError(f"{video_path}: the face extraction process ended without a result "
-                                   f"(exit code {process.returncode})")
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        process.stdout.close()
+                self._process.wait()
+                raise RuntimeError(f"{self.video_path}: the face extraction process ended without a result "
+                                   f"(exit code {self._process.returncode})")
+
+    def close(self):
+        """Ends the process (if still running) and releases the pipe."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._process.stdout.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
 
 def _read(pipe, records):
@@ -104,4 +123,4 @@ if __name__ == "__main__":
     _main()
 
 
-__all__ = ["iter_faces_in_background"]
+__all__ = ["FacesInBackground"]
