@@ -19,6 +19,8 @@ is mapped by `affectkeras.weights.tf1.keras_gru_weights`.) Its inputs are RGB cr
 column 0, arousal column 1; the GRUs see every frame of 80-frame sequences.
 """
 
+import pathlib
+
 from affectkeras.errors import WeightsError
 from affectkeras.weights.tf1 import keras_gru_weights
 
@@ -80,6 +82,12 @@ class _CheckpointReader:
         import tensorflow as tf
 
         self.path = str(path)
+        folder = pathlib.Path(path)
+        if folder.is_dir() and tf.train.latest_checkpoint(str(folder)) is None:
+            # A folder without TF's `checkpoint` index file (as released archives come): its one checkpoint.
+            indexes = sorted(folder.glob("*.index"))
+            if len(indexes) == 1:
+                self.path = str(indexes[0].with_suffix(""))
         try:
             self._reader = tf.train.load_checkpoint(self.path)
         except (ValueError, tf.errors.OpError) as error:

@@ -16,6 +16,7 @@ import keras
 from affectkeras.errors import InvalidArgumentError
 from affectkeras.files import atomic_folder, atomic_write, write_json
 from affectkeras.models.heads import named_outputs, output_dict
+from affectkeras.models.surgery import recurrent_layers, split_sequence_network
 
 SIGNATURE = "serving_default"
 # Sequence networks also get their two parts, for any number of frames, so that a predictor
@@ -89,19 +90,13 @@ def export_saved_model(model, path, *, signature_name=SIGNATURE, overwrite=False
         archive = keras.export.ExportArchive()
         archive.track(model)
         archive.add_endpoint(signature_name, _serving_function(model), input_signature=_input_specs(model, tf))
-        if _is_sequence(model):
+        if recurrent_layers(model):
             _add_sequence_parts(archive, model, tf)
         archive.write_out(str(staging), verbose=False)
     return path
 
 
-def _is_sequence(model):
-    return any(isinstance(layer, keras.layers.RNN) for layer in model.layers)
-
-
 def _add_sequence_parts(archive, model, tf):
-    from affectkeras.models.surgery import split_sequence_network
-
     per_frame, temporal = split_sequence_network(model)
     names = [tensor.name for tensor in per_frame.inputs]
     specs = [tf.TensorSpec((None, None) + tuple(t.shape[2:]), dtype=t.dtype, name=t.name) for t in per_frame.inputs]

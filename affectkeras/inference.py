@@ -158,7 +158,7 @@ class Predictor:
         from affectkeras.models.heads import output_dict
 
         from affectkeras.distribute import resolve_precision
-        from affectkeras.models.surgery import with_precision
+        from affectkeras.models.surgery import recurrent_layers, with_precision
 
         source = source or getattr(model, "name", type(model).__name__)
         model = inference_model(model)
@@ -178,9 +178,10 @@ class Predictor:
             batch = inputs if dict_input else [inputs[name] for name in input_names]
             return output_dict(model, model.predict_on_batch(batch))
 
-        parts = _sequence_parts(model) if description.sequence else None
-        computes = next(layer.dtype_policy.name for layer in model.layers if layer.weights)
-        return cls(source=source, call=call, parts=parts, precision=computes, **fields)
+        # Sequence networks with an RNN run over whole tracks; others (none here) on windows.
+        parts = _sequence_parts(model) if description.sequence and recurrent_layers(model) else None
+        compute_policy = next(layer.dtype_policy.name for layer in model.layers if layer.weights)
+        return cls(source=source, call=call, parts=parts, precision=compute_policy, **fields)
 
     @classmethod
     def from_saved_model(cls, path):
@@ -220,11 +221,9 @@ class Predictor:
         specs = {name: tuple(spec.shape[1:]) for name, spec in signature.structured_input_signature[1].items()}
         sizes = {name: spec.shape[-1] for name, spec in signature.structured_outputs.items()}
         fields = _fields(describe_signature(specs, sizes, source=str(path)), str(path))
-        input_dtypes = {name: spec.dtype for name, spec in signature.structured_input_signature[1].items()}
 
         def call(inputs):
-            tensors = {name: tf.constant(value, dtype=input_dtypes[name]) for name, value in inputs.items()}
-            return {name: value.numpy() for name, value in signature(**tensors).items()}
+            return call_signature(signature, inputs)
 
         parts = None
         if FRAME_SIGNATURE in loaded.signatures and TRACK_SIGNATURE in loaded.signatures:
@@ -558,7 +557,7 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
     if predictor.window and not predictor.whole_tracks and faces == "all":
         raise InvalidArgumentError(
             f"{predictor.source} runs on fixed windows only (a SavedModel exported before the per-frame / "
-            "temporal signatures): export it again to follow every face. Received: faces='all'"
+            "temporal signatures): export it again to follow every face or to predict images"
         )
     subject = "persistent" if faces == "main" else "all"
     options = dict(size=predictor.face_size, subject=subject, **detection)
@@ -679,12 +678,13 @@ class _FrameRunner:
 
     def add_frame(self, index, faces):
         self.pending += [(face, index, record.crop) for face, record in faces]
-        if len(self.pending) >= self.batch:
-            self._run(self.pending[: self.batch])
-            self.pending = self.pending[self.batch:]
+        self._run_batches(full_only=True)
 
     def finish(self):
-        while self.pending:
+        self._run_batches(full_only=False)
+
+    def _run_batches(self, full_only):
+        while len(self.pending) >= (self.batch if full_only else 1):
             self._run(self.pending[: self.batch])
             self.pending = self.pending[self.batch:]
 
@@ -714,7 +714,8 @@ class _TrackRunner:
     chunks, the temporal part over each track, from its first to its last face, when it ends.
 
     A track ends when a frame comes without its face (a gap, a scene cut) and at the end of
-    the video; memory holds the features of the open tracks, never their crops.
+    the video. Memory holds the per-frame features of the open tracks (16 KB per frame at
+    fc6's 4,096: ~1.7 GB for one face tracked through an hour) and at most one chunk of crops.
     """
 
     def __init__(self, predictor, audio, chunk):
@@ -797,7 +798,7 @@ class _WindowRunner:
                     audio[row, step] = self.audio[index]
         outputs = self.predictor.predict_batch(faces, audio)
         for row, step, face in places:
-            face.values[:] = np.concatenate([value[row, step] for value in outputs.values()])
+            face.set({name: value[row] for name, value in outputs.items()}, step)
 
 
 class _StderrProgress:

@@ -21,7 +21,7 @@ from affectkeras.models.heads import named_outputs
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
 from affectkeras.weights import weight_layers
 
-
+# PRECISIONS (from constants) is re-exported here, beside `set_precision` that takes one.
 
 
 def set_precision(precision):

@@ -56,9 +56,11 @@ def network_alone(predictor, records, audio):
         features.append(predictor.frame_features(np.stack([r.crop for r in part]),
                                                  None if audio is None else audio[[r.frame_index for r in part]]))
     features = np.concatenate(features)
-    tracks = np.array([r.track_id for r in faces])
-    for track in np.unique(tracks):
-        predictor.predict_track(features[tracks == track])
+    # Tracks as the predictor cuts them: a new one where the track id changes or a frame is missed.
+    starts = [0] + [i for i in range(1, len(faces)) if faces[i].track_id != faces[i - 1].track_id
+                    or faces[i].frame_index != faces[i - 1].frame_index + 1] + [len(faces)]
+    for start, stop in zip(starts[:-1], starts[1:]):
+        predictor.predict_track(features[start:stop])
 
 
 def ferplus_accuracy(root, precision):

@@ -84,7 +84,8 @@ def test_the_converted_network_computes_what_the_released_graph_computes(release
 
 def test_the_older_weights_biases_spelling_converts_too(tmp_path):
     variables = released_variables(seed=2, spelling=("weights", "biases"))
-    model = convert_affwildnet(write_checkpoint(tmp_path / "model.ckpt-0", variables))
+    write_checkpoint(tmp_path / "model.ckpt-0", variables)
+    model = convert_affwildnet(tmp_path)  # a folder without TF's `checkpoint` file: its one checkpoint
     np.testing.assert_array_equal(model.get_layer("valence_arousal").get_weights()[1], variables["rnn_1/biases_rnn"])
 
 

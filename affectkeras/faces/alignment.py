@@ -77,8 +77,9 @@ def crop_landmarks(crop, padding=0.25):
 
     The crop is upright and centred (`align_face`), so the face sits in the crop's central
     square that dlib's alignment maps its reference face to (a `padding` margin on each
-    side): the 68-point model is fitted in that box, on the crop the network sees, which
-    works the same for crops cut here and for a database's own aligned crops.
+    side): the 68-point model is fitted in that box, on the crop the network sees. On a
+    database's own aligned crops (Aff-Wild2's `cropped_aligned`) the same box is assumed;
+    their margins differ somewhat from dlib's, which was not measured here.
 
     Args:
         crop: np.ndarray of uint8, `(size, size, 3)` RGB.

@@ -13,11 +13,15 @@ video length (~27 KB per 96 px crop). An error in the extraction (a corrupt or t
 video) is raised again in the caller; a caller that stops early ends the process.
 """
 
+import os
+import pathlib
 import pickle
 import queue
 import subprocess
 import sys
 import threading
+
+from affectkeras.errors import MediaError
 
 _RECORD, _DONE, _ERROR = "record", "done", "error"
 
@@ -36,8 +40,8 @@ class FacesInBackground:
         **kwargs: `affectkeras.faces.iter_faces`'s keyword arguments.
 
     Raises (while iterating):
-        The extraction's own errors (`MediaError`, `FileNotFoundError`, ...), and
-        RuntimeError when the process ends without saying why.
+        The extraction's own errors (`MediaError`, `FileNotFoundError`, ...), and a
+        `MediaError` naming the video when the process ends without saying why.
 
     Example:
         >>> with FacesInBackground("clip.mp4", size=96) as records:
@@ -47,12 +51,16 @@ class FacesInBackground:
 
     def __init__(self, video_path, *, ahead=512, **kwargs):
         self.video_path = str(video_path)
+        # The child finds this very package even where it is not installed (a script's sys.path).
+        package_root = str(pathlib.Path(__file__).resolve().parents[2])
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         self._process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE)
+                                         stdout=subprocess.PIPE, env=env)
         pickle.dump((self.video_path, kwargs), self._process.stdin)
         self._process.stdin.close()
         self._records = queue.Queue(maxsize=ahead)
-        threading.Thread(target=_read, args=(self._process.stdout, self._records), daemon=True).start()
+        self._stop = threading.Event()
+        threading.Thread(target=_read, args=(self._process.stdout, self._records, self._stop), daemon=True).start()
 
     def __iter__(self):
         while True:
@@ -65,11 +73,12 @@ class FacesInBackground:
                 raise payload
             else:  # the pipe ended without a result
                 self._process.wait()
-                raise RuntimeError(f"{self.video_path}: the face extraction process ended without a result "
-                                   f"(exit code {self._process.returncode})")
+                raise MediaError(self.video_path, "the face extraction process ended without a result "
+                                                  f"(exit code {self._process.returncode})")
 
     def close(self):
-        """Ends the process (if still running) and releases the pipe."""
+        """Ends the process (if still running), its reader thread and the pipe."""
+        self._stop.set()
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
@@ -82,15 +91,20 @@ class FacesInBackground:
         self.close()
 
 
-def _read(pipe, records):
-    """The caller's reader thread: pickled messages from the pipe into the bounded queue."""
-    while True:
+def _read(pipe, records, stop):
+    """The caller's reader thread: pickled messages from the pipe into the bounded queue,
+    until the last one, the pipe's end, or `stop` (the consumer closed: nobody will read)."""
+    while not stop.is_set():
         try:
             message = pickle.load(pipe)
-        except (EOFError, OSError, pickle.UnpicklingError, ValueError):
-            records.put(("ended", None))
-            return
-        records.put(message)
+        except Exception:  # noqa: BLE001 - a broken pipe or message: the consumer hears "ended"
+            message = ("ended", None)
+        while not stop.is_set():
+            try:
+                records.put(message, timeout=0.2)
+                break
+            except queue.Full:
+                continue
         if message[0] != _RECORD:
             return
 
@@ -110,8 +124,9 @@ def _main():
     except Exception as error:  # noqa: BLE001 - handed to the caller, which raises it
         try:
             payload = pickle.dumps((_ERROR, error))
-        except Exception:  # noqa: BLE001 - an error that does not pickle goes as its text
-            payload = pickle.dumps((_ERROR, RuntimeError(f"{type(error).__name__}: {error}")))
+            pickle.loads(payload)  # some exceptions pickle but do not load back
+        except Exception:  # noqa: BLE001 - such an error goes as its text
+            payload = pickle.dumps((_ERROR, MediaError(video_path, f"{type(error).__name__}: {error}")))
         out.write(payload)
         out.flush()
         return

@@ -67,6 +67,13 @@ class AttentionCellWrapper(keras.layers.Layer):
                 check_positive(arg, value, integer=True)
         if not hasattr(cell, "state_size") or not callable(cell):
             raise InvalidArgumentError(f"`cell` must be a Keras RNN cell (with a `state_size`). Received: cell={cell!r}")
+        # Keras's RNN resets the dropout masks of the cell it runs, not of cells wrapped inside it.
+        for inner in getattr(cell, "cells", [cell]):
+            if getattr(inner, "dropout", 0) or getattr(inner, "recurrent_dropout", 0):
+                raise InvalidArgumentError(
+                    f"The wrapped cell {inner.name!r} has dropout, which a wrapper cannot reset per sequence: "
+                    "use dropout outside the RNN. Received: dropout > 0"
+                )
         super().__init__(**kwargs)
         self.cell = cell
         self.attention_length = attention_length

@@ -120,6 +120,11 @@ def visual_stream(model):
     return _inner(layer)
 
 
+def recurrent_layers(model):
+    """The top-level recurrent layers of `model` (GRU, LSTM, IndRNN, an attention cell's RNN)."""
+    return [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+
+
 def split_sequence_network(model):
     """A sequence network as its per-frame part and its temporal part, both for any length.
 
@@ -146,7 +151,7 @@ def split_sequence_network(model):
         (None, None, 205)
     """
     _check_model(model)
-    recurrent = [layer for layer in model.layers if isinstance(layer, keras.layers.RNN)]
+    recurrent = recurrent_layers(model)
     if not recurrent:
         raise InvalidArgumentError(
             f"`model` has no recurrent layer: it is not a sequence network. Received: model.name={model.name!r}"
@@ -170,9 +175,10 @@ def split_sequence_network(model):
 def with_precision(model, precision):
     """`model` rebuilt under a Keras dtype policy, with its weights: e.g. bf16 inference.
 
-    Every layer computes under `precision` except the task heads, which stay float32 as the
-    builders make them (`affectkeras.models.heads`); variables stay float32. The model is
-    rebuilt from its config, so this works on networks read back from `.keras` files.
+    Every layer computes under `precision` except the layers that give the model's outputs
+    (the task heads, an inference model's softmax), which stay float32 as the builders make
+    the heads (`affectkeras.models.heads`); variables stay float32. The model is rebuilt
+    from its config, so this works on networks read back from `.keras` files.
 
     Args:
         model: keras.Model. A network of `affectkeras.models`.
@@ -183,28 +189,28 @@ def with_precision(model, precision):
     """
     _check_model(model)
     check_choice("precision", precision, PRECISIONS)
+    outputs = set(model.output_names) | set(_OUTPUT_TASKS)
     if all(layer.dtype_policy.name == precision for layer in model.layers
-           if layer.name not in _OUTPUT_TASKS and not isinstance(layer, keras.layers.InputLayer)):
+           if layer.name not in outputs and not isinstance(layer, keras.layers.InputLayer)):
         return model
     config = model.get_config()
-    _set_policies(config, precision)
+    _set_policies(config, precision, outputs)
     rebuilt = model.__class__.from_config(config)
     rebuilt.set_weights(model.get_weights())
     return rebuilt
 
 
-def _set_policies(config, precision):
-    """Sets the dtype policy of every layer config inside `config` but the heads'."""
+def _set_policies(config, precision, keep):
+    """Sets the dtype policy of every layer config inside `config` but those named in `keep`."""
     if isinstance(config, dict):
         policy = config.get("dtype")
-        if isinstance(policy, dict) and policy.get("class_name") == "DTypePolicy" \
-                and config.get("name") not in _OUTPUT_TASKS:
+        if isinstance(policy, dict) and policy.get("class_name") == "DTypePolicy" and config.get("name") not in keep:
             config["dtype"] = {**policy, "config": {**policy.get("config", {}), "name": precision}}
         for value in config.values():
-            _set_policies(value, precision)
+            _set_policies(value, precision, keep)
     elif isinstance(config, list):
         for value in config:
-            _set_policies(value, precision)
+            _set_policies(value, precision, keep)
 
 
 def _as_named(stream, name):
@@ -403,8 +409,8 @@ def audio_classifier(
     Returns:
         A `keras.Model` from `audio` `(batch, time_windows, steps, n_mels, 1)` float32 (dB)
         to `expression` `(batch, num_classes)` probabilities. Its stream layer is named
-        `audio_cnn` (shared with `model`): `training.freeze_cnn(m, include_audio=True)`
-        freezes it.
+        `audio_cnn` (shared with `model`): `training.freeze_cnn(m)` freezes its
+        pretrained layers.
 
     Raises:
         InvalidArgumentError: `model` has no audio stream, a wrong argument.
@@ -505,6 +511,7 @@ __all__ = [
     "audio_stream",
     "frame_classifier",
     "recalibrate_batch_norm",
+    "recurrent_layers",
     "replace_heads",
     "split_sequence_network",
     "visual_stream",

@@ -21,7 +21,7 @@ def keras_gru_weights(gates_kernel, gates_bias, candidate_kernel, candidate_bias
 
     Args:
         gates_kernel: array `(input_dim + units, 2 * units)` (`gates/kernel`, or `gates/weights`
-            before TF 1.3).
+            before TF 1.2).
         gates_bias: array `(2 * units,)`.
         candidate_kernel: array `(input_dim + units, units)`.
         candidate_bias: array `(units,)`.
