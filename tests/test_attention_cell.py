@@ -122,5 +122,7 @@ def test_bad_arguments_name_themselves():
         AttentionCellWrapper(keras.layers.GRUCell(4), attention_length=0)
     with pytest.raises(InvalidArgumentError, match="RNN cell"):
         AttentionCellWrapper(keras.layers.Dense(4))
+    with pytest.raises(InvalidArgumentError, match="has dropout"):
+        AttentionCellWrapper(keras.layers.StackedRNNCells([keras.layers.GRUCell(4, recurrent_dropout=0.1)]))
     with pytest.raises(InvalidArgumentError, match=r"gates_bias.*\(8,\)"):
         keras_gru_weights(np.zeros((10, 8)), np.zeros(3), np.zeros((10, 4)), np.zeros(4))
