@@ -153,13 +153,13 @@ PRESETS = {
     # Trained here: recipes/pretrain.py (command, seed and figures in files/README.md and the README).
     "ferplus": WeightsPreset(
         url=None,
-        file_hash="f4432a4979d0ccb64fbea0986cdb816c260254a7f547f3a33ed2d69215616e89",
+        file_hash="14664a17a69735c7e2cd747e755a3a6f4ee33950ad449ed6771c39e4e71cdbfe",
         file_name="ferplus.weights.h5",
         expects="gray",
         legacy=False,
         backbone="vggface",
         description="FER+ expression network: MT-VGG's VGG-Face stream to fc6 at width 0.5, 48 px grey faces, "
-                    "8 expressions (FER+ Test 0.773, majority vote)",
+                    "8 expressions (FER+ Test 0.808, majority vote)",
         package_file="files/ferplus.weights.h5",
         network={"network": "mt_vgg", "width": 0.5, "input_size": 48, "feature_layer": "fc6", "normalization": "gray",
                  "dropout": 0.5, "tasks": ("expr",), "num_expressions": 8, "name": "ferplus"},
