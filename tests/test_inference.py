@@ -482,7 +482,7 @@ def test_bf16_predictions_stay_close_to_float32_on_a_real_clip(shared_data):
     found = reference["face_found"] == 1
     assert found.mean() > 0.95 and np.array_equal(found, fast["face_found"] == 1)
     f32, bf16 = (np.stack([table[name][found] for name in EXPRESSIONS_8], axis=1) for table in (reference, fast))
-    assert np.abs(f32 - bf16).max() < 0.1  # measured: 0.036 on 256 frames
+    assert np.abs(f32 - bf16).max() < 0.1  # measured: 0.042 (benchmarks/bench_predict.py --model ferplus)
     assert (f32.argmax(axis=1) == bf16.argmax(axis=1)).mean() > 0.95
 
 
