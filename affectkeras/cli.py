@@ -176,8 +176,8 @@ def _register_predict(subparsers):
                              "ravdess_audio, the RAVDESS speech-emotion model, for audio files)")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created if needed)")
     parser.add_argument("--batch-size", type=_positive_int, default=None, metavar="N",
-                        help="model inputs per call: frames for per-frame networks (default: 32), "
-                             "windows of consecutive frames for sequence networks (default: 4)")
+                        help="faces per network call (default: 32); windows per call for SavedModels "
+                             "that run on windows only (default: 4)")
     parser.add_argument("--faces", choices=("main", "all"), default="main",
                         help="videos: the main subject's face, one row per frame (default), or every face, one "
                              "row per frame and face with a track_id that follows it")

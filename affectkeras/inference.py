@@ -1,14 +1,17 @@
 """The video predictor: a trained network and a video in, one row of predictions per frame out.
 
 The video goes through the library's own pipeline, as the training data did: frames at
-30 fps (`affectkeras.media`), the main subject's face detected, tracked and aligned
-(`affectkeras.faces.iter_faces`, crops of the network's input size), or every face with
-`faces="all"`, and for audio-visual networks the log-mel window of every frame
-(`affectkeras.audio.video_audio_windows`; a video without a sound track gives silence and
-a warning). Per-frame networks see the faces in batches (the faces are extracted in a process of their own,
-`faces.background`, side by side with the network). Sequence networks run in two
-parts (`models.surgery.split_sequence_network`): the per-frame part (CNN streams) on
-faces in batches, then the temporal part (RNN, attention, heads) over each face track
+30 fps (`affectkeras.media`), faces detected, tracked and aligned (`affectkeras.faces`,
+crops of the network's input size), and for audio-visual networks the log-mel window of
+every frame (`affectkeras.audio.video_audio_windows`; a video without a sound track gives
+silence and a warning). The faces come from a `faces.FaceStream` in a process of its own
+(`faces.background`): every face is cut out as soon as its frame is analysed, and the
+network works on it meanwhile, so the slower of the two stages sets the pace. The main
+subject (`faces="main"`, `iter_faces`' "persistent" choice) is known only when the whole
+video has been seen, so the network sees every face and the main subject's rows are kept
+at the end; `faces="all"` keeps every face. Per-frame networks see the faces in batches.
+Sequence networks run in two parts (`models.surgery.split_sequence_network`): the
+per-frame part (CNN streams) on faces in batches, then the temporal part (RNN, attention, heads) over each face track
 from its first to its last frame in one pass, so that a prediction never depends on
 where a window starts (a track ends at a scene cut or where its face is lost). The
 predictions are then mapped back to the *source* frames (`FrameTimeline.source_to_output`:
@@ -72,7 +75,7 @@ DEFAULT_MODEL = "ferplus"
 DEFAULT_FACE_SIZE = 96
 # Which faces `predict_video` follows: the main subject's, or every face with a track id.
 FACE_MODES = ("main", "all")
-# Model inputs per call when `batch_size` is None: frames (per-frame nets) or windows.
+# Model inputs per call when `batch_size` is None: faces, or windows (old SavedModels).
 DEFAULT_FRAME_BATCH = 32
 DEFAULT_WINDOW_BATCH = 4
 SAVED_MODEL_FILE = "saved_model.pb"
@@ -480,9 +483,9 @@ def predict_video(video, model, *, batch_size=None, progress=None, faces="main",
     Args:
         video: str or path-like. The video file (anything ffmpeg reads).
         model: `Predictor`, keras.Model, or a path for `load_predictor`.
-        batch_size: int or None. Model inputs per call: frames for per-frame networks
-            (default 32), windows of the network's time length for sequence networks
-            (default 4; their per-frame part sees that many frames per call).
+        batch_size: int or None. Faces per network call (default 32; for sequence
+            networks, per call of their per-frame part); for a SavedModel that runs on
+            windows only, windows per call (default 4).
         progress: None, True or callable. True writes a progress line to stderr; a
             callable is called as `progress(done, total)` with counts of 30-fps frames.
         faces: str. `"main"`: the main subject's face, one row per source frame; `"all"`:
@@ -543,7 +546,7 @@ def predict_image(image, model, *, detector="hog", batch_size=None, precision=No
 def _predict(video, model, batch_size, progress, faces, detection, precision, background):
     """The predictor's loop; `background` extracts the faces in a process of their own."""
     from affectkeras import media
-    from affectkeras.faces import iter_faces
+    from affectkeras.faces import FaceStream, iter_faces
     from affectkeras.faces.background import FacesInBackground
 
     if batch_size is not None:
@@ -559,11 +562,15 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
             f"{predictor.source} runs on fixed windows only (a SavedModel exported before the per-frame / "
             "temporal signatures): export it again to follow every face or to predict images"
         )
-    subject = "persistent" if faces == "main" else "all"
-    options = dict(size=predictor.face_size, subject=subject, **detection)
-    # Started first: the extraction's first pass runs while the timeline and audio are read.
-    with FacesInBackground(video, **options) if background else contextlib.nullcontext(iter_faces(video, **options)) \
-            as extraction:
+    options = dict(size=predictor.face_size, **detection)
+    if predictor.window and not predictor.whole_tracks:
+        # Consecutive windows of one face: the main subject, chosen before the first record (two passes).
+        extraction = contextlib.nullcontext(iter_faces(video, subject="persistent", **options))
+    elif background:  # started first: the extraction runs while the timeline and audio are read
+        extraction = FacesInBackground(video, link_persons=faces == "main", **options)
+    else:
+        extraction = contextlib.nullcontext(FaceStream(video, link_persons=faces == "main", **options))
+    with extraction as records:
         timeline = media.read_timeline(video)
         total = timeline.num_output_frames
         report = _StderrProgress(video) if progress is True else (progress or None)
@@ -572,27 +579,31 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
             audio = _audio_windows(video, predictor.audio_shape, total)
         rows = _FaceRows(total, predictor.columns)
         if predictor.whole_tracks:
-            runner = _TrackRunner(predictor, audio, (batch_size or DEFAULT_WINDOW_BATCH) * predictor.window)
+            runner = _TrackRunner(predictor, audio, batch_size or DEFAULT_FRAME_BATCH)
         elif predictor.window:
             runner = _WindowRunner(predictor, audio, batch_size, total)
         else:
-            runner = _FrameRunner(predictor, audio, batch_size or DEFAULT_FRAME_BATCH)
+            runner = _FrameRunner(predictor, audio, batch_size or DEFAULT_FRAME_BATCH,
+                                  shown=np.isin(np.arange(total), timeline.source_to_output()))
         if report:
             report(0, total)
-        for index, records in _frames_of(extraction):
+        for index, frame_records in _frames_of(records):
             if index >= total:
                 raise MediaError(video, "decoding gave more frames than the video's timeline")
-            runner.add_frame(index, [(rows.add(record), record) for record in records if record.crop is not None])
+            runner.add_frame(index, [(rows.add(record), record) for record in frame_records
+                                     if record.crop is not None])
             if report and index % 30 == 29:
                 report(index + 1, total)
     runner.finish()
     if report:
         report(total, total)
-    return rows.to_table(str(video), timeline, predictor.columns, every_face=faces == "all")
+    # The stream's choice of the main subject (`iter_faces` made it already: every face it gave).
+    main_tracks = getattr(records, "main_tracks", None)
+    return rows.to_table(str(video), timeline, predictor.columns, tracks=main_tracks if faces == "main" else None)
 
 
 def _frames_of(records):
-    """`(frame_index, [records of that frame])` from `iter_faces`' records in frame order."""
+    """`(frame_index, [records of that frame])` from a `FaceStream`'s records in frame order."""
     index, group = None, []
     for record in records:
         if record.frame_index != index and group:
@@ -642,12 +653,15 @@ class _FaceRows:
         self.frames[record.frame_index].append(face)
         return face
 
-    def to_table(self, video, timeline, prediction_columns, every_face):
+    def to_table(self, video, timeline, prediction_columns, tracks=None):
+        """The table: every face (`tracks` None) or only the faces of `tracks` (at most one per frame)."""
         # Each source frame takes the 30-fps frame that shows it (or the nearest in time).
         shown = []
         for source, output in enumerate(timeline.source_to_output()):
-            faces = sorted(self.frames[output], key=lambda face: face.box[0])
-            shown += [(source, face) for face in (faces if every_face else faces[:1])] or [(source, None)]
+            faces = self.frames[output]  # left to right, as the stream gives them
+            if tracks is not None:
+                faces = [face for face in faces if face.track_id in tracks][:1]
+            shown += [(source, face) for face in faces] or [(source, None)]
         sources = np.array([source for source, _ in shown], np.int64)
         found = np.array([face is not None for _, face in shown], bool)
         boxes = np.array([face.box if face else (np.nan,) * 4 for _, face in shown], np.float64).reshape(-1, 4)
@@ -670,14 +684,19 @@ class _FaceRows:
 
 
 class _FrameRunner:
-    """Per-frame networks: the faces of any frames, in batches of constant shape."""
+    """Per-frame networks: the faces of any frames, in batches of constant shape.
 
-    def __init__(self, predictor, audio, batch):
-        self.predictor, self.audio, self.batch = predictor, audio, batch
+    Only the 30-fps frames that the table shows (`shown`) are run: a 24-fps video shows one
+    source frame at two 30-fps ticks, and the table takes one of them.
+    """
+
+    def __init__(self, predictor, audio, batch, shown):
+        self.predictor, self.audio, self.batch, self.shown = predictor, audio, batch, shown
         self.pending = []  # (face, output frame index, crop)
 
     def add_frame(self, index, faces):
-        self.pending += [(face, index, record.crop) for face, record in faces]
+        if self.shown[index]:
+            self.pending += [(face, index, record.crop) for face, record in faces]
         self._run_batches(full_only=True)
 
     def finish(self):

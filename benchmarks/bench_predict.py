@@ -4,7 +4,8 @@ For the full-size A/V-MT-VGG-RNN (random weights: speed does not depend on them)
 shipped model (`--model ferplus`), on a real video, in float32 and in `mixed_bfloat16`,
 round after round interleaved, medians reported:
 
-- faces alone: `faces.iter_faces` (detection, tracking, alignment) over the whole video;
+- faces alone: `faces.FaceStream` (detection, tracking, alignment: the predictor's face
+  stage) over the whole video;
 - network alone: the same network on the crops that extraction gave (sequence networks:
   the per-frame part in chunks, then the temporal part over each track), plus the audio;
 - end to end: `predict_video` (faces in their own process, side by side with the network);
@@ -33,23 +34,25 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from affectkeras import build_av_mt_vgg_rnn, media  # noqa: E402
-from affectkeras.faces import iter_faces  # noqa: E402
-from affectkeras.inference import DEFAULT_WINDOW_BATCH, _audio_windows, as_predictor, predict_video  # noqa: E402
+from affectkeras.faces import FaceStream  # noqa: E402
+from affectkeras.inference import DEFAULT_FRAME_BATCH, _audio_windows, as_predictor, predict_video  # noqa: E402
 
 VIDEO = REPO.parent / "shared" / "data" / "video" / "WolfgangLanger_Pexels.mp4"
 PRECISIONS = ("float32", "mixed_bfloat16")
 
 
-def network_alone(predictor, records, audio):
-    """The predictor's network on already extracted faces, batched as `predict_video` batches."""
+def network_alone(predictor, records, audio, shown):
+    """The predictor's network on already extracted faces, batched as `predict_video` batches
+    (per-frame networks: only the 30-fps frames in `shown`, those the table shows)."""
     faces = [r for r in records if r.crop is not None]
     if not predictor.whole_tracks:
-        for start in range(0, len(faces), 32):
-            chunk = faces[start:start + 32]
+        faces = [r for r in faces if r.frame_index in shown]
+        for start in range(0, len(faces), DEFAULT_FRAME_BATCH):
+            chunk = faces[start:start + DEFAULT_FRAME_BATCH]
             crops = np.stack([r.crop for r in chunk])
             predictor.predict_batch(crops, None if audio is None else audio[[r.frame_index for r in chunk]])
         return
-    chunk = DEFAULT_WINDOW_BATCH * predictor.window
+    chunk = DEFAULT_FRAME_BATCH
     features = []
     for start in range(0, len(faces), chunk):
         part = faces[start:start + chunk]
@@ -90,22 +93,24 @@ def main(argv=None):
         model, what = build_av_mt_vgg_rnn(width=args.width, sequence_length=80), f"A/V-MT-VGG-RNN width {args.width}"
     predictors = {precision: as_predictor(model, precision=precision) for precision in PRECISIONS}
     reference = predictors["float32"]
+    timeline = media.read_timeline(args.video)
+    shown = set(timeline.source_to_output().tolist())
     audio = None
     if reference.audio_shape is not None:
-        audio = _audio_windows(args.video, reference.audio_shape, media.read_timeline(args.video).num_output_frames)
-    records = list(iter_faces(args.video, size=reference.face_size))
+        audio = _audio_windows(args.video, reference.audio_shape, timeline.num_output_frames)
+    records = list(FaceStream(args.video, size=reference.face_size))
     tables = {precision: predict_video(args.video, predictor) for precision, predictor in predictors.items()}
     for predictor in predictors.values():  # warm-up: traces
-        network_alone(predictor, records, audio)
+        network_alone(predictor, records, audio, shown)
 
     times = {key: [] for key in ["faces"] + [f"{stage} {p}" for p in PRECISIONS for stage in ("network", "end")]}
     for _ in range(args.rounds):
         start = time.perf_counter()
-        list(iter_faces(args.video, size=reference.face_size))
+        list(FaceStream(args.video, size=reference.face_size))
         times["faces"].append(time.perf_counter() - start)
         for precision, predictor in predictors.items():
             start = time.perf_counter()
-            network_alone(predictor, records, audio)
+            network_alone(predictor, records, audio, shown)
             times[f"network {precision}"].append(time.perf_counter() - start)
             start = time.perf_counter()
             table = predict_video(args.video, predictor)

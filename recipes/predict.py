@@ -44,8 +44,8 @@ class PredictConfig:
     model: str = config_field("ferplus", "a .keras file, a run folder, a SavedModel folder, or a network preset "
                                          "shipped with affectkeras (ferplus: expressions from FER+)")
     out: str = config_field("predictions", "output folder for the CSV and the plots")
-    batch_size: int = config_field(0, "model inputs per call (frames, or windows for sequence "
-                                      "networks); 0 = 32 frames or 4 windows")
+    batch_size: int = config_field(0, "faces per network call (windows for SavedModels that run on windows "
+                                      "only); 0 = 32 faces or 4 windows")
     faces: str = config_field("main", "main: the main subject's face; all: every face, with track ids",
                               choices=("main", "all"))
     precision: str = config_field("auto", "dtype policy of the network: auto (bf16 where the device runs it fast), "

@@ -454,16 +454,40 @@ def test_track_summary_keeps_spread_chips():
 # ------------------------------------------------------------- extraction in its own process
 
 
-def test_background_extraction_gives_the_same_records(wolfgang_clip):
-    from affectkeras.faces.background import FacesInBackground
-
-    expected = extract_faces(wolfgang_clip, size=96)
-    with FacesInBackground(wolfgang_clip, size=96, ahead=4) as records:  # a short queue: the child waits
-        got = list(records)
+def _assert_same_records(got, expected):
     assert len(got) == len(expected)
     for a, b in zip(got, expected):
         assert (a.frame_index, a.box, a.track_id) == (b.frame_index, b.box, b.track_id)
         assert (a.crop is None and b.crop is None) or np.array_equal(a.crop, b.crop)
+
+
+@pytest.mark.parametrize("clip", ["wolfgang", "hamilton"])
+def test_face_stream_gives_iter_faces_records_and_choices_in_one_pass(clip, wolfgang_clip, shared_data):
+    """Every face as `subject="all"` gives it; at the end the main subject `"persistent"` chose."""
+    from affectkeras.faces import FaceStream
+
+    video = wolfgang_clip if clip == "wolfgang" else shared_data / "video" / "short_hamilton_clip.mp4"
+    stream = FaceStream(video, size=96)
+    assert stream.main_tracks is None
+    got = list(stream)
+    _assert_same_records(got, extract_faces(video, size=96, subject="all"))
+    main = [r for r in got if r.track_id in stream.main_tracks]
+    assert len({r.frame_index for r in main}) == len(main)  # at most one face per frame
+    persistent = [r for r in extract_faces(video, size=96) if r.crop is not None]
+    _assert_same_records(main, persistent)
+    assert {stream.persons[r.track_id] for r in main} == {persistent[0].person_id}
+    if clip == "hamilton":  # the audience's faces are other persons, not the main subject
+        assert len(set(stream.persons.values())) >= 2 and len(got) > len(persistent)
+
+
+def test_background_extraction_gives_the_same_records(wolfgang_clip):
+    from affectkeras.faces import FaceStream
+    from affectkeras.faces.background import FacesInBackground
+
+    expected = FaceStream(wolfgang_clip, size=96)
+    with FacesInBackground(wolfgang_clip, size=96, ahead=4) as records:  # a short queue: the child waits
+        _assert_same_records(list(records), list(expected))
+    assert (records.persons, records.main_tracks) == (expected.persons, expected.main_tracks)
 
 
 def test_background_extraction_raises_the_videos_error_and_stops_early(tmp_path, wolfgang_clip):

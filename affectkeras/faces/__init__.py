@@ -22,7 +22,7 @@ from affectkeras.faces.alignment import (
     fit_landmarks,
 )
 from affectkeras.faces.detection import DETECTORS, Detection, FaceDetector
-from affectkeras.faces.extract import SUBJECTS, FaceRecord, extract_faces, iter_faces
+from affectkeras.faces.extract import SUBJECTS, FaceRecord, FaceStream, extract_faces, iter_faces
 from affectkeras.faces.identity import face_descriptor, link_tracks
 from affectkeras.faces.scenes import SceneCutDetector
 from affectkeras.faces.tracking import TRACKERS, FaceTracker, TrackedFace
@@ -32,6 +32,7 @@ __all__ = [
     "Detection",
     "FaceDetector",
     "FaceRecord",
+    "FaceStream",
     "FaceTracker",
     "LANDMARK_NAMES",
     "SUBJECTS",

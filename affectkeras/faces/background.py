@@ -1,4 +1,4 @@
-"""`iter_faces` in a process of its own, so that face extraction and a network run side by side.
+"""`FaceStream` in a process of its own, so that face extraction and a network run side by side.
 
 Detection, tracking and alignment are dlib and numpy on one core; a network uses the
 others. Run one after the other, the predictor's speed is the sum of both stages' times;
@@ -27,17 +27,21 @@ _RECORD, _DONE, _ERROR = "record", "done", "error"
 
 
 class FacesInBackground:
-    """`iter_faces(video_path, **kwargs)`'s records, extracted in another process.
+    """`FaceStream(video_path, **kwargs)`'s records, extracted in another process.
 
     The process starts at once, so the caller can prepare other things (the audio
-    windows, the network) while the extraction's first pass runs; iterate to get the
-    records, in `iter_faces`' order. Use it as a context manager (or call `close`) so that
-    the process ends also when the caller stops early.
+    windows, the network) while the first frames are analysed; iterate to get the records,
+    in `FaceStream`'s order, then read `persons` and `main_tracks` as on a `FaceStream`.
+    Use it as a context manager (or call `close`) so that the process ends also when the
+    caller stops early.
 
     Args:
         video_path: str or path-like. The video file.
         ahead: int. Records the extraction may run ahead of the consumer.
-        **kwargs: `affectkeras.faces.iter_faces`'s keyword arguments.
+        **kwargs: `affectkeras.faces.FaceStream`'s keyword arguments.
+
+    Attributes:
+        persons, main_tracks: as `FaceStream`'s, once the iteration has ended.
 
     Raises (while iterating):
         The extraction's own errors (`MediaError`, `FileNotFoundError`, ...), and a
@@ -47,6 +51,8 @@ class FacesInBackground:
         >>> with FacesInBackground("clip.mp4", size=96) as records:
         ...     audio = video_audio_windows("clip.mp4")  # meanwhile, the faces are found
         ...     crops = [r.crop for r in records if r.crop is not None]
+        >>> records.main_tracks
+        frozenset({0})
     """
 
     def __init__(self, video_path, *, ahead=512, **kwargs):
@@ -59,6 +65,7 @@ class FacesInBackground:
         pickle.dump((self.video_path, kwargs), self._process.stdin)
         self._process.stdin.close()
         self._records = queue.Queue(maxsize=ahead)
+        self.persons = self.main_tracks = None
         self._stop = threading.Event()
         threading.Thread(target=_read, args=(self._process.stdout, self._records, self._stop), daemon=True).start()
 
@@ -68,6 +75,7 @@ class FacesInBackground:
             if kind == _RECORD:
                 yield payload
             elif kind == _DONE:
+                self.persons, self.main_tracks = payload
                 return
             elif kind == _ERROR:
                 raise payload
@@ -110,13 +118,15 @@ def _read(pipe, records, stop):
 
 
 def _main():
-    """The process's work: every record of the video to stdout, then `done` (or the error)."""
+    """The process's work: every record of the video to stdout, then `done` with the persons
+    and the main subject's tracks (or the error)."""
     video_path, kwargs = pickle.load(sys.stdin.buffer)
     out = sys.stdout.buffer
     try:
-        from affectkeras.faces.extract import iter_faces
+        from affectkeras.faces.extract import FaceStream
 
-        for record in iter_faces(video_path, **kwargs):
+        stream = FaceStream(video_path, **kwargs)
+        for record in stream:
             pickle.dump((_RECORD, record), out, protocol=pickle.HIGHEST_PROTOCOL)
             out.flush()
     except BrokenPipeError:  # the caller stopped reading
@@ -130,7 +140,7 @@ def _main():
         out.write(payload)
         out.flush()
         return
-    pickle.dump((_DONE, None), out)
+    pickle.dump((_DONE, (stream.persons, stream.main_tracks)), out)
     out.flush()
 
 

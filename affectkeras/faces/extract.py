@@ -11,6 +11,11 @@ Two passes over the video, each streaming one frame at a time:
 
 Decoding twice (~2 ms per 640x360 frame) keeps memory bounded by the length of the box
 table, never by the video; `size=None` skips the second pass.
+
+`FaceStream` is the single-pass form for consumers that can wait for the subject choice:
+every tracked face is cut out during the analysis and given at once, and the persons and
+the main subject are known when the stream ends (the predictor runs its network on the
+faces while the video is still being analysed).
 """
 
 import dataclasses
@@ -20,7 +25,7 @@ import numpy as np
 
 from affectkeras import media
 from affectkeras.constants import FPS
-from affectkeras.errors import MediaError, check_choice, check_positive
+from affectkeras.errors import InvalidArgumentError, MediaError, check_choice, check_positive
 from affectkeras.faces import alignment, identity
 from affectkeras.faces.detection import FaceDetector
 from affectkeras.faces.scenes import DEFAULT_CUT_THRESHOLD
@@ -165,11 +170,78 @@ def iter_faces(video_path, *, fps=FPS, size=96, padding=0.25, subject="persisten
         ...     if record.crop is not None:
         ...         Image.fromarray(record.crop).save(f"{record.frame_index + 1:05d}.jpg")
     """
+    check_choice("subject", subject, SUBJECTS)
+    check_positive("fill_gaps", fill_gaps, integer=True, allow_zero=True)
+    face_tracker = _face_tracker(video_path, fps, size, padding, detector, detect_every, downscale, upsample,
+                                 tracker, keep_alive, cut_threshold)
+    return _iter_faces(video_path, fps, size, padding, subject, face_tracker, fill_gaps)
+
+
+class FaceStream:
+    """Every tracked face of a video, aligned and cropped in a single pass, as the video plays.
+
+    `iter_faces` gives its first record after a whole pass over the video, because choosing
+    the subject needs every frame. A consumer that can make that choice at the end (the
+    predictor: it runs its network on every face while the video is still being analysed,
+    then keeps the main subject's rows) iterates a `FaceStream` instead: one record per
+    face of each output frame, left to right, cut out as soon as the frame is analysed
+    (`subject="all"`'s records, without `person_id`; one empty record for a frame without
+    faces). When the iteration ends, `persons` and `main_tracks` hold the choices that
+    `iter_faces` makes: `subject="persistent"`'s face of a frame is its face whose track
+    is in `main_tracks` (linked tracks never overlap in time, so there is at most one).
+
+    Args:
+        video_path: str or path-like. The video file.
+        link_persons: bool. Link tracks into persons at the end (`persons`, `main_tracks`);
+            False skips the face descriptors and leaves both None.
+        fps, size, padding, detector, detect_every, downscale, upsample, tracker,
+            keep_alive, cut_threshold: as `iter_faces` (`size` must be an int here).
+
+    Attributes:
+        persons: dict `{track_id: person_id}` or None (before the end, or without linking).
+        main_tracks: frozenset of the main subject's track ids, or None likewise.
+
+    Raises:
+        As `iter_faces`: at construction for arguments and a missing video, while iterating
+        for a video that cannot be decoded.
+
+    Example:
+        >>> stream = FaceStream("clip.mp4", size=96)
+        >>> crops = {(r.frame_index, r.track_id): r.crop for r in stream if r.crop is not None}
+        >>> main = {key: crop for key, crop in crops.items() if key[1] in stream.main_tracks}
+    """
+
+    def __init__(self, video_path, *, fps=FPS, size=96, padding=0.25, detector="hog", detect_every=5,
+                 downscale=320, upsample=1, tracker="landmarks", keep_alive=15,
+                 cut_threshold=DEFAULT_CUT_THRESHOLD, link_persons=True):
+        if size is None:
+            raise InvalidArgumentError("FaceStream cuts the faces out: `size` must be an int. Received: size=None")
+        self._face_tracker = _face_tracker(video_path, fps, size, padding, detector, detect_every, downscale,
+                                           upsample, tracker, keep_alive, cut_threshold)
+        self._path, self._fps, self._size, self._padding = video_path, fps, size, padding
+        self._link = link_persons
+        self.persons = self.main_tracks = None
+
+    def __iter__(self):
+        analysis = _Analysis()
+        shown_image, faces, crops = None, [], []
+        for index, image, tracked in _analyse(self._path, self._fps, self._face_tracker, self._link, analysis):
+            if image is not shown_image:  # a source frame shown at several output ticks is cut once
+                shown_image, faces = image, _left_to_right(tracked)
+                crops = [alignment.align_face(image, face.landmarks, self._size, self._padding) for face in faces]
+            yield from _records(analysis, index, faces, crops)
+        if self._link:
+            self.persons = _link_persons(analysis)
+            main = _main_person(analysis)
+            self.main_tracks = frozenset(track for track, person in self.persons.items() if person == main)
+
+
+def _face_tracker(video_path, fps, size, padding, detector, detect_every, downscale, upsample, tracker,
+                  keep_alive, cut_threshold):
+    """Checks the arguments shared by `iter_faces` and `FaceStream`; their `FaceTracker`."""
     if size is not None:
         check_positive("size", size, integer=True)
     check_positive("padding", padding, allow_zero=True)
-    check_choice("subject", subject, SUBJECTS)
-    check_positive("fill_gaps", fill_gaps, integer=True, allow_zero=True)
     if downscale is not None:
         check_positive("downscale", downscale, integer=True)
     face_detector = FaceDetector(detector, width=downscale, upsample=upsample)
@@ -178,16 +250,15 @@ def iter_faces(video_path, *, fps=FPS, size=96, padding=0.25, subject="persisten
         cut_threshold=cut_threshold,
     )
     media.iter_frames(video_path, fps=fps).close()  # bad path or fps: fail here, not later
-    return _iter_faces(video_path, fps, size, padding, subject, face_tracker, fill_gaps)
+    return face_tracker
 
 
 def _iter_faces(path, fps, size, padding, subject, face_tracker, fill_gaps):
-    analysis = _analyse(path, fps, face_tracker, with_chips=subject != "largest")
+    analysis = _Analysis()
+    for _ in _analyse(path, fps, face_tracker, subject != "largest", analysis):
+        pass
     if subject != "largest":
-        persons = identity.link_tracks(list(analysis.tracks.values()))
-        for faces in analysis.faces:
-            for face in faces:
-                face.person_id = persons[face.track_id]
+        _link_persons(analysis)
     chosen = _choose(analysis, subject)
     if fill_gaps:
         chosen = _fill(chosen, analysis.cuts, fill_gaps, subject)
@@ -215,10 +286,10 @@ def _iter_faces(path, fps, size, padding, subject, face_tracker, fill_gaps):
         raise MediaError(path, "the second decoding pass differs from the first")
 
 
-def _analyse(path, fps, face_tracker, with_chips):
-    """First pass: boxes and landmarks of every face of every output frame."""
-    result = _Analysis()
-    faces, previous_source = (), None
+def _analyse(path, fps, face_tracker, with_chips, result):
+    """First pass: boxes and landmarks of every face of every output frame, into `result`
+    (an `_Analysis`); yields `(output index, source image, faces)` frame by frame."""
+    faces, previous_source, image = (), None, None
     for frame in media.iter_frames(path, fps=fps):
         cut = False
         if frame.source_index != previous_source:
@@ -242,7 +313,7 @@ def _analyse(path, fps, face_tracker, with_chips):
             )
             summary.last = index
             summary.frames += 1
-    return result
+        yield index, image, faces
 
 
 def _note_detection(result, face, image, with_chips):
@@ -261,12 +332,17 @@ def _note_detection(result, face, image, with_chips):
         )
 
 
-def _choose(analysis, subject):
-    """Per output frame, the list of faces to report."""
-    if subject == "all":
-        return [sorted(faces, key=lambda f: f.box[0]) for faces in analysis.faces]
-    if subject == "largest":
-        return [[max(faces, key=_area)] if faces else [] for faces in analysis.faces]
+def _link_persons(analysis):
+    """Sets every face's `person_id` (`identity.link_tracks`); returns `{track_id: person_id}`."""
+    persons = identity.link_tracks(list(analysis.tracks.values()))
+    for faces in analysis.faces:
+        for face in faces:
+            face.person_id = persons[face.track_id]
+    return persons
+
+
+def _main_person(analysis):
+    """The person visible in the most frames (ties: the larger median face); None without faces."""
     frames_per_person = {}
     area_per_person = {}
     for faces in analysis.faces:
@@ -274,11 +350,22 @@ def _choose(analysis, subject):
             frames_per_person[face.person_id] = frames_per_person.get(face.person_id, 0) + 1
             area_per_person.setdefault(face.person_id, []).append(_area(face))
     if not frames_per_person:
-        return [[] for _ in analysis.faces]
-    main = max(
-        frames_per_person,
-        key=lambda p: (frames_per_person[p], np.median(area_per_person[p])),
-    )
+        return None
+    return max(frames_per_person, key=lambda p: (frames_per_person[p], np.median(area_per_person[p])))
+
+
+def _left_to_right(faces):
+    return sorted(faces, key=lambda f: f.box[0])
+
+
+def _choose(analysis, subject):
+    """Per output frame, the list of faces to report."""
+    if subject == "all":
+        return [_left_to_right(faces) for faces in analysis.faces]
+    if subject == "largest":
+        return [[max(faces, key=_area)] if faces else [] for faces in analysis.faces]
+    main = _main_person(analysis)
+    # Linked tracks never overlap in time: at most one face of the main person per frame.
     return [[f for f in faces if f.person_id == main][:1] for faces in analysis.faces]
 
 
@@ -309,7 +396,7 @@ def _fill(chosen, cuts, max_gap, subject):
                         weight = (missing - start) / (index - start)
                         filled[missing].append(_interpolate(before, face, weight))
             last_seen[k] = (index, face)
-    return [sorted(faces, key=lambda f: f.box[0]) for faces in filled]
+    return [_left_to_right(faces) for faces in filled]
 
 
 def _interpolate(before, after, weight):
@@ -341,4 +428,4 @@ def _records(analysis, index, faces, crops):
         )
 
 
-__all__ = ["SUBJECTS", "extract_faces", "FaceRecord", "iter_faces"]
+__all__ = ["SUBJECTS", "extract_faces", "FaceRecord", "FaceStream", "iter_faces"]
