@@ -10,6 +10,7 @@ import os
 import pathlib
 import pickle
 import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -398,6 +399,15 @@ def test_stopping_early_leaves_no_ffmpeg_process(made):
     # A full read ends cleanly as well.
     assert len(list(iter_frames(path, size=(16, 12)))) == 60
     assert _ffmpeg_children() == []
+
+
+def test_a_script_that_exits_inside_a_video_ends_cleanly(made):
+    """`next(iter_frames(...))` and exit: the decoder is ended before Python freezes its
+    reader thread (closing the pipe under a frozen reader used to abort the interpreter)."""
+    code = f"from affectkeras import media; frames = media.iter_frames({str(made('av.mp4'))!r}); next(frames)"
+    for _ in range(3):  # the abort depended on where the reader thread stood
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert result.returncode == 0 and "Fatal Python error" not in result.stderr, result.stderr
 
 
 # ----------------------------------------------------------------------- timeline math

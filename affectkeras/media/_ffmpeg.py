@@ -4,6 +4,7 @@ Everything in `affectkeras.media` goes through the ffmpeg executable shipped by 
 `imageio-ffmpeg` wheel (tensorflow-io's video readers do not work on this stack, DESIGN 6).
 """
 
+import atexit
 import collections
 import errno
 import functools
@@ -11,6 +12,7 @@ import os
 import re
 import subprocess
 import threading
+import weakref
 
 from affectkeras.errors import AffectKerasError, MediaError
 
@@ -123,12 +125,32 @@ def popen(args, stdout):
     `-loglevel info` keeps the `showinfo` filter's lines even where a user's ffmpeg
     configuration lowers the default level.
     """
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [ffmpeg_exe(), *BASE_ARGS, "-loglevel", "info", *args],
         stdin=subprocess.DEVNULL,
         stdout=stdout,
         stderr=subprocess.PIPE,
     )
+    _STARTED.add(proc)
+    return proc
+
+
+# ffmpeg processes and their stderr readers, for `_end_at_exit`.
+_STARTED = weakref.WeakSet()
+_DRAINS = weakref.WeakSet()
+
+
+@atexit.register
+def _end_at_exit():
+    """Ends the ffmpeg processes that a generator left suspended (`next(iter_frames(...))`)
+    while their reader threads can still see the pipe end: Python freezes daemon threads
+    after the exit handlers, and closing a pipe that a frozen reader holds aborts the
+    interpreter ("could not acquire lock ... at interpreter shutdown")."""
+    for proc in list(_STARTED):
+        if proc.poll() is None:
+            proc.kill()
+    for drain in list(_DRAINS):
+        drain.join(timeout=5)
 
 
 def run(args):
@@ -168,6 +190,7 @@ class StderrDrain(threading.Thread):
 
     def __init__(self, stream, on_line=None, on_end=None, keep=60):
         super().__init__(daemon=True)
+        _DRAINS.add(self)
         self._stream = stream
         self._on_line = on_line
         self._on_end = on_end
