@@ -440,6 +440,21 @@ def test_link_tracks_keeps_overlapping_tracks_apart(wolfgang):
     assert link_tracks([summary(0, 0, 40), lone]) == {0: 0, 1: 1}
 
 
+def test_link_tracks_computes_descriptors_only_for_comparisons(monkeypatch):
+    """One track, or tracks on screen together: nothing to compare, no descriptor (~0.1 s each)."""
+    calls = []
+    monkeypatch.setattr(identity, "face_descriptor", lambda chip: calls.append(chip) or np.zeros(128))
+
+    def summary(track_id, first, last):
+        s = identity.TrackSummary(track_id, first, last, frames=last - first + 1, detections=5)
+        s.chips = [(1.0, first, np.zeros((150, 150, 3), np.uint8))] * 3
+        return s
+
+    assert link_tracks([summary(0, 0, 40)]) == {0: 0} and calls == []
+    assert link_tracks([summary(0, 0, 40), summary(1, 30, 99)]) == {0: 0, 1: 1} and calls == []
+    assert link_tracks([summary(0, 0, 40), summary(1, 60, 99)]) == {0: 0, 1: 0} and len(calls) == 6
+
+
 def test_track_summary_keeps_spread_chips():
     s = identity.TrackSummary(0, 0, 0)
     for frame, score in [(0, 1.0), (5, 2.0), (10, 0.5), (40, 0.7), (80, 0.9), (120, 1.5)]:

@@ -100,27 +100,34 @@ def link_tracks(summaries, *, max_distance=SAME_PERSON_DISTANCE, min_detections=
         >>> link_tracks([a, b])
         {0: 0, 1: 0}  # chip_a and chip_b show the same face
     """
-    persons = []  # each: {"tracks": [...], "descriptors": [...]}
+    computed = {}
+
+    def descriptors(summary):  # computed only when a comparison needs them (~0.1 s per chip)
+        if summary.detections < min_detections:
+            return []
+        if summary.track_id not in computed:
+            computed[summary.track_id] = [face_descriptor(chip) for _, _, chip in summary.chips]
+        return computed[summary.track_id]
+
+    persons = []  # each: the list of its tracks' summaries
     for summary in sorted(summaries, key=lambda s: (-s.frames, s.first)):
-        descriptors = []
-        if summary.detections >= min_detections:
-            descriptors = [face_descriptor(chip) for _, _, chip in summary.chips]
         best, best_distance = None, max_distance
         for person in persons:
-            if not descriptors or not person["descriptors"] or _overlaps(summary, person["tracks"]):
+            if summary.detections < min_detections or _overlaps(summary, person):
                 continue
-            distance = np.mean(
-                [np.linalg.norm(a - b) for a in descriptors for b in person["descriptors"]]
-            )
+            theirs = [d for track in person for d in descriptors(track)]
+            ours = descriptors(summary)
+            if not theirs or not ours:
+                continue
+            distance = np.mean([np.linalg.norm(a - b) for a in ours for b in theirs])
             if distance < best_distance:
                 best, best_distance = person, distance
         if best is None:
-            best = {"tracks": [], "descriptors": []}
+            best = []
             persons.append(best)
-        best["tracks"].append(summary)
-        best["descriptors"].extend(descriptors)
-    persons.sort(key=lambda p: min(s.first for s in p["tracks"]))
-    return {s.track_id: pid for pid, p in enumerate(persons) for s in p["tracks"]}
+        best.append(summary)
+    persons.sort(key=lambda person: min(s.first for s in person))
+    return {s.track_id: pid for pid, person in enumerate(persons) for s in person}
 
 
 def _overlaps(summary, tracks):
