@@ -710,11 +710,14 @@ class _FrameRunner:
     def _run(self, pending):
         size = self.predictor.face_size
         indices = np.array([index for _, index, _ in pending])
-        faces = np.zeros((self.batch, size, size, 3), np.uint8)
+        # Padded to a power of two (few shapes, few traces), not to a whole batch: an image's
+        # three faces cost four rows, not 32.
+        rows = min(self.batch, 1 << (len(pending) - 1).bit_length())
+        faces = np.zeros((rows, size, size, 3), np.uint8)
         faces[: len(pending)] = np.stack([crop for _, _, crop in pending])
         audio = None
         if self.audio is not None:
-            audio = np.zeros((self.batch,) + self.audio.shape[1:], np.float32)
+            audio = np.zeros((rows,) + self.audio.shape[1:], np.float32)
             audio[: len(pending)] = self.audio[indices]
         outputs = self.predictor.predict_batch(faces, audio)
         for row, (face, _, _) in enumerate(pending):
