@@ -15,8 +15,10 @@ majority-vote protocol (FER+'s contempt counts as Other).
 The run folder gets `config.json`, `checkpoints/` (`best.keras`), TensorBoard `logs/`,
 `history.csv`, `model.keras` (the selected epoch) and `metrics.json` (Valid and Test
 accuracy, macro F1 and confusion matrices, images/s). `--export FILE.weights.h5` also
-writes the selected weights, as the package's `ferplus` preset holds them. `--resume`
-continues an interrupted run from its last epoch.
+writes the selected weights, as the package's `ferplus` preset holds them, stored in
+`--export-dtype` (float16 by default: half the size; the network is then scored with the
+rounded weights, so the figures are the shipped file's). `--resume` continues an
+interrupted run from its last epoch.
 """
 
 import dataclasses
@@ -28,6 +30,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up 
 
 from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
 from affectkeras.training import PRECISIONS  # noqa: E402
+from affectkeras.weights.saving import STORAGE_DTYPES  # noqa: E402
 
 
 @dataclasses.dataclass
@@ -44,6 +47,8 @@ class PretrainConfig:
     precision: str = config_field("mixed_bfloat16", "Keras dtype policy", choices=PRECISIONS)
     limit: int = config_field(0, "use only the first N images of each split (quick runs); 0 = all")
     export: str = config_field("", "also write the selected weights to this .weights.h5 file")
+    export_dtype: str = config_field("float16", "dtype of the exported file's weights (float16: half the size; the "
+                                                "run is then scored with the rounded weights)", choices=STORAGE_DTYPES)
     seed: int = config_field(0, "random seed (initialisation, shuffles, augmentation)")
     verbose: int = config_field(2, "Keras fit verbosity (0, 1 = progress bar, 2 = a line per epoch)")
     resume: bool = config_field(False, "continue the run in --run-dir from its last epoch")
@@ -55,8 +60,8 @@ def main(argv=None):
 
     from affectkeras import evaluation, pretraining, training
     from affectkeras.errors import InvalidArgumentError
-    from affectkeras.files import atomic_path
     from affectkeras.runs import RunFolder, load_trained_model, set_seed
+    from affectkeras.weights import save_weights
 
     if not config.data:
         raise InvalidArgumentError("--data is required: the FER+ folder. Received: data=''")
@@ -78,23 +83,24 @@ def main(argv=None):
     seconds = time.perf_counter() - started
     epochs_run = len(history.history.get("loss", [])) or 1
 
-    # The selected epoch, scored in float32 as the shipped model runs.
+    # The selected epoch, scored in float32 as the shipped model runs, with the weights as exported.
     training.set_precision("float32")
     best = load_trained_model(run.checkpoints_dir / "best.keras")
     selected = pretraining.build_expression_network(width=config.width, input_size=config.image_size,
                                                     dropout=config.dropout)
-    selected.set_weights(best.get_weights())
+    stored = config.export_dtype if config.export else "float32"
+    selected.set_weights([w.astype(stored).astype(w.dtype) if w.dtype.kind == "f" else w for w in best.get_weights()])
     scores = {split: evaluation.score_classes(selected, dataset, num_classes=8, batch_size=config.batch_size)
               for split, dataset in (("validation", data.validation), ("test", data.test))}
     run.save_model(selected)
     if config.export:
-        with atomic_path(config.export, keep_suffix=".weights.h5") as staging:
-            selected.save_weights(staging)
+        save_weights(selected, config.export, dtype=config.export_dtype)
     metrics = {
         "protocol": "FER+ majority vote (ties to the first column of label.csv; unknown / not-a-face dropped; "
                     "contempt -> Other); selection on Valid, Test scored once",
         "images": data.sizes,
         "parameters": selected.count_params(),
+        "weights_stored_as": stored,
         "train_images_per_second": round(data.sizes["train"] * epochs_run / seconds, 1),
         **scores,
     }

@@ -67,6 +67,7 @@ def test_pretrain_recipe_end_to_end(shared_data, tmp_path):
         assert 0.0 <= saved[split]["accuracy"] <= 1.0 and saved[split]["test_examples"] == 256
         assert np.array(saved[split]["confusion_matrix"]).shape == (8, 8)
     assert metrics["train_images_per_second"] > 0
+    assert saved["weights_stored_as"] == "float16"  # the default: half the size, scored as stored
     network = pretraining.build_expression_network(width=0.05, input_size=32)
     network.load_weights(export)  # the exported file is what a preset ships
     faces = np.zeros((1, 32, 32, 3), "uint8")

@@ -562,3 +562,29 @@ def test_audio_cnn_weights_round_trip_by_path(tmp_path):
         np.testing.assert_array_equal(
             keras.ops.convert_to_numpy(ours), keras.ops.convert_to_numpy(theirs)
         )
+
+
+def test_float16_weights_file_is_half_the_size_and_loads_back_into_float32(tmp_path):
+    from affectkeras.weights.saving import save_weights
+
+    inputs = keras.Input((256,))
+    x = keras.layers.Dense(1024, name="dense")(inputs)  # 1 MB in float32: the file's overhead is small
+    model = keras.Model(inputs, keras.layers.BatchNormalization(name="norm")(x))
+    rng = np.random.default_rng(0)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") for w in model.get_weights()])
+    full, half = tmp_path / "full.weights.h5", tmp_path / "half.weights.h5"
+    save_weights(model, full)
+    save_weights(model, half, dtype="float16")
+    with h5py.File(half) as file:
+        assert file["layers/dense/vars/0"].dtype == np.float16
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    for path, tolerance in ((full, 0.0), (half, 2.0 ** -11)):
+        for loader in (lambda m: m.load_weights(path), lambda m: load_weights(m, path)):  # Keras's, by name
+            copy = keras.models.clone_model(model)
+            loader(copy)
+            for ours, theirs in zip(copy.get_weights(), model.get_weights()):
+                assert ours.dtype == np.float32
+                np.testing.assert_allclose(ours, theirs, rtol=tolerance, atol=1e-7)
+    with pytest.raises(InvalidArgumentError, match="dtype"):
+        save_weights(model, half, dtype="bfloat16")
+    assert half.is_file()  # a refused write leaves the earlier file

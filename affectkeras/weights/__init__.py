@@ -64,7 +64,9 @@ Modules: `affectkeras.weights.presets` holds the preset data (`WeightsPreset`, `
 files (`fetch_preset`, `resolve_weights`, `load_weights`, `LoadReport`,
 `legacy_layer_name`); `affectkeras.weights.provenance` records which layers of a network
 hold weights read from a file (`mark_pretrained`, `weight_layers`: what training strategy
-(i) keeps fixed). All are re-exported here.
+(i) keeps fixed); `affectkeras.weights.saving` writes a network's weights compactly
+(`save_weights(model, path, dtype="float16")`, as the shipped presets are stored). All are
+re-exported here.
 """
 
 from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, list_presets
@@ -78,6 +80,7 @@ from affectkeras.weights.loading import (
     resolve_weights,
 )
 from affectkeras.weights.provenance import mark_pretrained, weight_layers
+from affectkeras.weights.saving import save_weights
 
 __all__ = [
     "PRESETS",
@@ -92,5 +95,6 @@ __all__ = [
     "load_weights",
     "mark_pretrained",
     "resolve_weights",
+    "save_weights",
     "weight_layers",
 ]
