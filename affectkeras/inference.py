@@ -11,9 +11,10 @@ subject (`faces="main"`, `iter_faces`' "persistent" choice) is known only when t
 video has been seen, so the network sees every face and the main subject's rows are kept
 at the end; `faces="all"` keeps every face. Per-frame networks see the faces in batches.
 Sequence networks run in two parts (`models.surgery.split_sequence_network`): the
-per-frame part (CNN streams) on faces in batches, then the temporal part (RNN, attention, heads) over each face track
-from its first to its last frame in one pass, so that a prediction never depends on
-where a window starts (a track ends at a scene cut or where its face is lost). The
+per-frame part (CNN streams) on faces in batches, then the temporal part (RNN, attention,
+heads) over each face track from its first to its last frame in one pass, so that a
+prediction never depends on where a window starts (a track ends at a scene cut or where
+its face is lost). The
 predictions are then mapped back to the *source* frames (`FrameTimeline.source_to_output`:
 the 30-fps frame that shows each source frame, or the nearest in time), so a 23.976-fps
 video gives one row per frame of the file (per face of the frame with `faces="all"`).
@@ -684,7 +685,7 @@ class _FaceRows:
 
 
 class _FrameRunner:
-    """Per-frame networks: the faces of any frames, in batches of constant shape.
+    """Per-frame networks: the faces of any frames, in batches (padded to a power of two).
 
     Only the 30-fps frames that the table shows (`shown`) are run: a 24-fps video shows one
     source frame at two 30-fps ticks, and the table takes one of them.

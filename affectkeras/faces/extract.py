@@ -172,9 +172,9 @@ def iter_faces(video_path, *, fps=FPS, size=96, padding=0.25, subject="persisten
     """
     check_choice("subject", subject, SUBJECTS)
     check_positive("fill_gaps", fill_gaps, integer=True, allow_zero=True)
-    face_tracker = _face_tracker(video_path, fps, size, padding, detector, detect_every, downscale, upsample,
-                                 tracker, keep_alive, cut_threshold)
-    return _iter_faces(video_path, fps, size, padding, subject, face_tracker, fill_gaps)
+    new_tracker = _tracker_factory(video_path, fps, size, padding, detector, detect_every, downscale, upsample,
+                                   tracker, keep_alive, cut_threshold)
+    return _iter_faces(video_path, fps, size, padding, subject, new_tracker(), fill_gaps)
 
 
 class FaceStream:
@@ -216,8 +216,8 @@ class FaceStream:
                  cut_threshold=DEFAULT_CUT_THRESHOLD, link_persons=True):
         if size is None:
             raise InvalidArgumentError("FaceStream cuts the faces out: `size` must be an int. Received: size=None")
-        self._face_tracker = _face_tracker(video_path, fps, size, padding, detector, detect_every, downscale,
-                                           upsample, tracker, keep_alive, cut_threshold)
+        self._new_tracker = _tracker_factory(video_path, fps, size, padding, detector, detect_every, downscale,
+                                             upsample, tracker, keep_alive, cut_threshold)
         self._path, self._fps, self._size, self._padding = video_path, fps, size, padding
         self._link = link_persons
         self.persons = self.main_tracks = None
@@ -225,7 +225,7 @@ class FaceStream:
     def __iter__(self):
         analysis = _Analysis()
         shown_image, faces, crops = None, [], []
-        for index, image, tracked in _analyse(self._path, self._fps, self._face_tracker, self._link, analysis):
+        for index, image, tracked in _analyse(self._path, self._fps, self._new_tracker(), self._link, analysis):
             if image is not shown_image:  # a source frame shown at several output ticks is cut once
                 shown_image, faces = image, _left_to_right(tracked)
                 crops = [alignment.align_face(image, face.landmarks, self._size, self._padding) for face in faces]
@@ -236,21 +236,24 @@ class FaceStream:
             self.main_tracks = frozenset(track for track, person in self.persons.items() if person == main)
 
 
-def _face_tracker(video_path, fps, size, padding, detector, detect_every, downscale, upsample, tracker,
-                  keep_alive, cut_threshold):
-    """Checks the arguments shared by `iter_faces` and `FaceStream`; their `FaceTracker`."""
+def _tracker_factory(video_path, fps, size, padding, detector, detect_every, downscale, upsample, tracker,
+                     keep_alive, cut_threshold):
+    """Checks the arguments shared by `iter_faces` and `FaceStream`; returns a function that
+    makes a new `FaceTracker` (one per pass over the video: a tracker keeps state)."""
     if size is not None:
         check_positive("size", size, integer=True)
     check_positive("padding", padding, allow_zero=True)
     if downscale is not None:
         check_positive("downscale", downscale, integer=True)
     face_detector = FaceDetector(detector, width=downscale, upsample=upsample)
-    face_tracker = FaceTracker(
-        face_detector, detect_every=detect_every, keep_alive=keep_alive, tracker=tracker,
-        cut_threshold=cut_threshold,
-    )
+
+    def new_tracker():
+        return FaceTracker(face_detector, detect_every=detect_every, keep_alive=keep_alive, tracker=tracker,
+                           cut_threshold=cut_threshold)
+
+    new_tracker()  # checks the tracker's own arguments now
     media.iter_frames(video_path, fps=fps).close()  # bad path or fps: fail here, not later
-    return face_tracker
+    return new_tracker
 
 
 def _iter_faces(path, fps, size, padding, subject, face_tracker, fill_gaps):
