@@ -14,10 +14,10 @@ Sequence networks run in two parts (`models.surgery.split_sequence_network`): th
 per-frame part (CNN streams) on faces in batches, then the temporal part (RNN, attention,
 heads) over each face track from its first to its last frame in one pass, so that a
 prediction never depends on where a window starts (a track ends at a scene cut or where
-its face is lost). The
-predictions are then mapped back to the *source* frames (`FrameTimeline.source_to_output`:
-the 30-fps frame that shows each source frame, or the nearest in time), so a 23.976-fps
-video gives one row per frame of the file (per face of the frame with `faces="all"`).
+its face is lost). The predictions are then mapped back to the *source* frames
+(`FrameTimeline.source_to_output`: the 30-fps frame that shows each source frame, or the
+nearest in time), so a 23.976-fps video gives one row per frame of the file (per face of
+the frame with `faces="all"`).
 
 Models come as a `keras.Model`, a `.keras` file, a run folder (`affectkeras.runs`), or a
 SavedModel folder written by `affectkeras.export.export_saved_model` (its
