@@ -81,7 +81,7 @@ def main(argv=None):
     history = model.fit(data.train, validation_data=data.validation_soft, epochs=config.epochs, shuffle=False,
                         callbacks=run.callbacks(monitor="val_accuracy", mode="max"), verbose=config.verbose)
     seconds = time.perf_counter() - started
-    epochs_run = len(history.history.get("loss", [])) or 1
+    epochs_run = len(history.history.get("loss", []))  # 0: a finished run resumed to score or export again
 
     # The selected epoch, scored in float32 as the shipped model runs, with the weights as exported.
     training.set_precision("float32")
@@ -101,7 +101,7 @@ def main(argv=None):
         "images": data.sizes,
         "parameters": selected.count_params(),
         "weights_stored_as": stored,
-        "train_images_per_second": round(data.sizes["train"] * epochs_run / seconds, 1),
+        "train_images_per_second": round(data.sizes["train"] * epochs_run / seconds, 1) if epochs_run else None,
         **scores,
     }
     run.write_metrics(metrics)
