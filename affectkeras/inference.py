@@ -490,9 +490,10 @@ def predict_video(video, model, *, batch_size=None, progress=None, faces="main",
         progress: None, True or callable. True writes a progress line to stderr; a
             callable is called as `progress(done, total)` with counts of 30-fps frames.
         faces: str. `"main"`: the main subject's face, one row per source frame; `"all"`:
-            every face, one row per (source frame, face) ordered left to right, with a
-            `track_id` that follows the face through the clip (one empty row for a frame
-            without faces).
+            every face, one row per (source frame, face) ordered left to right (one empty
+            row for a frame without faces). `track_id` names the person: the face tracks
+            linked across scene cuts and lost faces by dlib's face descriptor
+            (`faces.link_tracks`), so a person keeps one id through the clip.
         detector: str. `"hog"` (dlib's HOG, fast) or `"cnn"` (dlib's CNN: turned and small
             faces too, ~1.7 s per detection on a CPU core); see `faces.iter_faces`.
         precision: str or None. `"float32"`, `"mixed_bfloat16"`, `"mixed_float16"` or
@@ -568,9 +569,9 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
         # Consecutive windows of one face: the main subject, chosen before the first record (two passes).
         extraction = contextlib.nullcontext(iter_faces(video, subject="persistent", **options))
     elif background:  # started first: the extraction runs while the timeline and audio are read
-        extraction = FacesInBackground(video, link_persons=faces == "main", **options)
+        extraction = FacesInBackground(video, **options)
     else:
-        extraction = contextlib.nullcontext(FaceStream(video, link_persons=faces == "main", **options))
+        extraction = contextlib.nullcontext(FaceStream(video, **options))
     with extraction as records:
         timeline = media.read_timeline(video)
         total = timeline.num_output_frames
@@ -598,9 +599,10 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
     runner.finish()
     if report:
         report(total, total)
-    # The stream's choice of the main subject (`iter_faces` made it already: every face it gave).
-    main_tracks = getattr(records, "main_tracks", None)
-    return rows.to_table(str(video), timeline, predictor.columns, tracks=main_tracks if faces == "main" else None)
+    # The stream's persons and main subject (`iter_faces` chose already: every face it gave, its tracks).
+    persons, main_tracks = getattr(records, "persons", None), getattr(records, "main_tracks", None)
+    return rows.to_table(str(video), timeline, predictor.columns, tracks=main_tracks if faces == "main" else None,
+                         persons=persons)
 
 
 def _frames_of(records):
@@ -654,8 +656,9 @@ class _FaceRows:
         self.frames[record.frame_index].append(face)
         return face
 
-    def to_table(self, video, timeline, prediction_columns, tracks=None):
-        """The table: every face (`tracks` None) or only the faces of `tracks` (at most one per frame)."""
+    def to_table(self, video, timeline, prediction_columns, tracks=None, persons=None):
+        """The table: every face (`tracks` None) or only the faces of `tracks` (at most one per
+        frame); `track_id` is the person of `persons` (`{track: person}`) where given."""
         # Each source frame takes the 30-fps frame that shows it (or the nearest in time).
         shown = []
         for source, output in enumerate(timeline.source_to_output()):
@@ -666,7 +669,9 @@ class _FaceRows:
         sources = np.array([source for source, _ in shown], np.int64)
         found = np.array([face is not None for _, face in shown], bool)
         boxes = np.array([face.box if face else (np.nan,) * 4 for _, face in shown], np.float64).reshape(-1, 4)
-        tracks = np.array([np.nan if face is None or face.track_id is None else face.track_id for _, face in shown])
+        persons = persons or {}
+        tracks = np.array([np.nan if face is None or face.track_id is None else persons.get(face.track_id, face.track_id)
+                           for _, face in shown])
         values = np.full((len(shown), self.columns), np.nan)
         for row, (_, face) in enumerate(shown):
             if face is not None:
@@ -930,27 +935,70 @@ def write_predictions(table, out_dir, stem):
     return PredictionFiles(csv_path, va_path, circumplex_path, expression_path)
 
 
+# Plots with several faces (`faces="all"`) draw the persons with the most rows, one line (or
+# panel) each; the CSV has them all.
+PLOTTED_FACES = 6
+
+
+def _per_face(table):
+    """`[(label, rows)]`: one entry per person (`track_id`), most rows first, when the table
+    has several faces; one unlabelled entry (every row) when it has one face per frame."""
+    tracks = table["track_id"]
+    ids, counts = np.unique(tracks[np.isfinite(tracks)], return_counts=True)
+    if len(ids) <= 1 and len(np.unique(table["frame_index"])) == len(table):
+        return [(None, np.ones(len(table), bool))]
+    order = np.argsort(-counts, kind="stable")[:PLOTTED_FACES]
+    return [(f"face {int(ids[k])}", tracks == ids[k]) for k in order]
+
+
+def _on_frames(table, rows, column):
+    """`(times, values)`: `column` of `rows` on every source frame, NaN where they are absent
+    (NaN breaks a line: gaps show where that face was not predicted)."""
+    frames = table["frame_index"]
+    index, first = np.unique(frames, return_index=True)
+    values = np.full(len(index), np.nan)
+    values[np.searchsorted(index, frames[rows])] = table[column][rows]
+    return table["time"][first], values
+
+
 def _plot_va(table, title):
-    figure = _figures.figure(8, 3.5)
-    axes = figure.add_subplot()
-    # NaN (no face) breaks the lines: gaps show where nothing was predicted.
-    axes.plot(table["time"], table["valence"], label="valence", color="tab:blue", linewidth=1.2)
-    axes.plot(table["time"], table["arousal"], label="arousal", color="tab:red", linewidth=1.2)
-    axes.axhline(0, color="0.6", linewidth=0.8)
-    axes.set(xlabel="time (s)", ylim=(-1.05, 1.05), title=f"{title}: valence and arousal")
-    axes.legend(loc="upper right")
-    axes.grid(alpha=0.3)
+    faces = _per_face(table)
+    if len(faces) == 1:
+        figure = _figures.figure(8, 3.5)
+        axes = figure.add_subplot()
+        for column, colour in (("valence", "tab:blue"), ("arousal", "tab:red")):
+            axes.plot(*_on_frames(table, faces[0][1], column), label=column, color=colour, linewidth=1.2)
+        axes.axhline(0, color="0.6", linewidth=0.8)
+        axes.set(xlabel="time (s)", ylim=(-1.05, 1.05), title=f"{title}: valence and arousal")
+        axes.legend(loc="upper right")
+        axes.grid(alpha=0.3)
+        return figure
+    figure = _figures.figure(8, 6)
+    panels = figure.subplots(2, 1, sharex=True)
+    for axes, column in zip(panels, ("valence", "arousal")):
+        for label, rows in faces:
+            axes.plot(*_on_frames(table, rows, column), label=label, linewidth=1.1)
+        axes.axhline(0, color="0.6", linewidth=0.8)
+        axes.set(ylabel=column, ylim=(-1.05, 1.05))
+        axes.grid(alpha=0.3)
+    panels[0].set_title(f"{title}: valence and arousal of each face")
+    panels[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    panels[1].set_xlabel("time (s)")
     return figure
 
 
 def _plot_expressions(table, title, classes):
-    figure = _figures.figure(8, 3.5)
-    axes = figure.add_subplot()
-    for name in classes:  # one colour each from Matplotlib's cycle; NaN (no face) leaves gaps
-        axes.plot(table["time"], table[name], label=name, linewidth=1.1)
-    axes.set(xlabel="time (s)", ylabel="probability", ylim=(-0.02, 1.02), title=f"{title}: expressions")
-    axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
-    axes.grid(alpha=0.3)
+    faces = _per_face(table)
+    figure = _figures.figure(8, 1.0 + 2.5 * len(faces))
+    panels = figure.subplots(len(faces), 1, sharex=True, squeeze=False)[:, 0]
+    for axes, (label, rows) in zip(panels, faces):
+        for name in classes:  # one colour each from Matplotlib's cycle, the same in every panel
+            axes.plot(*_on_frames(table, rows, name), label=name, linewidth=1.1)
+        axes.set(ylabel="probability" if label is None else f"{label}: probability", ylim=(-0.02, 1.02))
+        axes.grid(alpha=0.3)
+    panels[0].set_title(f"{title}: expressions")
+    panels[0].legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
+    panels[-1].set_xlabel("time (s)")
     return figure
 
 
@@ -962,10 +1010,16 @@ def _plot_circumplex(table, title):
     axes.axhline(0, color="0.7", linewidth=0.8)
     axes.axvline(0, color="0.7", linewidth=0.8)
     found = np.isfinite(table["valence"]) & np.isfinite(table["arousal"])
-    points = axes.scatter(
-        table["valence"][found], table["arousal"][found], c=table["time"][found], cmap="viridis", s=8
-    )
-    figure.colorbar(points, ax=axes, label="time (s)")
+    faces = _per_face(table)
+    if len(faces) == 1:  # one face: coloured by time
+        points = axes.scatter(
+            table["valence"][found], table["arousal"][found], c=table["time"][found], cmap="viridis", s=8
+        )
+        figure.colorbar(points, ax=axes, label="time (s)")
+    else:  # several: coloured by face
+        for label, rows in faces:
+            axes.scatter(table["valence"][found & rows], table["arousal"][found & rows], s=8, label=label)
+        axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize="small")
     axes.set(xlim=(-1.1, 1.1), ylim=(-1.1, 1.1), xlabel="valence", ylabel="arousal", aspect="equal")
     axes.set_title(f"{title}: circumplex")
     return figure

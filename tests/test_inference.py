@@ -308,6 +308,28 @@ def test_write_predictions_csv_and_plots(tmp_path):
     ]
 
 
+def test_plots_of_several_faces_draw_each_face_with_its_gaps(tmp_path):
+    """--faces all: one line per person, NaN where that person is not on screen."""
+    from affectkeras.inference import _plot_expressions, _plot_va
+
+    # Frames 0-3; person 0 on all of them, person 4 on frames 1-2 (two rows there).
+    frames, tracks = np.array([0, 1, 1, 2, 2, 3]), np.array([0.0, 0, 4, 0, 4, 0])
+    data = {"frame_index": frames, "time": frames / 30, "face_found": np.ones(6, np.int64), "track_id": tracks,
+            "x0": np.arange(6.0), "y0": np.zeros(6), "x1": np.ones(6), "y1": np.ones(6),
+            "valence": np.linspace(-0.5, 0.5, 6), "arousal": np.linspace(0.5, -0.5, 6)}
+    data.update({name: np.full(6, 1 / 8) for name in EXPRESSIONS_8})
+    table = PredictionTable("group.mp4", FRAME_COLUMNS + ("valence", "arousal") + EXPRESSIONS_8, data)
+    valence, arousal = _plot_va(table, "group").axes
+    lines = {line.get_label(): np.asarray(line.get_ydata(), float) for line in valence.lines if "face" in line.get_label()}
+    np.testing.assert_allclose(lines["face 0"], data["valence"][[0, 1, 3, 5]])
+    np.testing.assert_allclose(lines["face 4"], [np.nan, data["valence"][2], data["valence"][4], np.nan])
+    assert len(_plot_expressions(table, "group", EXPRESSIONS_8).axes) == 2  # a panel per face
+    files = write_predictions(table, tmp_path, "group")
+    assert all(path.read_bytes()[:4] == b"\x89PNG" for path in files[1:])
+    # One face per frame: the single-face plots, as before.
+    assert len(_plot_va(_table(), "clip").axes) == 1
+
+
 def test_interrupted_write_leaves_no_csv(tmp_path, monkeypatch):
     from affectkeras import inference
 
@@ -429,8 +451,32 @@ def test_every_face_of_the_audience_with_its_own_continuous_track(shared_data, t
     records = [r for r in iter_faces(clip, size=96, subject="all", detector="cnn") if r.crop is not None]
     longest = max({r.track_id for r in records}, key=lambda t: sum(r.track_id == t for r in records))
     track = [r for r in records if r.track_id == longest]
-    rows = [np.flatnonzero((frames == r.source_index) & (tracks == longest))[0] for r in track]
+    rows = [np.flatnonzero((frames == r.source_index) & (tracks == track[0].person_id))[0] for r in track]
     np.testing.assert_allclose(np.asarray(table["valence"])[rows], _track_reference(model, track)[:, 0], atol=1e-5)
+
+
+def test_a_person_keeps_one_track_id_across_a_lost_face(shared_data, tmp_path):
+    """Black frames hide the face: the tracker starts a new track after them, the CSV keeps
+    the person's id (linked by face descriptor), and the RNN starts again on the new track."""
+    from affectkeras.faces import FaceStream
+
+    clip = tmp_path / "gap.mp4"
+    black = "drawbox=enable='between(n,14,17)':x=0:y=0:w=iw:h=ih:color=black:t=fill"
+    _ffmpeg("-t", 1.5, "-i", shared_data / "video" / "WolfgangLanger_Pexels.mp4", "-an", "-vf", black,
+            "-c:v", "libx264", "-preset", "ultrafast", clip)
+    stream = FaceStream(clip, size=96)
+    records = [r for r in stream if r.crop is not None]
+    assert len({r.track_id for r in records}) == 2 and len(set(stream.persons.values())) == 1
+    model = affectkeras.build_cnn_rnn(width=0.05, rnn_units=8, rnn_layers=1, sequence_length=16)
+    for faces in ("main", "all"):
+        table = predict_video(clip, model, faces=faces)
+        found = table["face_found"] == 1
+        assert set(table["track_id"][found].tolist()) == {0.0}, faces
+    second = [r for r in records if r.track_id == records[-1].track_id]
+    # 24 fps at 30: a source frame shown twice has the row of its first 30-fps frame.
+    shown = [k for k, r in enumerate(second) if k == 0 or r.source_index != second[k - 1].source_index]
+    rows = [np.flatnonzero(table["frame_index"] == second[k].source_index)[0] for k in shown]
+    np.testing.assert_allclose(table["valence"][rows], _track_reference(model, second)[shown, 0], atol=1e-5)
 
 
 def test_an_image_gives_one_row_per_face(shared_data, tmp_path):
