@@ -169,6 +169,25 @@ def _check_frames(frames, info, fps=30):
 # ------------------------------------------------------------------------- real clips
 
 
+def test_probe_reads_an_unchanged_file_once_and_a_changed_one_again(made, tmp_path, monkeypatch):
+    from affectkeras.media import _ffmpeg
+
+    runs = []
+    real_run = _ffmpeg.run
+    monkeypatch.setattr(_ffmpeg, "run", lambda args: runs.append(args) or real_run(args))
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(made("av.mp4").read_bytes())
+    first = probe(path)
+    assert probe(path) == first and read_timeline(path).num_source_frames == 50 and len(runs) == 1
+    path.write_bytes(made("silent.mp4").read_bytes())  # replaced: read again
+    assert not probe(path).has_audio and len(runs) == 2
+    sound = tmp_path / "tone.wav"
+    soundfile.write(sound, np.zeros(8000, np.float32), 16000)
+    assert not probe(sound, require_video=False).has_video  # cached without video,
+    with pytest.raises(MediaError, match="no video stream"):  # the check of require_video stays
+        probe(sound)
+
+
 def test_probe_real_clips(real):
     info = probe(real(WOLFGANG))
     assert (info.width, info.height, info.video_codec) == (640, 360, "h264")

@@ -11,6 +11,7 @@ container's start time), the origin that `iter_frames` and `read_audio` use too.
 import collections
 import dataclasses
 import fractions
+import functools
 import os
 import re
 
@@ -112,8 +113,20 @@ def probe_packets(path, *, require_video=True):
     are the decoded frames' timestamps; `video.read_timeline(decode=False)` uses them.
     """
     path = _ffmpeg.check_media_path(path)
-    if os.path.getsize(path) == 0:
+    stat = os.stat(path)
+    if stat.st_size == 0:
         raise MediaError(path, "file is empty (0 bytes)")
+    # The predictor probes a video several times in two processes (~0.1 s each, a whole
+    # read of the file's packets); the same unchanged file is read once per process.
+    info, pts, end_pts, has_video = _read_packets(path, stat.st_size, stat.st_mtime_ns)
+    if not has_video and require_video:
+        raise MediaError(path, "no video stream" if info.has_audio else "no video or audio stream")
+    return info, None if pts is None else list(pts), end_pts
+
+
+@functools.lru_cache(maxsize=32)
+def _read_packets(path, size, mtime_ns):
+    """`(MediaInfo, pts tuple or None, end_pts, has video)` of `path` at that size and time."""
     out, lines, code = _ffmpeg.run(
         ["-i", path, "-map", "0:V:0?", "-map", "0:a:0?", "-c", "copy", "-f", "framecrc", "-"]
     )
@@ -128,9 +141,8 @@ def probe_packets(path, *, require_video=True):
         raise _ffmpeg.media_error(path, "video stream has no frames", lines)
     if audio is not None and not audio["pts"]:
         audio = None  # a declared but empty audio track: treat the file as silent
-    if video is None and (require_video or audio is None):
-        what = "no video stream" if audio is not None else "no video or audio stream"
-        raise MediaError(path, what)
+    if video is None and audio is None:
+        raise MediaError(path, "no video or audio stream")
 
     fields = dict(path=path, has_video=video is not None, has_audio=audio is not None)
     if audio is not None:
@@ -142,9 +154,9 @@ def probe_packets(path, *, require_video=True):
         )
         fields["duration"] = fields["audio_duration"]
     if video is None:
-        return MediaInfo(**fields), None, None
+        return MediaInfo(**fields), None, None, False
     fields.update(_video_fields(video, lines))
-    return MediaInfo(**fields), sorted(video["pts"]), _span(video)[1]
+    return MediaInfo(**fields), tuple(sorted(video["pts"])), _span(video)[1], True
 
 
 def _parse_framecrc(text):
