@@ -180,7 +180,7 @@ def _register_predict(subparsers):
                              "that run on windows only (default: 4)")
     parser.add_argument("--faces", choices=("main", "all"), default="main",
                         help="videos: the main subject's face, one row per frame (default), or every face, one "
-                             "row per frame and face with a track_id that follows it")
+                             "row per frame and face; track_id names the person through the clip")
     parser.add_argument("--detector", choices=("hog", "cnn"), default="hog",
                         help="face detector: dlib's HOG (default, fast) or its CNN (finds turned and small faces, "
                              "~1.7 s per detection on a CPU core)")

@@ -46,7 +46,7 @@ class PredictConfig:
     out: str = config_field("predictions", "output folder for the CSV and the plots")
     batch_size: int = config_field(0, "faces per network call (windows for SavedModels that run on windows "
                                       "only); 0 = 32 faces or 4 windows")
-    faces: str = config_field("main", "main: the main subject's face; all: every face, with track ids",
+    faces: str = config_field("main", "main: the main subject's face; all: every face (track_id names the person)",
                               choices=("main", "all"))
     precision: str = config_field("auto", "dtype policy of the network: auto (bf16 where the device runs it fast), "
                                           "float32, mixed_bfloat16, mixed_float16",
