@@ -255,13 +255,17 @@ def _predict_one(kind, path, args, models):
     from affectkeras import inference, media  # load TensorFlow: only when the command runs
 
     media.probe(path)  # a bad video or image fails before the model loads
-    if "visual" not in models:  # videos and images share the face model
-        models["visual"] = inference.as_predictor(args.model or inference.DEFAULT_MODEL, precision=args.precision)
+    # Videos and images share the face model. A path is loaded once (`as_predictor` keeps it);
+    # given as a path, the first video's faces are found while the network loads.
+    model = models.get("visual", args.model or inference.DEFAULT_MODEL)
     if kind == "image":
-        table = inference.predict_image(path, models["visual"], detector=args.detector, batch_size=args.batch_size)
+        model = models["visual"] = inference.as_predictor(model, precision=args.precision)
+        table = inference.predict_image(path, model, detector=args.detector, batch_size=args.batch_size)
         return inference.write_predictions(table, args.out, pathlib.Path(path).stem)
-    return inference.predict_and_write(path, models["visual"], args.out, batch_size=args.batch_size,
-                                       progress=not args.quiet, faces=args.faces, detector=args.detector)
+    files = inference.predict_and_write(path, model, args.out, batch_size=args.batch_size, progress=not args.quiet,
+                                        faces=args.faces, detector=args.detector, precision=args.precision)
+    models["visual"] = inference.as_predictor(model, precision=args.precision)
+    return files
 
 
 def _precision_argument(parser):

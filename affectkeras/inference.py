@@ -37,12 +37,15 @@ Example:
 import contextlib
 import dataclasses
 import errno
+import functools
+import json
 import math
 import os
 import pathlib
 import sys
 import time
 import typing
+import zipfile
 
 import numpy as np
 
@@ -420,7 +423,8 @@ def as_predictor(model, *, precision=None):
     """Returns a `Predictor` for a `Predictor`, a `keras.Model` or a path (`load_predictor`).
 
     `precision` as `Predictor.from_model`; a `Predictor` keeps its own (asking it for
-    another raises).
+    another raises). A path is loaded once per process while the file is unchanged (the
+    last 4 paths are kept).
     """
     if isinstance(model, Predictor):
         if precision not in (None, "auto") and precision != model.precision:
@@ -430,7 +434,7 @@ def as_predictor(model, *, precision=None):
             )
         return model
     if isinstance(model, (str, os.PathLike)):
-        return load_predictor(model, precision=precision)
+        return _load_once(str(model), _modified(model), precision)
     import keras
 
     if isinstance(model, keras.Model):
@@ -438,6 +442,20 @@ def as_predictor(model, *, precision=None):
     raise InvalidArgumentError(
         f"`model` must be a Predictor, a keras.Model or a path. Received: model={model!r}"
     )
+
+
+@functools.lru_cache(maxsize=4)
+def _load_once(path, modified, precision):
+    """`load_predictor`, once per path, modification time and precision: the many inputs of
+    one command, a script's repeated calls (the network loads in seconds)."""
+    return load_predictor(path, precision=precision)
+
+
+def _modified(path):
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:  # a preset's name, or a missing file (load_predictor says so)
+        return None
 
 
 # -------------------------------------------------------------------------------- table
@@ -558,18 +576,30 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
             f"`progress` must be None, a bool or a callable. Received: progress={progress!r}"
         )
     media.probe(video)  # a bad video fails before the model loads
-    predictor = as_predictor(model, precision=precision)
-    if predictor.window and not predictor.whole_tracks and faces == "all":
-        raise InvalidArgumentError(
-            f"{predictor.source} runs on fixed windows only (a SavedModel exported before the per-frame / "
-            "temporal signatures): export it again to follow every face or to predict images"
-        )
+    # A model whose face size can be read without TensorFlow: its faces are found while it loads.
+    size = _face_size_hint(model) if background else None
+    early = FacesInBackground(video, size=size, **detection) if size else None
+    try:
+        predictor = as_predictor(model, precision=precision)
+        if predictor.window and not predictor.whole_tracks and faces == "all":
+            raise InvalidArgumentError(
+                f"{predictor.source} runs on fixed windows only (a SavedModel exported before the per-frame / "
+                "temporal signatures): export it again to follow every face or to predict images"
+            )
+    except BaseException:
+        if early is not None:
+            early.close()
+        raise
     options = dict(size=predictor.face_size, **detection)
-    if predictor.window and not predictor.whole_tracks:
+    windows_only = predictor.window and not predictor.whole_tracks
+    if early is not None and (windows_only or size != predictor.face_size):
+        early.close()  # a wrong guess: start again
+        early = None
+    if windows_only:
         # Consecutive windows of one face: the main subject, chosen before the first record (two passes).
         extraction = contextlib.nullcontext(iter_faces(video, subject="persistent", **options))
     elif background:  # started first: the extraction runs while the timeline and audio are read
-        extraction = FacesInBackground(video, **options)
+        extraction = early or FacesInBackground(video, **options)
     else:
         extraction = contextlib.nullcontext(FaceStream(video, **options))
     with extraction as records:
@@ -603,6 +633,29 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
     persons, main_tracks = getattr(records, "persons", None), getattr(records, "main_tracks", None)
     return rows.to_table(str(video), timeline, predictor.columns, tracks=main_tracks if faces == "main" else None,
                          persons=persons)
+
+
+def _face_size_hint(model):
+    """The face size of `model` read without TensorFlow: a `Predictor`'s, a shipped preset's,
+    or from the `config.json` of a `.keras` file (a run folder's `model.keras`); None else."""
+    if isinstance(model, Predictor):
+        return model.face_size
+    if not isinstance(model, (str, os.PathLike)):
+        return None
+    from affectkeras.weights.presets import PRESETS
+
+    path = pathlib.Path(model)
+    preset = PRESETS.get(str(model))
+    if preset is not None and preset.network and not path.exists():
+        return preset.network.get("input_size")
+    try:
+        with zipfile.ZipFile(path / "model.keras" if path.is_dir() else path) as archive:
+            config = json.loads(archive.read("config.json"))
+        shape = next(layer["config"]["batch_shape"] for layer in config["config"]["layers"]
+                     if layer.get("name") == FACES_INPUT)
+        return int(shape[-2])
+    except (OSError, KeyError, TypeError, ValueError, StopIteration, zipfile.BadZipFile):
+        return None  # not a Keras archive of this kind: the size comes when the model loads
 
 
 def _frames_of(records):

@@ -556,3 +556,46 @@ def test_precision_rebuilds_the_network_with_float32_heads(av_model, tmp_path):
         load_predictor(tmp_path / "saved", precision="mixed_bfloat16")
     with pytest.raises(InvalidArgumentError, match="precision='half'"):
         Predictor.from_model(av_model, precision="half")
+
+
+def test_the_face_size_is_read_without_loading_the_network(av_model, av_model_file, tmp_path):
+    from affectkeras.inference import _face_size_hint
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.keras").write_bytes(av_model_file.read_bytes())
+    not_a_model = tmp_path / "notes.keras"
+    not_a_model.write_text("not a zip")
+    size = av_model.input["faces"].shape[-2]
+    assert [_face_size_hint(m) for m in (av_model_file, run, "ferplus", not_a_model, tmp_path / "missing.keras")] \
+        == [size, size, 48, None, None]
+    assert _face_size_hint(av_model) is None  # already in memory: nothing to win
+
+
+def test_faces_start_before_the_network_loads_and_a_wrong_guess_starts_again(av_model_file, videos, monkeypatch):
+    """Given a path, the face process starts first; a wrong size guess is replaced, same table."""
+    from affectkeras import inference
+    from affectkeras.faces import background
+
+    events = []
+    real_background, real_predictor = background.FacesInBackground, inference.as_predictor
+
+    class Recorded(real_background):
+        def __init__(self, video, **kwargs):
+            events.append(("faces", kwargs["size"]))
+            super().__init__(video, **kwargs)
+
+    monkeypatch.setattr(background, "FacesInBackground", Recorded)
+    monkeypatch.setattr(inference, "as_predictor", lambda *a, **k: events.append(("model",)) or real_predictor(*a, **k))
+    expected = predict_video(videos["short"], real_predictor(av_model_file))
+    events.clear()
+    table = predict_video(videos["short"], str(av_model_file))
+    size = real_predictor(av_model_file).face_size
+    assert events[:2] == [("faces", size), ("model",)] and len(events) == 2
+    monkeypatch.setattr(inference, "_face_size_hint", lambda model: size + 8)
+    events.clear()
+    guessed = predict_video(videos["short"], str(av_model_file))
+    assert events == [("faces", size + 8), ("model",), ("faces", size)]
+    for result in (table, guessed):
+        for column in expected.columns:
+            np.testing.assert_allclose(result[column], expected[column], atol=1e-6, equal_nan=True)

@@ -69,18 +69,30 @@ hold weights read from a file (`mark_pretrained`, `weight_layers`: what training
 re-exported here.
 """
 
+import importlib
+
 from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, list_presets
-from affectkeras.weights.loading import (
-    LoadReport,
-    fetch_preset,
-    is_network_preset,
-    legacy_layer_name,
-    load_preset_model,
-    load_weights,
-    resolve_weights,
-)
-from affectkeras.weights.provenance import mark_pretrained, weight_layers
 from affectkeras.weights.saving import save_weights
+
+# Loaded on first use: they import Keras, and the presets are read without it (the predictor
+# starts its face extraction before TensorFlow loads).
+_LAZY = {
+    "LoadReport": "loading",
+    "fetch_preset": "loading",
+    "is_network_preset": "loading",
+    "legacy_layer_name": "loading",
+    "load_preset_model": "loading",
+    "load_weights": "loading",
+    "resolve_weights": "loading",
+    "mark_pretrained": "provenance",
+    "weight_layers": "provenance",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"affectkeras.weights.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'affectkeras.weights' has no attribute {name!r}")
 
 __all__ = [
     "PRESETS",
