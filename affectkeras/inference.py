@@ -581,7 +581,8 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
     early = FacesInBackground(video, size=size, **detection) if size else None
     try:
         predictor = as_predictor(model, precision=precision)
-        if predictor.window and not predictor.whole_tracks and faces == "all":
+        windows_only = predictor.window and not predictor.whole_tracks
+        if windows_only and faces == "all":
             raise InvalidArgumentError(
                 f"{predictor.source} runs on fixed windows only (a SavedModel exported before the per-frame / "
                 "temporal signatures): export it again to follow every face or to predict images"
@@ -591,7 +592,6 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
             early.close()
         raise
     options = dict(size=predictor.face_size, **detection)
-    windows_only = predictor.window and not predictor.whole_tracks
     if early is not None and (windows_only or size != predictor.face_size):
         early.close()  # a wrong guess: start again
         early = None
@@ -642,19 +642,19 @@ def _face_size_hint(model):
         return model.face_size
     if not isinstance(model, (str, os.PathLike)):
         return None
-    from affectkeras.weights.presets import PRESETS
+    from affectkeras.errors import AffectKerasError
+    from affectkeras.runs import resolve_model_path
+    from affectkeras.weights.presets import PRESETS, is_network_preset
 
-    path = pathlib.Path(model)
-    preset = PRESETS.get(str(model))
-    if preset is not None and preset.network and not path.exists():
-        return preset.network.get("input_size")
+    if is_network_preset(model):
+        return PRESETS[str(model)].network.get("input_size")
     try:
-        with zipfile.ZipFile(path / "model.keras" if path.is_dir() else path) as archive:
+        with zipfile.ZipFile(resolve_model_path(model)) as archive:
             config = json.loads(archive.read("config.json"))
         shape = next(layer["config"]["batch_shape"] for layer in config["config"]["layers"]
                      if layer.get("name") == FACES_INPUT)
         return int(shape[-2])
-    except (OSError, KeyError, TypeError, ValueError, StopIteration, zipfile.BadZipFile):
+    except (AffectKerasError, OSError, KeyError, TypeError, ValueError, StopIteration, zipfile.BadZipFile):
         return None  # not a Keras archive of this kind: the size comes when the model loads
 
 

@@ -88,13 +88,13 @@ def main(argv=None):
     best = load_trained_model(run.checkpoints_dir / "best.keras")
     selected = pretraining.build_expression_network(width=config.width, input_size=config.image_size,
                                                     dropout=config.dropout)
+    selected.set_weights(best.get_weights())
     stored = config.export_dtype if config.export else "float32"
-    selected.set_weights([w.astype(stored).astype(w.dtype) if w.dtype.kind == "f" else w for w in best.get_weights()])
+    if config.export:  # scored as read back from the exported file
+        selected.load_weights(save_weights(selected, config.export, dtype=config.export_dtype))
     scores = {split: evaluation.score_classes(selected, dataset, num_classes=8, batch_size=config.batch_size)
               for split, dataset in (("validation", data.validation), ("test", data.test))}
     run.save_model(selected)
-    if config.export:
-        save_weights(selected, config.export, dtype=config.export_dtype)
     metrics = {
         "protocol": "FER+ majority vote (ties to the first column of label.csv; unknown / not-a-face dropped; "
                     "contempt -> Other); selection on Valid, Test scored once",

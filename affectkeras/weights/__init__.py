@@ -60,9 +60,9 @@ into a model with a new top (`allow_missing`). Three file layouts are read:
 - Keras 3 model archives (`.keras`), through the `model.weights.h5` they contain.
 
 Modules: `affectkeras.weights.presets` holds the preset data (`WeightsPreset`, `PRESETS`,
-`list_presets`, `get_preset`); `affectkeras.weights.loading` fetches presets and loads
-files (`fetch_preset`, `resolve_weights`, `load_weights`, `LoadReport`,
-`legacy_layer_name`); `affectkeras.weights.provenance` records which layers of a network
+`list_presets`, `get_preset`, `is_network_preset`; no Keras); `affectkeras.weights.loading`
+fetches presets and loads files (`fetch_preset`, `resolve_weights`, `load_weights`,
+`load_preset_model`, `LoadReport`, `legacy_layer_name`); `affectkeras.weights.provenance` records which layers of a network
 hold weights read from a file (`mark_pretrained`, `weight_layers`: what training strategy
 (i) keeps fixed); `affectkeras.weights.saving` writes a network's weights compactly
 (`save_weights(model, path, dtype="float16")`, as the shipped presets are stored). All are
@@ -71,7 +71,7 @@ re-exported here.
 
 import importlib
 
-from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, list_presets
+from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, is_network_preset, list_presets
 from affectkeras.weights.saving import save_weights
 
 # Loaded on first use: they import Keras, and the presets are read without it (the predictor
@@ -79,7 +79,6 @@ from affectkeras.weights.saving import save_weights
 _LAZY = {
     "LoadReport": "loading",
     "fetch_preset": "loading",
-    "is_network_preset": "loading",
     "legacy_layer_name": "loading",
     "load_preset_model": "loading",
     "load_weights": "loading",

@@ -22,7 +22,7 @@ import numpy as np
 
 from affectkeras.errors import InvalidArgumentError, WeightsError
 from affectkeras.weights import presets
-from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, list_presets
+from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, is_network_preset, list_presets
 from affectkeras.weights.provenance import mark_pretrained
 
 __all__ = [
@@ -167,16 +167,6 @@ def _bundled_file(name, preset, file_hash):
                 f"hash {file_hash} (it has {digest}); reinstall affectkeras."
             )
     return path
-
-
-def is_network_preset(name):
-    """True when `name` names a preset holding a whole network and no file or folder of that name exists.
-
-    Where a model is given by path (`affectkeras predict --model`, `finetune.py --model`),
-    this is how a shipped network (`"ferplus"`) is told apart from a path.
-    """
-    preset = PRESETS.get(str(name)) if isinstance(name, (str, os.PathLike)) else None
-    return preset is not None and preset.network is not None and not os.path.exists(name)
 
 
 def load_preset_model(preset):

@@ -14,7 +14,7 @@ import pathlib
 from affectkeras.constants import RAVDESS_EMOTIONS
 from affectkeras.errors import InvalidArgumentError
 
-__all__ = ["PACKAGE_DIR", "PRESETS", "WeightsPreset", "get_preset", "list_presets"]
+__all__ = ["PACKAGE_DIR", "PRESETS", "WeightsPreset", "get_preset", "is_network_preset", "list_presets"]
 
 # The folder `WeightsPreset.package_file` is relative to (`files/` below it holds the
 # bundled weights files, installed as package data).
@@ -220,3 +220,13 @@ def get_preset(name):
             f"Unknown weights preset. Valid presets: {list_presets()}. Received: name={name!r}"
         )
     return PRESETS[name]
+
+
+def is_network_preset(name):
+    """True when `name` names a preset holding a whole network and no file or folder of that name exists.
+
+    Where a model is given by path (`affectkeras predict --model`, `finetune.py --model`),
+    this is how a shipped network (`"ferplus"`) is told apart from a path.
+    """
+    preset = PRESETS.get(str(name)) if isinstance(name, (str, os.PathLike)) else None
+    return preset is not None and preset.network is not None and not os.path.exists(name)
