@@ -505,6 +505,11 @@ def test_background_extraction_gives_the_same_records(wolfgang_clip):
     with FacesInBackground(wolfgang_clip, size=96, ahead=4) as records:  # a short queue: the child waits
         _assert_same_records(list(records), list(expected))
     assert (records.persons, records.main_tracks) == (expected.persons, expected.main_tracks)
+    # The process that finished stays warm and takes the next video, with the same result.
+    with FacesInBackground(wolfgang_clip, size=96) as again:
+        assert again._process.pid == records._process.pid
+        _assert_same_records(list(again), list(expected))
+    assert (again.persons, again.main_tracks) == (expected.persons, expected.main_tracks)
 
 
 def test_background_extraction_raises_the_videos_error_and_stops_early(tmp_path, wolfgang_clip):
@@ -512,8 +517,11 @@ def test_background_extraction_raises_the_videos_error_and_stops_early(tmp_path,
 
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video")
-    with pytest.raises(MediaError, match="bad.mp4"), FacesInBackground(bad, size=96) as records:
-        list(records)
+    with pytest.raises(MediaError, match="bad.mp4"), FacesInBackground(bad, size=96) as failed:
+        list(failed)
     with FacesInBackground(wolfgang_clip, size=96) as records:
+        assert records._process.pid == failed._process.pid  # an error leaves the process warm
         assert next(iter(records)).frame_index == 0
     assert records._process.poll() is not None  # the consumer stopped early: the process has ended
+    with FacesInBackground(wolfgang_clip, size=96) as fresh:
+        assert fresh._process.pid != records._process.pid and next(iter(fresh)).frame_index == 0
