@@ -235,8 +235,9 @@ class Predictor:
         parts = None
         if FRAME_SIGNATURE in loaded.signatures and TRACK_SIGNATURE in loaded.signatures:
             frames, track = loaded.signatures[FRAME_SIGNATURE], loaded.signatures[TRACK_SIGNATURE]
-            parts = (
-                lambda inputs: call_signature(frames, inputs)[FEATURES_OUTPUT],
+            parts = (  # the signature takes one crop per frame
+                lambda inputs, rows: call_signature(frames, {**inputs, FACES_INPUT: inputs[FACES_INPUT][:, rows]})[
+                    FEATURES_OUTPUT],
                 lambda features: call_signature(track, {FEATURES_INPUT: features}),
             )
 
@@ -262,20 +263,28 @@ class Predictor:
         outputs = self._call(self._inputs(faces, audio, landmarks))
         return {name: np.asarray(outputs[name], np.float32) for name in self.outputs}
 
-    def frame_features(self, faces, audio=None, landmarks=None):
+    def frame_features(self, faces, audio=None, landmarks=None, *, face_rows=None):
         """The per-frame part of a sequence network on frames of any tracks.
 
         Args:
-            faces: np.ndarray of uint8, `(n, size, size, 3)`.
-            audio, landmarks: as `predict_batch`, `(n, ...)`.
+            faces: np.ndarray of uint8, `(crops, size, size, 3)`: one per frame, or with
+                `face_rows`, each distinct crop once.
+            audio, landmarks: as `predict_batch`, `(n, ...)`: one per frame.
+            face_rows: array of int or None. `(n,)`: frame i shows crop `face_rows[i]` (a
+                source frame shown at two 30-fps ticks is one crop beside two audio
+                windows); the visual stream runs once per crop. None: one crop per frame.
 
         Returns:
             np.ndarray of float32, `(n, dim)`: what the network's first RNN reads.
         """
         self._check_whole_tracks()
+        faces = np.asarray(faces, np.uint8)
+        rows = np.arange(len(faces), dtype=np.int32) if face_rows is None else np.asarray(face_rows, np.int32)
+        if self.landmarks and landmarks is None:
+            landmarks = _fit_landmarks(faces)[rows]
         inputs = self._inputs(faces[None], None if audio is None else audio[None],
                               None if landmarks is None else landmarks[None])
-        return np.asarray(self._parts[0](inputs), np.float32)[0]
+        return np.asarray(self._parts[0](inputs, rows), np.float32)[0]
 
     def predict_track(self, features):
         """The temporal part (RNN, attention, heads) over one whole track, in one pass.
@@ -325,21 +334,36 @@ def _fields(description, source):
 
 
 def _sequence_parts(model):
-    """The per-frame and temporal parts of a sequence network as traced functions of any length."""
+    """The per-frame and temporal parts of a sequence network as traced functions of any
+    length; the per-frame one takes each distinct crop once and `rows` (crop of each frame)."""
     import tensorflow as tf
 
     from affectkeras.models.heads import output_dict
-    from affectkeras.models.surgery import split_sequence_network
+    from affectkeras.models.surgery import split_face_stream, split_sequence_network
 
     per_frame, temporal = split_sequence_network(model)
+    split = split_face_stream(model)
+    if split is None:  # the faces feed more than the visual stream: one crop per frame
+        def frames(inputs, rows):
+            return per_frame({**inputs, FACES_INPUT: tf.gather(inputs[FACES_INPUT], rows, axis=1)}, training=False)
+    else:
+        face_stream, rest = split
+
+        def frames(inputs, rows):
+            features = tf.gather(face_stream(inputs[FACES_INPUT], training=False), rows, axis=1)
+            if rest is None:
+                return features
+            return rest([features, *(inputs[tensor.name] for tensor in rest.inputs[1:])], training=False)
+
     # One trace for every length (Keras's predict_on_batch would trace again per new length).
     frame_specs = {tensor.name: tf.TensorSpec((1, None) + tuple(tensor.shape[2:]), tensor.dtype)
                    for tensor in per_frame.inputs}
-    features = tf.function(lambda inputs: per_frame(inputs, training=False), input_signature=[frame_specs],
+    features = tf.function(frames, input_signature=[frame_specs, tf.TensorSpec((None,), tf.int32)],
                            reduce_retracing=True)
     track = tf.function(lambda x: output_dict(temporal, temporal(x, training=False)),
                         input_signature=[tf.TensorSpec((1, None, temporal.inputs[0].shape[-1]), "float32")])
-    return (lambda inputs: features({name: tf.constant(inputs[name]) for name in frame_specs}).numpy(),
+    return (lambda inputs, rows: features({name: tf.constant(inputs[name]) for name in frame_specs},
+                                          tf.constant(rows)).numpy(),
             lambda x: {name: value.numpy() for name, value in track(tf.constant(x)).items()})
 
 
@@ -792,7 +816,8 @@ class _Track:
 
 class _TrackRunner:
     """Sequence networks over whole tracks: the per-frame part on the faces of any tracks in
-    chunks, the temporal part over each track, from its first to its last face, when it ends.
+    chunks (each distinct crop once), the temporal part over each track, from its first to
+    its last face, when it ends.
 
     A track ends when a frame comes without its face (a gap, a scene cut) and at the end of
     the video. Memory holds the per-frame features of the open tracks (16 KB per frame at
@@ -802,7 +827,7 @@ class _TrackRunner:
     def __init__(self, predictor, audio, chunk):
         self.predictor, self.audio, self.chunk = predictor, audio, chunk
         self.open = {}  # track id -> _Track
-        self.pending = []  # (track, position, output frame index, crop)
+        self.pending = []  # (track, position, output frame index, record)
 
     def add_frame(self, index, faces):
         present = {record.track_id for _, record in faces}
@@ -812,7 +837,7 @@ class _TrackRunner:
             track = self.open.setdefault(record.track_id, _Track())
             track.faces.append(face)
             track.features.append(None)
-            self.pending.append((track, len(track.features) - 1, index, record.crop))
+            self.pending.append((track, len(track.features) - 1, index, record))
         if len(self.pending) >= self.chunk:
             self._run_frames()
 
@@ -824,9 +849,9 @@ class _TrackRunner:
     def _run_frames(self):
         pending, self.pending = self.pending, []
         indices = np.array([index for _, _, index, _ in pending])
-        faces = np.stack([crop for _, _, _, crop in pending])
+        crops, rows = distinct_crops([record for _, _, _, record in pending])
         audio = None if self.audio is None else self.audio[indices]
-        features = self.predictor.frame_features(faces, audio)
+        features = self.predictor.frame_features(crops, audio, face_rows=rows)
         for row, (track, position, _, _) in enumerate(pending):
             track.features[position] = features[row]
 
@@ -836,6 +861,24 @@ class _TrackRunner:
         outputs = self.predictor.predict_track(np.stack(track.features))
         for row, face in enumerate(track.faces):
             face.set(outputs, row)
+
+
+def distinct_crops(records):
+    """The distinct face crops of `records` and the crop of each record, for
+    `Predictor.frame_features`: a source frame shown at two 30-fps ticks (a 24 or 25 fps
+    video) is one crop of a track, run through the visual stream once.
+
+    Returns:
+        `(crops, rows)`: np.ndarray of uint8 `(distinct, size, size, 3)` and a list of int.
+    """
+    crops, rows, seen = [], [], {}
+    for record in records:
+        key = (record.track_id, record.source_index)
+        if key not in seen or not np.array_equal(crops[seen[key]], record.crop):
+            seen[key] = len(crops)
+            crops.append(record.crop)
+        rows.append(seen[key])
+    return np.stack(crops), rows
 
 
 class _WindowRunner:
@@ -1106,6 +1149,7 @@ __all__ = [
     "PredictionTable",
     "Predictor",
     "as_predictor",
+    "distinct_crops",
     "load_predictor",
     "predict_and_write",
     "predict_image",

@@ -41,7 +41,7 @@ NETWORKS = {
     "A/V-MT-VGG-RNN": lambda: affectkeras.build_av_mt_vgg_rnn(sequence_length=None),
     "MT-ArcRes (112 px)": lambda: inference_model(affectkeras.build_mt_arcres()),
     "MT-ArcVGG (112 px)": lambda: inference_model(affectkeras.build_mt_arcvgg()),
-    "ferplus (shipped; width 0.5; 48 px)": lambda: load_preset_model("ferplus"),
+    "ferplus (shipped; width 0.5; 64 px)": lambda: load_preset_model("ferplus"),
 }
 
 

@@ -1,7 +1,7 @@
 """Pretrain the expression network on FER+: the `ferplus` model that ships with affectkeras.
 
     python recipes/pretrain.py --data ../shared/data/ferplus --run-dir runs/ferplus \\
-        --width 0.5 --image-size 48 --epochs 60 --precision mixed_bfloat16 --seed 0
+        --width 0.5 --image-size 64 --epochs 60 --precision mixed_bfloat16 --seed 0
 
 The network (`affectkeras.pretraining.build_expression_network`) is MT-VGG's visual
 stream (VGG-Face conv blocks + fc6 at `--width`) with dropout and an 8-class expression

@@ -357,7 +357,8 @@ def test_recipe_expression_images_from_the_shipped_ferplus_network(tmp_path):
     import keras
 
     fold_model = keras.saving.load_model(tmp_path / "run" / "fold_1" / "model.keras", compile=False)
-    assert fold_model.input["faces"].shape == (None, 48, 48, 3)  # the preset's face size
+    size = weights.get_preset("ferplus").network["input_size"]
+    assert fold_model.input["faces"].shape == (None, size, size, 3)  # the preset's face size
     assert fold_model.get_layer("visual_cnn").get_layer("visual_cnn_normalization").grayscale
     assert metrics["folds"][0]["test_examples"] == 6
 

@@ -21,11 +21,13 @@ from affectkeras.inference import (
     FRAME_COLUMNS,
     PredictionTable,
     Predictor,
+    as_predictor,
     load_predictor,
     predict_video,
     write_predictions,
 )
 from affectkeras.media._ffmpeg import ffmpeg_exe
+from affectkeras.weights.presets import PRESETS
 from tests.conftest import load_recipe
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -479,6 +481,31 @@ def test_a_person_keeps_one_track_id_across_a_lost_face(shared_data, tmp_path):
     np.testing.assert_allclose(table["valence"][rows], _track_reference(model, second)[shown, 0], atol=1e-5)
 
 
+def test_a_source_frame_shown_twice_goes_through_the_visual_stream_once(shared_data, tmp_path):
+    """24 fps at 30: each crop goes through the visual stream once, beside each 30-fps tick's
+    own audio window; the table equals the A/V network run over the whole track."""
+    from affectkeras.faces import FaceStream
+    from affectkeras.inference import _audio_windows, distinct_crops
+
+    clip = tmp_path / "speech.mp4"
+    _ffmpeg("-t", 1.5, "-i", shared_data / "video" / "WolfgangLanger_Pexels.mp4", "-c:v", "libx264", "-preset",
+            "ultrafast", "-c:a", "aac", clip)
+    model = affectkeras.build_av_mt_vgg_rnn(**TINY_AV, tasks=("va",))
+    track = [r for r in FaceStream(clip, size=96) if r.crop is not None]
+    assert len({r.track_id for r in track}) == 1
+    audio = _audio_windows(clip, (50, 64, 1), media.read_timeline(clip).num_output_frames)
+    crops, rows = distinct_crops(track)
+    assert len(crops) == len({r.source_index for r in track}) < len(track)
+    predictor = as_predictor(model)
+    ticks = audio[[r.frame_index for r in track]]
+    np.testing.assert_allclose(predictor.frame_features(crops, ticks, face_rows=rows),
+                               predictor.frame_features(np.stack([r.crop for r in track]), ticks), atol=1e-5)
+    table = predict_video(clip, model)
+    shown = [k for k, r in enumerate(track) if k == 0 or r.source_index != track[k - 1].source_index]
+    got = table["valence"][[np.flatnonzero(table["frame_index"] == track[k].source_index)[0] for k in shown]]
+    np.testing.assert_allclose(got, _track_reference(model, track, audio)[shown, 0], atol=1e-5)
+
+
 def test_an_image_gives_one_row_per_face(shared_data, tmp_path):
     """Two faces side by side: two rows, left to right, frame_index 0."""
     from PIL import Image
@@ -568,7 +595,7 @@ def test_the_face_size_is_read_without_loading_the_network(av_model, av_model_fi
     not_a_model.write_text("not a zip")
     size = av_model.input["faces"].shape[-2]
     assert [_face_size_hint(m) for m in (av_model_file, run, "ferplus", not_a_model, tmp_path / "missing.keras")] \
-        == [size, size, 48, None, None]
+        == [size, size, PRESETS["ferplus"].network["input_size"], None, None]
     assert _face_size_hint(av_model) is None  # already in memory: nothing to win
 
 

@@ -348,3 +348,29 @@ def test_audio_window_constant_matches_the_spectrogram_defaults():
     from affectkeras.constants import AUDIO_WINDOW
 
     assert (SpectrogramConfig().steps, SpectrogramConfig().n_mels) == AUDIO_WINDOW
+
+
+@pytest.mark.parametrize("name", ["vggface_gru", "av_mt_vgg_rnn", "affwildnet_landmarks"])
+def test_the_face_stream_and_the_rest_give_the_per_frame_part(name, tmp_path):
+    """`split_face_stream` (a crop shown twice goes through the visual stream once): its two
+    parts give what the per-frame part gives, on another length; the network still saves."""
+    from affectkeras.models.surgery import split_face_stream, split_sequence_network
+
+    if name == "affwildnet_landmarks":
+        model = affectkeras.build_cnn_rnn(landmarks=True, sequence_length=T, input_size=SIZE, **TINY)
+    else:
+        model = NETWORKS[name]()
+    per_frame, _ = split_sequence_network(model)
+    face_stream, rest = split_face_stream(model)
+    time = T + 3
+    inputs = {tensor.name: RNG.normal(size=(1, time) + tuple(tensor.shape[2:])).astype("float32")
+              for tensor in per_frame.inputs}
+    inputs["faces"] = faces(1, time)
+    expected = keras.ops.convert_to_numpy(per_frame(inputs))
+    features = face_stream(inputs["faces"])
+    got = features if rest is None else rest([features, *(keras.ops.convert_to_tensor(inputs[t.name])
+                                                          for t in rest.inputs[1:])])
+    assert (rest is None) == (name == "vggface_gru")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected, atol=1e-6)
+    model.save(tmp_path / "model.keras")
+    assert split_face_stream(NETWORKS["mt_vgg"]()) is None  # a per-frame network: nothing to split

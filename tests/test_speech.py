@@ -150,18 +150,19 @@ def test_the_av_network_starts_from_a_trained_audio_stream(tmp_path):
 def test_the_av_network_starts_from_both_shipped_presets():
     from affectkeras import models, weights
 
-    av = models.build_av_mt_vgg_rnn(width=0.5, input_size=48, pretraining="ferplus", audio_pretraining="ravdess_audio",
+    size = weights.get_preset("ferplus").network["input_size"]
+    av = models.build_av_mt_vgg_rnn(width=0.5, input_size=size, pretraining="ferplus", audio_pretraining="ravdess_audio",
                                     rnn_units=8, sequence_length=4)
     for stream, preset in ((models.visual_stream, "ferplus"), (models.audio_stream, "ravdess_audio")):
         shipped = stream(weights.load_preset_model(preset)).get_weights()
         assert all(np.array_equal(a, b) for a, b in zip(stream(av).get_weights(), shipped, strict=True)), preset
-    # Both streams came whole from the presets (fc6 fits at 48 px): strategy (i) fixes all of them.
+    # Both streams came whole from the presets (fc6 fits at the preset's size): strategy (i) fixes all of them.
     from affectkeras import training
 
     frozen = training.freeze_cnn(av)
     assert "visual_cnn/vggface/vggface/fc6" in frozen and any(p.startswith("audio_cnn/") for p in frozen)
     assert not av.get_layer("visual_cnn").trainable_weights and not av.get_layer("audio_cnn").trainable_weights
-    fresh_audio = models.build_av_mt_vgg_rnn(width=0.5, input_size=48, pretraining="ferplus", rnn_units=8,
+    fresh_audio = models.build_av_mt_vgg_rnn(width=0.5, input_size=size, pretraining="ferplus", rnn_units=8,
                                              sequence_length=4)
     assert not any(p.startswith("audio_cnn/") for p in training.freeze_cnn(fresh_audio))  # random: it trains
     assert fresh_audio.get_layer("audio_cnn").trainable_weights

@@ -172,7 +172,8 @@ def test_the_av_network_starts_from_both_shipped_models():
     from affectkeras.errors import InvalidArgumentError
 
     recipe = load_recipe("train_affwild2")
-    shipped = ["--width", "0.5", "--face-size", "48", "--rnn-units", "8", "--seq-len", "4",
+    size = weights.get_preset("ferplus").network["input_size"]
+    shipped = ["--width", "0.5", "--face-size", str(size), "--rnn-units", "8", "--seq-len", "4",
                "--pretraining", "ferplus", "--audio-pretraining", "ravdess_audio"]
     model = recipe.build_network(recipe.parse_config(recipe.TrainConfig, ["--network", "av_mt_vgg_rnn", *shipped]))
     speech = models.audio_stream(weights.load_preset_model("ravdess_audio")).get_weights()

@@ -478,7 +478,7 @@ def test_published_presets():
 
 
 @pytest.mark.parametrize("name, input_name, input_shape, classes", [
-    ("ferplus", "faces", (None, 48, 48, 3), None),  # the library's expressions
+    ("ferplus", "faces", (None, 64, 64, 3), None),  # the library's expressions
     ("ravdess_audio", "audio", (None, None, 50, 64, 1), "ravdess"),  # any number of 0.5 s windows
 ])
 def test_the_shipped_presets_load_from_the_package_without_network(monkeypatch, name, input_name, input_shape,

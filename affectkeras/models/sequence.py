@@ -280,7 +280,7 @@ def build_av_mt_vgg_rnn(
     the three task heads.
 
     Both streams can start from the networks that ship with affectkeras, where the shapes
-    match: `pretraining="ferplus"` (the visual stream trained on FER+ at width 0.5 and 48 px
+    match: `pretraining="ferplus"` (the visual stream trained on FER+ at width 0.5 and 64 px
     faces) and `audio_pretraining="ravdess_audio"` (the audio stream trained on RAVDESS speech).
 
     Args:

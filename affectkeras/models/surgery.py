@@ -24,6 +24,8 @@ Example:
     ((None, 8, 50, 64, 1), (None, 8))
 """
 
+import warnings
+
 import keras
 
 from affectkeras.constants import AU_OUTPUT, AUDIO_INPUT, EXPR_OUTPUT, FACES_INPUT, LABELS_INPUT, PRECISIONS, VA_OUTPUT
@@ -170,6 +172,67 @@ def split_sequence_network(model):
         clone_function=same_layers,
     )
     return per_frame, temporal
+
+
+def split_face_stream(model):
+    """The per-frame part of a sequence network as its face stream and the rest, any length.
+
+    A video at 24 or 25 fps shows some source frames at two 30-fps ticks: the same face
+    crop twice, beside two different audio windows. Split this way, the predictor runs the
+    visual stream (the bulk of the per-frame cost) once per crop and the rest per tick.
+
+    Args:
+        model: keras.Model. A sequence network of `affectkeras.models` (or one loaded back).
+
+    Returns:
+        `(face_stream, rest)`, or None when the faces feed more than the `visual_cnn` layer.
+        `face_stream` maps `faces` `(batch, time, size, size, 3)` to the visual features
+        `(batch, time, d)`; `rest` maps `[features, *other inputs]` (the network's inputs
+        other than `faces`, in order) to what the first RNN reads, or is None when that is
+        the features themselves (a visual-only network).
+
+    Example:
+        >>> face_stream, rest = split_face_stream(build_av_mt_vgg_rnn(width=0.05))
+        >>> [tensor.name for tensor in rest.inputs]
+        ['face_features', 'audio']
+    """
+    _check_model(model)
+    recurrent = recurrent_layers(model)
+    if not recurrent:
+        return None
+    inputs = {tensor.name: tensor for tensor in keras.tree.flatten(model.input)}
+    try:
+        visual = model.get_layer(VISUAL_CNN)
+    except ValueError:
+        return None
+    faces = inputs.get(FACES_INPUT)
+    consumers = [layer for layer in model.layers for node in layer._inbound_nodes
+                 if any(tensor is faces for tensor in keras.tree.flatten(node.input_tensors))]
+    if faces is None or consumers != [visual]:
+        return None  # the faces reach the RNN by another path too
+    boundary, features = recurrent[0].input, visual.output
+    same_layers = lambda layer: layer  # noqa: E731 (re-call the trained layers on any-length inputs)
+
+    def any_length(tensor, name=None):
+        return keras.Input((None,) + tuple(tensor.shape[2:]), dtype=tensor.dtype, name=name or tensor.name)
+
+    face_stream = keras.models.clone_model(keras.Model(faces, features), input_tensors=any_length(faces),
+                                           clone_function=same_layers)
+    if boundary is features:
+        return face_stream, None
+    # The rest: the per-frame part again, its visual stream standing aside for features fed in.
+    # (A Keras model from the intermediate `features` and the `audio` Input would rewrite that
+    # Input's history and break saving the network.)
+    feature_input = any_length(features, "face_features")
+    new_inputs = keras.tree.map_structure(
+        lambda tensor: feature_input if tensor is faces else any_length(tensor), model.input)
+    stand_in = keras.layers.Identity(name=VISUAL_CNN, dtype=visual.dtype_policy)
+    with warnings.catch_warnings():  # the features come in where the faces did, under another name
+        warnings.filterwarnings("ignore", message="When providing `inputs` as a dict")
+        rest = keras.models.clone_model(keras.Model(model.input, boundary), input_tensors=new_inputs,
+                                        clone_function=lambda layer: stand_in if layer is visual else layer)
+    others = [tensor for tensor in keras.tree.flatten(rest.inputs) if tensor is not feature_input]
+    return face_stream, keras.Model([feature_input, *others], rest.output)
 
 
 def with_precision(model, precision):
@@ -514,6 +577,7 @@ __all__ = [
     "recurrent_layers",
     "replace_heads",
     "split_sequence_network",
+    "split_face_stream",
     "visual_stream",
     "with_precision",
 ]

@@ -10,7 +10,7 @@ input normalisation it was trained with (`WeightsPreset.expects`):
 | `vggface2_resnet50` | `ResNet50Face`, top | `rcmalli_vggface_tf_resnet50.h5` | `"vggface2"` |
 | `vggface2_resnet50_notop` | `ResNet50Face` | `rcmalli_vggface_tf_notop_resnet50.h5` | `vggface2` |
 | `imagenet_densenet121_notop` | `DenseNet121` | `densenet121_..._notop.h5` | `"imagenet_torch"` |
-| `ferplus` (shipped) | the whole FER+ expression network (`load_preset_model`); its stream fits `VGGFace` at width 0.5, 48 px | `files/ferplus.weights.h5` | `"gray"` |
+| `ferplus` (shipped) | the whole FER+ expression network (`load_preset_model`); its stream fits `VGGFace` at width 0.5, 64 px | `files/ferplus.weights.h5` | `"gray"` |
 | `ravdess_audio` (shipped) | the whole RAVDESS speech-emotion network (`load_preset_model`); its stream fits `AudioCNN` at width 0.5 (`build_av_mt_vgg_rnn(audio_pretraining=...)`) | `files/ravdess_audio.weights.h5` | `"db"` (log-mel windows in dB) |
 
 The keras-vggface files are its release v2.0

@@ -3,7 +3,7 @@
 The Aff-Wild2 paper's strategy (i) keeps "the CNN weights fixed to their pre-trained values"
 and trains the rest. Which layers those are depends on the file, not on the architecture:
 VGG-Face's fc6 at 96 px maps 3x3x512 inputs, not the 7x7x512 of the published 224 px
-weights, so it starts random and must train; the `ferplus` preset fits fc6 at 48 px.
+weights, so it starts random and must train; the `ferplus` preset fits fc6 at 64 px.
 
 So a backbone that loads a file records the layers the file set (`mark_pretrained(model,
 names)`); a backbone built without one records none. A layer under no record counts as
