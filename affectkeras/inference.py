@@ -108,8 +108,9 @@ class Predictor:
             for audio-visual networks; None when the network takes no audio.
         landmarks: bool. The network also takes each face's 68 landmarks (AffWildNet).
         precision: str or None. The Keras dtype policy the network computes under
-            (`"float32"`, `"mixed_bfloat16"`, ...; the temporal part of a sequence network
-            always runs in float32); None for a SavedModel (as exported).
+            (`"float32"`, `"mixed_bfloat16"`, ...; over whole tracks, `predict_track`, the
+            temporal part of a sequence network runs in float32); None for a SavedModel
+            (as exported).
         outputs: dict. Output name (`valence_arousal`, `expression`, `action_units`) to
             its size, in that order.
 
@@ -130,7 +131,7 @@ class Predictor:
         self.landmarks = landmarks
         self.outputs = outputs
         self._call = call
-        self._parts = parts  # (per-frame features, temporal part) of a sequence network
+        self._parts = parts  # (per-frame features of (inputs, crop rows), temporal part) of a sequence network
 
     def __repr__(self):
         return (
@@ -281,6 +282,13 @@ class Predictor:
         self._check_whole_tracks()
         faces = np.asarray(faces, np.uint8)
         rows = np.arange(len(faces), dtype=np.int32) if face_rows is None else np.asarray(face_rows, np.int32)
+        frames = len(rows) if audio is None else len(audio)
+        if rows.shape != (frames,) or rows.size and (rows.min() < 0 or rows.max() >= len(faces)):
+            raise InvalidArgumentError(
+                f"`face_rows` must give each of the {frames} frames one of the {len(faces)} crops "
+                f"(0..{len(faces) - 1}). Received: face_rows of shape {rows.shape} in "
+                f"{rows.min() if rows.size else '-'}..{rows.max() if rows.size else '-'}"
+            )
         if self.landmarks and landmarks is None:
             landmarks = _fit_landmarks(faces)[rows]
         inputs = self._inputs(faces[None], None if audio is None else audio[None],

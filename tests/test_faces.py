@@ -512,6 +512,29 @@ def test_background_extraction_gives_the_same_records(wolfgang_clip):
     assert (again.persons, again.main_tracks) == (expected.persons, expected.main_tracks)
 
 
+def test_a_warm_extraction_process_follows_the_callers_folder_and_environment(tmp_path, wolfgang_clip,
+                                                                             monkeypatch):
+    """A relative path names the caller's file after a chdir; another environment (an
+    ffmpeg chosen by variable, say) gets a fresh process; closing twice changes nothing."""
+    from affectkeras.faces import FaceStream
+    from affectkeras.faces.background import FacesInBackground
+
+    with FacesInBackground(wolfgang_clip, size=96) as first:
+        list(first)
+    first.close()
+    _ffmpeg("-t", 0.5, "-i", wolfgang_clip, "-an", "-c:v", "libx264", "-preset", "ultrafast", tmp_path / "clip.mp4")
+    monkeypatch.chdir(tmp_path)
+    expected = list(FaceStream(tmp_path / "clip.mp4", size=96))
+    with FacesInBackground("clip.mp4", size=96) as warm:
+        assert warm._process.pid == first._process.pid
+        _assert_same_records(list(warm), expected)
+    monkeypatch.setenv("AFFECTKERAS_TEST_VARIABLE", "1")
+    with FacesInBackground("clip.mp4", size=96) as fresh:
+        assert fresh._process.pid != warm._process.pid
+        _assert_same_records(list(fresh), expected)
+    assert warm._process.poll() is not None  # the process of the old environment has ended
+
+
 def test_background_extraction_raises_the_videos_error_and_stops_early(tmp_path, wolfgang_clip):
     from affectkeras.faces.background import FacesInBackground
 

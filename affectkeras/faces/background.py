@@ -12,10 +12,11 @@ so the extraction runs ahead while the network computes and memory stays bounded
 video length (~27 KB per 96 px crop). An error in the extraction (a corrupt or truncated
 video) is raised again in the caller; a caller that stops early ends the process.
 
-A process that finished its video stays warm for the next one (one per interpreter): its
-interpreter, dlib and the detector and landmark models are loaded already, so the next
-video's first face comes ~0.6 s sooner (many inputs in one `affectkeras predict`,
-`predict_video` in a loop). It ends with the caller's interpreter.
+A process that finished its video stays warm for the next one (one per interpreter, under
+the same environment variables): its interpreter, dlib and the detector and landmark
+models are loaded already, so the next video's first face comes ~0.6 s sooner (many inputs
+in one `affectkeras predict`, `predict_video` in a loop). It ends with the caller's
+interpreter.
 """
 
 import atexit
@@ -23,6 +24,7 @@ import os
 import pathlib
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -63,23 +65,14 @@ class FacesInBackground:
 
     def __init__(self, video_path, *, ahead=512, **kwargs):
         self.video_path = str(video_path)
-        self._worker = _take_idle_worker() or _Worker()
-        try:
-            self._worker.send((self.video_path, kwargs))
-        except OSError:  # the warm process has gone (killed from outside): a fresh one
-            self._worker.end()
-            self._worker = _Worker()
-            self._worker.send((self.video_path, kwargs))
+        # A warm process keeps the folder it started in: it gets the absolute path.
+        self._worker = _start((os.path.abspath(video_path), kwargs))
+        self._process = self._worker.process
         self._records = queue.Queue(maxsize=ahead)
         self.persons = self.main_tracks = None
         self._answered = False  # the process said `done` or `error`: it waits for the next video
         self._stop = threading.Event()
-        threading.Thread(target=_read, args=(self._worker.process.stdout, self._records, self._stop),
-                         daemon=True).start()
-
-    @property
-    def _process(self):
-        return self._worker.process
+        threading.Thread(target=_read, args=(self._process.stdout, self._records, self._stop), daemon=True).start()
 
     def __iter__(self):
         while True:
@@ -93,8 +86,8 @@ class FacesInBackground:
             elif kind == _ERROR:
                 self._answered = True
                 raise payload
-            else:  # the pipe ended without a result
-                self._process.wait()
+            else:  # the pipe ended (or a message was broken) without a result
+                self._worker.end()
                 raise MediaError(self.video_path, "the face extraction process ended without a result "
                                                   f"(exit code {self._process.returncode})")
 
@@ -102,8 +95,9 @@ class FacesInBackground:
         """Keeps the process warm for the next video if it finished this one, else ends it
         (the caller stopped early: it is still extracting)."""
         self._stop.set()
-        if not (self._answered and _give_back(self._worker)):
-            self._worker.end()
+        worker, self._worker = self._worker, None
+        if worker is not None and not (self._answered and _give_back(worker)):
+            worker.end()
 
     def __enter__(self):
         return self
@@ -121,7 +115,7 @@ class _Worker:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
         self.process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, env=env)
-        self.owner = os.getpid()  # a forked copy of the caller must not share its pipes
+        self.environment = dict(os.environ)  # a later caller with another one gets a fresh process
 
     def send(self, job):
         pickle.dump(job, self.process.stdin)
@@ -142,10 +136,45 @@ _idle = []  # at most one warm process, waiting for a video
 _idle_lock = threading.Lock()
 
 
+def _forget_idle_workers():
+    """In a forked child: the warm process is the parent's (neither used nor ended here)."""
+    global _idle_lock
+    _idle.clear()
+    _idle_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_idle_workers)
+
+
+def _start(job):
+    """A process working on `job`: the warm one, or a fresh one."""
+    worker = _take_idle_worker()
+    if worker is not None:
+        try:
+            worker.send(job)
+            return worker
+        except OSError:  # it has gone (killed from outside)
+            worker.end()
+        except BaseException:  # e.g. arguments that cannot be pickled: half a job was written
+            worker.end()
+            raise
+    worker = _Worker()
+    try:
+        worker.send(job)
+    except BaseException:
+        worker.end()
+        raise
+    return worker
+
+
 def _take_idle_worker():
+    """The warm process, or None (none, or it started under another environment)."""
     with _idle_lock:
         worker = _idle.pop() if _idle else None
-    return worker if worker is not None and worker.owner == os.getpid() else None
+    if worker is not None and worker.environment != dict(os.environ):
+        worker.end()
+        return None
+    return worker
 
 
 def _give_back(worker):
@@ -187,6 +216,7 @@ def _read(pipe, records, stop):
 def _main():
     """The process's work: for each video sent, every record to stdout, then `done` with
     the persons and the main subject's tracks (or the error); until stdin ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the caller's: it ends this process
     jobs, out = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:

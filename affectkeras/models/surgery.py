@@ -206,9 +206,11 @@ def split_face_stream(model):
     except ValueError:
         return None
     faces = inputs.get(FACES_INPUT)
+    if faces is None:
+        return None
     consumers = [layer for layer in model.layers for node in layer._inbound_nodes
                  if any(tensor is faces for tensor in keras.tree.flatten(node.input_tensors))]
-    if faces is None or consumers != [visual]:
+    if consumers != [visual]:
         return None  # the faces reach the RNN by another path too
     boundary, features = recurrent[0].input, visual.output
     same_layers = lambda layer: layer  # noqa: E731 (re-call the trained layers on any-length inputs)
