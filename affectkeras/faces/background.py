@@ -87,7 +87,7 @@ class FacesInBackground:
                 self._answered = True
                 raise payload
             else:  # the pipe ended (or a message was broken) without a result
-                self._worker.end()
+                self.close()  # not answered: the process is ended
                 raise MediaError(self.video_path, "the face extraction process ended without a result "
                                                   f"(exit code {self._process.returncode})")
 
