@@ -159,19 +159,25 @@ def split_sequence_network(model):
             f"`model` has no recurrent layer: it is not a sequence network. Received: model.name={model.name!r}"
         )
     boundary = recurrent[0].input
-    same_layers = lambda layer: layer  # noqa: E731 (re-call the trained layers on any-length inputs)
-    any_length = keras.tree.map_structure(
-        lambda tensor: keras.Input((None,) + tuple(tensor.shape[2:]), dtype=tensor.dtype, name=tensor.name),
-        model.input,
-    )
     per_frame = keras.models.clone_model(
-        keras.Model(model.input, boundary), input_tensors=any_length, clone_function=same_layers
+        keras.Model(model.input, boundary), input_tensors=keras.tree.map_structure(_any_length, model.input),
+        clone_function=_same_layer,
     )
     temporal = keras.models.clone_model(
         keras.Model(boundary, model.output), input_tensors=keras.Input((None, boundary.shape[-1])),
-        clone_function=same_layers,
+        clone_function=_same_layer,
     )
     return per_frame, temporal
+
+
+def _same_layer(layer):
+    """`clone_model`'s function that re-calls the trained layers themselves (no copy)."""
+    return layer
+
+
+def _any_length(tensor, name=None):
+    """A new input like the sequence tensor `tensor`, `(batch, time, ...)`, of any length."""
+    return keras.Input((None,) + tuple(tensor.shape[2:]), dtype=tensor.dtype, name=name or tensor.name)
 
 
 def split_face_stream(model):
@@ -213,21 +219,16 @@ def split_face_stream(model):
     if consumers != [visual]:
         return None  # the faces reach the RNN by another path too
     boundary, features = recurrent[0].input, visual.output
-    same_layers = lambda layer: layer  # noqa: E731 (re-call the trained layers on any-length inputs)
-
-    def any_length(tensor, name=None):
-        return keras.Input((None,) + tuple(tensor.shape[2:]), dtype=tensor.dtype, name=name or tensor.name)
-
-    face_stream = keras.models.clone_model(keras.Model(faces, features), input_tensors=any_length(faces),
-                                           clone_function=same_layers)
+    face_stream = keras.models.clone_model(keras.Model(faces, features), input_tensors=_any_length(faces),
+                                           clone_function=_same_layer)
     if boundary is features:
         return face_stream, None
     # The rest: the per-frame part again, its visual stream standing aside for features fed in.
     # (A Keras model from the intermediate `features` and the `audio` Input would rewrite that
     # Input's history and break saving the network.)
-    feature_input = any_length(features, "face_features")
+    feature_input = _any_length(features, "face_features")
     new_inputs = keras.tree.map_structure(
-        lambda tensor: feature_input if tensor is faces else any_length(tensor), model.input)
+        lambda tensor: feature_input if tensor is faces else _any_length(tensor), model.input)
     stand_in = keras.layers.Identity(name=VISUAL_CNN, dtype=visual.dtype_policy)
     with warnings.catch_warnings():  # the features come in where the faces did, under another name
         warnings.filterwarnings("ignore", message="When providing `inputs` as a dict")
