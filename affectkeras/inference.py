@@ -601,7 +601,27 @@ def predict_image(image, model, *, detector="hog", batch_size=None, precision=No
 
 
 def _predict(video, model, batch_size, progress, faces, detection, precision, background):
-    """The predictor's loop; `background` extracts the faces in a process of their own."""
+    """The predictor's loop; `background` extracts the faces in a process of their own.
+
+    The timeline (how many 30-fps frames, which source frame each shows) comes from the
+    container's packet timestamps, so the face extraction's decode is the video's only one.
+    Where the decoded frames disagree with the packets (damage, edit lists that drop frames),
+    the video is predicted again on the timeline of its decoded frames.
+    """
+    try:
+        return _predict_on_timeline(video, model, batch_size, progress, faces, detection, precision, background,
+                                    exact_timeline=False)
+    except _TimelineMismatch:
+        return _predict_on_timeline(video, model, batch_size, progress, faces, detection, precision, background,
+                                    exact_timeline=True)
+
+
+class _TimelineMismatch(Exception):
+    """The decoded frames are not those the packet timestamps announced."""
+
+
+def _predict_on_timeline(video, model, batch_size, progress, faces, detection, precision, background, *,
+                         exact_timeline):
     from affectkeras import media
     from affectkeras.faces import FaceStream, iter_faces
     from affectkeras.faces.background import FacesInBackground
@@ -640,8 +660,8 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
     else:
         extraction = contextlib.nullcontext(FaceStream(video, **options))
     with extraction as records:
-        timeline = media.read_timeline(video)
-        total = timeline.num_output_frames
+        timeline = media.read_timeline(video, decode=exact_timeline)
+        total, shows = timeline.num_output_frames, timeline.output_to_source()
         report = _StderrProgress(video) if progress is True else (progress or None)
         audio = None
         if predictor.audio_shape is not None:
@@ -656,13 +676,18 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
                                   shown=np.isin(np.arange(total), timeline.source_to_output()))
         if report:
             report(0, total)
+        index = -1
         for index, frame_records in _frames_of(records):
-            if index >= total:
+            if index >= total or frame_records[0].source_index != shows[index]:
+                if not exact_timeline:
+                    raise _TimelineMismatch
                 raise MediaError(video, "decoding gave more frames than the video's timeline")
             runner.add_frame(index, [(rows.add(record), record) for record in frame_records
                                      if record.crop is not None])
             if report and index % 30 == 29:
                 report(index + 1, total)
+        if index != total - 1 and not exact_timeline:
+            raise _TimelineMismatch  # fewer frames decoded than announced
     runner.finish()
     if report:
         report(total, total)

@@ -112,6 +112,31 @@ def test_one_row_per_source_frame_of_a_23_976_fps_video(shared_data, av_model, t
     assert [int(row[0]) for row in rows] == list(range(source_frames))
 
 
+def test_the_timeline_comes_from_the_packets_and_a_disagreeing_file_from_its_decoded_frames(videos, av_model,
+                                                                                             monkeypatch):
+    """The faces' decode is the only one; where the packets announce other frames than the
+    decoder gives, the video is predicted again on its decoded timeline, with the same table."""
+    reference = predict_video(videos["short"], av_model)
+    read_timeline, calls, packets_off_by_one = media.read_timeline, [], False
+
+    def spy(path, *, decode=True, **kwargs):
+        calls.append(decode)
+        timeline = read_timeline(path, decode=decode, **kwargs)
+        if decode or not packets_off_by_one:
+            return timeline
+        return media.FrameTimeline.constant_rate(len(timeline.source_times) - 1, 30)
+
+    monkeypatch.setattr(media, "read_timeline", spy)
+    predict_video(videos["short"], av_model)
+    assert calls == [False]
+    calls.clear()
+    packets_off_by_one = True
+    table = predict_video(videos["short"], av_model)
+    assert calls == [False, True]
+    for column in ("frame_index", "time", "face_found", "valence"):
+        np.testing.assert_allclose(table[column], reference[column], atol=1e-6)
+
+
 def test_columns_follow_the_outputs_of_the_network(videos, av_model):
     table = predict_video(videos["short"], av_model)
     assert table.columns == FRAME_COLUMNS + ("valence", "arousal") + EXPRESSIONS_8 + AUS_12
