@@ -14,16 +14,21 @@ round after round interleaved, medians reported:
   single video);
 
 each as source frames/s and x real time (video duration / wall time), with end to end as
-a share of the slower stage alone (1.0 = the stages overlap perfectly). Then the largest
+a share of the slower stage alone (1.0 = the stages overlap perfectly) and of what the
+cores allow (the slower stage alone, or both stages' CPU time alone spread over all cores
+where that is longer: side by side they share the cores). `--yield-cores` runs end to end
+as `affectkeras predict` does, the network's threads below the face process in priority
+(it cannot be undone in a process: compare two runs). Then the largest
 |bf16 - float32| difference of the predictions, and with `--ferplus DIR` the FER+ Test
 accuracy of the shipped model in both precisions (3,545 faces, majority-vote protocol).
 
 Usage:
-    python benchmarks/bench_predict.py [--rounds 3] [--video PATH] [--width 1.0]
+    python benchmarks/bench_predict.py [--rounds 3] [--video PATH] [--width 1.0] [--yield-cores]
     python benchmarks/bench_predict.py --model ferplus --ferplus ../shared/data/ferplus
 """
 
 import argparse
+import collections
 import os
 import pathlib
 import statistics
@@ -76,6 +81,12 @@ def network_alone(predictor, records, audio, shown):
         predictor.predict_track(features[start:stop])
 
 
+def cpu_seconds():
+    """CPU time of this process and its ended children (ffmpeg) so far."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
 def ferplus_accuracy(root, precision):
     from affectkeras import evaluation, pretraining, weights
     from affectkeras.models.surgery import with_precision
@@ -92,6 +103,10 @@ def main(argv=None):
     parser.add_argument("--width", type=float, default=1.0, help="network width (1.0 = the papers')")
     parser.add_argument("--model", default="", help="a model path or shipped preset (e.g. ferplus) instead of "
                                                      "the full-size A/V-MT-VGG-RNN")
+    parser.add_argument("--yield-cores", action="store_true",
+                        help="lower the network threads' priority below the face process's, as `affectkeras "
+                             "predict` does (faces.background.yield_cores_to_faces; it cannot be undone in the "
+                             "process: compare two runs)")
     parser.add_argument("--ferplus", default="", help="FER+ folder: also score the shipped model's Test accuracy "
                                                        "in both precisions")
     args = parser.parse_args(argv)
@@ -112,17 +127,20 @@ def main(argv=None):
     tables = {precision: predict_video(args.video, predictor) for precision, predictor in predictors.items()}
     for predictor in predictors.values():  # warm-up: traces
         network_alone(predictor, records, audio, shown)
+    if args.yield_cores:
+        background.yield_cores_to_faces()
 
-    stages = ("network", "cold", "end")
-    times = {key: [] for key in ["faces"] + [f"{stage} {p}" for p in PRECISIONS for stage in stages]}
+    times = collections.defaultdict(list)
     for _ in range(args.rounds):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds()
         list(FaceStream(args.video, size=reference.face_size))
         times["faces"].append(time.perf_counter() - start)
+        times["faces cpu"].append(cpu_seconds() - cpu)
         for precision, predictor in predictors.items():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
             network_alone(predictor, records, audio, shown)
             times[f"network {precision}"].append(time.perf_counter() - start)
+            times[f"network cpu {precision}"].append(cpu_seconds() - cpu)
             for stage in ("cold", "end"):
                 if stage == "cold":
                     background._end_idle_workers()
@@ -132,17 +150,21 @@ def main(argv=None):
                 assert len(table) == info.frame_count
 
     median = {key: statistics.median(values) for key, values in times.items()}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = "network threads yield to the faces" if args.yield_cores else "all threads at one priority"
     print(f"{pathlib.Path(args.video).name}: {info.frame_count} frames, {info.duration:.1f} s; {what}; "
-          f"{os.cpu_count()} cores; median of {args.rounds} rounds\n")
-    print("| precision | faces alone | network alone | end to end | x real time | end to end / slower stage "
-          "| end to end, fresh face process |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+          f"{cores} cores; {threads}; median of {args.rounds} rounds\n")
+    print(f"| precision | faces alone | network alone | end to end | x real time | end to end / slower stage "
+          f"| end to end / {cores}-core bound | end to end, fresh face process |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for precision in PRECISIONS:
         faces, network, end = median["faces"], median[f"network {precision}"], median[f"end {precision}"]
         cold = median[f"cold {precision}"]
+        # Side by side, the stages cannot beat their CPU time alone spread over every core.
+        bound = max(faces, network, (median["faces cpu"] + median[f"network cpu {precision}"]) / cores)
         print(f"| {precision} | {info.frame_count / faces:.1f} frames/s | {info.frame_count / network:.1f} frames/s | "
               f"{info.frame_count / end:.1f} frames/s | {info.duration / end:.2f}x | {max(faces, network) / end:.2f} "
-              f"| {info.frame_count / cold:.1f} frames/s ({info.duration / cold:.2f}x) |")
+              f"| {bound / end:.2f} | {info.frame_count / cold:.1f} frames/s ({info.duration / cold:.2f}x) |")
     columns = reference.columns
     found = tables["float32"]["face_found"] == 1
     delta = max(np.nanmax(np.abs(tables["float32"][c][found] - tables["mixed_bfloat16"][c][found])) for c in columns)

@@ -10,7 +10,9 @@ default detection width).
 """
 
 import collections
+import pathlib
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -548,3 +550,26 @@ def test_background_extraction_raises_the_videos_error_and_stops_early(tmp_path,
     assert records._process.poll() is not None  # the consumer stopped early: the process has ended
     with FacesInBackground(wolfgang_clip, size=96) as fresh:
         assert fresh._process.pid != records._process.pid and next(iter(fresh)).frame_index == 0
+
+
+@pytest.mark.skipif(not pathlib.Path("/proc/self/task").is_dir(), reason="threads have their own priority on Linux")
+def test_the_network_threads_yield_their_cores_to_the_faces():
+    """In a process of its own (priorities cannot be raised again): the threads that exist
+    are lowered, the caller and the threads (processes) it starts afterwards are not."""
+    script = """
+import os, threading
+from affectkeras.faces.background import yield_cores_to_faces
+gate = threading.Event()
+def wait():
+    gate.wait()
+def nice(thread):
+    return os.getpriority(os.PRIO_PROCESS, thread.native_id)
+earlier = threading.Thread(target=wait); earlier.start()
+count = yield_cores_to_faces()
+later = threading.Thread(target=wait); later.start()
+print(count, nice(earlier), nice(threading.main_thread()), nice(later))
+gate.set()
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    count, earlier, caller, later = map(int, result.stdout.split())
+    assert count >= 1 and (earlier, caller, later) == (10, 0, 0)  # count: also numpy's BLAS threads
