@@ -681,7 +681,7 @@ def _predict_on_timeline(video, model, batch_size, progress, faces, detection, p
             if index >= total or frame_records[0].source_index != shows[index]:
                 if not exact_timeline:
                     raise _TimelineMismatch
-                raise MediaError(video, "decoding gave more frames than the video's timeline")
+                raise MediaError(video, f"decoded frame {index} is not the one the video's timeline shows there")
             runner.add_frame(index, [(rows.add(record), record) for record in frame_records
                                      if record.crop is not None])
             if report and index % 30 == 29:
