@@ -255,8 +255,6 @@ def _predict_one(kind, path, args, models):
     from affectkeras import inference, media  # load TensorFlow: only when the command runs
 
     media.probe(path)  # a bad video or image fails before the model loads
-    if "visual" not in models:
-        _network_threads_behind_the_faces()
     # Videos and images share the face model. A path is loaded once (`as_predictor` keeps it);
     # given as a path, the first video's faces are found while the network loads.
     model = models.get("visual", args.model or inference.DEFAULT_MODEL)
@@ -264,21 +262,12 @@ def _predict_one(kind, path, args, models):
         model = models["visual"] = inference.as_predictor(model, precision=args.precision)
         table = inference.predict_image(path, model, detector=args.detector, batch_size=args.batch_size)
         return inference.write_predictions(table, args.out, pathlib.Path(path).stem)
+    # This process only predicts: its network threads may give way to the face process for good.
     files = inference.predict_and_write(path, model, args.out, batch_size=args.batch_size, progress=not args.quiet,
-                                        faces=args.faces, detector=args.detector, precision=args.precision)
+                                        faces=args.faces, detector=args.detector, precision=args.precision,
+                                        yield_cores=True)
     models["visual"] = inference.as_predictor(model, precision=args.precision)
     return files
-
-
-def _network_threads_behind_the_faces():
-    """This process only predicts: the framework's threads start now (with a first operation)
-    and give way to the face extraction process whenever both want a core."""
-    import keras
-
-    from affectkeras.faces.background import yield_cores_to_faces
-
-    keras.ops.convert_to_numpy(keras.ops.add(1, 1))
-    yield_cores_to_faces()
 
 
 def _precision_argument(parser):

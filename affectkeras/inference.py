@@ -533,7 +533,8 @@ class PredictionTable:
 # --------------------------------------------------------------------------- prediction
 
 
-def predict_video(video, model, *, batch_size=None, progress=None, faces="main", detector="hog", precision=None):
+def predict_video(video, model, *, batch_size=None, progress=None, faces="main", detector="hog", precision=None,
+                  yield_cores=False):
     """Predicts valence/arousal, expressions and AUs for every frame of a video.
 
     Args:
@@ -554,6 +555,11 @@ def predict_video(video, model, *, batch_size=None, progress=None, faces="main",
         precision: str or None. `"float32"`, `"mixed_bfloat16"`, `"mixed_float16"` or
             `"auto"` (the device's fastest, `distribute.default_precision`); None = as the
             model is (see `Predictor.from_model`).
+        yield_cores: bool. Once the network has loaded, lower the priority of this
+            process's other threads (the network's) below the face process's
+            (`faces.background.yield_cores_to_faces`), so that the faces get a core whenever
+            they need one. For processes that only predict, as `affectkeras predict`: it
+            cannot be undone.
 
     Returns:
         `PredictionTable` with one row per decoded source frame of the video (the
@@ -572,7 +578,8 @@ def predict_video(video, model, *, batch_size=None, progress=None, faces="main",
         True
     """
     check_choice("faces", faces, FACE_MODES)
-    return _predict(video, model, batch_size, progress, faces, dict(detector=detector), precision, background=True)
+    return _predict(video, model, batch_size, progress, faces, dict(detector=detector), precision, background=True,
+                    yield_cores=yield_cores)
 
 
 def predict_image(image, model, *, detector="hog", batch_size=None, precision=None):
@@ -600,7 +607,7 @@ def predict_image(image, model, *, detector="hog", batch_size=None, precision=No
                     precision, background=False)
 
 
-def _predict(video, model, batch_size, progress, faces, detection, precision, background):
+def _predict(video, model, batch_size, progress, faces, detection, precision, background, yield_cores=False):
     """The predictor's loop; `background` extracts the faces in a process of their own.
 
     The timeline (how many 30-fps frames, which source frame each shows) comes from the
@@ -608,23 +615,22 @@ def _predict(video, model, batch_size, progress, faces, detection, precision, ba
     Where the decoded frames disagree with the packets (damage, edit lists that drop frames),
     the video is predicted again on the timeline of its decoded frames.
     """
+    arguments = (video, model, batch_size, progress, faces, detection, precision, background, yield_cores)
     try:
-        return _predict_on_timeline(video, model, batch_size, progress, faces, detection, precision, background,
-                                    exact_timeline=False)
+        return _predict_on_timeline(*arguments, exact_timeline=False)
     except _TimelineMismatch:
-        return _predict_on_timeline(video, model, batch_size, progress, faces, detection, precision, background,
-                                    exact_timeline=True)
+        return _predict_on_timeline(*arguments, exact_timeline=True)
 
 
 class _TimelineMismatch(Exception):
     """The decoded frames are not those the packet timestamps announced."""
 
 
-def _predict_on_timeline(video, model, batch_size, progress, faces, detection, precision, background, *,
-                         exact_timeline):
+def _predict_on_timeline(video, model, batch_size, progress, faces, detection, precision, background, yield_cores,
+                         *, exact_timeline):
     from affectkeras import media
     from affectkeras.faces import FaceStream, iter_faces
-    from affectkeras.faces.background import FacesInBackground
+    from affectkeras.faces.background import FacesInBackground, yield_cores_to_faces
 
     if batch_size is not None:
         check_positive("batch_size", batch_size, integer=True)
@@ -648,6 +654,8 @@ def _predict_on_timeline(video, model, batch_size, progress, faces, detection, p
         if early is not None:
             early.close()
         raise
+    if yield_cores:  # the network's threads exist now; the face process keeps its priority
+        yield_cores_to_faces()
     options = dict(size=predictor.face_size, **detection)
     if early is not None and (windows_only or size != predictor.face_size):
         early.close()  # a wrong guess: start again
@@ -1160,7 +1168,7 @@ def _plot_circumplex(table, title):
 
 
 def predict_and_write(video, model, out_dir, *, stem=None, batch_size=None, progress=None, faces="main",
-                      detector="hog", precision=None):
+                      detector="hog", precision=None, yield_cores=False):
     """`predict_video` then `write_predictions` under the video's stem: the CLI's and recipe's job.
 
     Args:
@@ -1170,13 +1178,13 @@ def predict_and_write(video, model, out_dir, *, stem=None, batch_size=None, prog
         stem: str or None. File name stem; default the video's (`clip.mp4` -> `clip`).
         batch_size: int or None. As `predict_video`.
         progress: None, True or callable. As `predict_video`.
-        faces, detector, precision: As `predict_video`.
+        faces, detector, precision, yield_cores: As `predict_video`.
 
     Returns:
         `PredictionFiles`.
     """
     table = predict_video(video, model, batch_size=batch_size, progress=progress, faces=faces, detector=detector,
-                          precision=precision)
+                          precision=precision, yield_cores=yield_cores)
     return write_predictions(table, out_dir, stem or pathlib.Path(video).stem)
 
 

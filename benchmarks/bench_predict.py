@@ -17,8 +17,8 @@ each as source frames/s and x real time (video duration / wall time), with end t
 a share of the slower stage alone (1.0 = the stages overlap perfectly) and of what the
 cores allow (the slower stage alone, or both stages' CPU time alone spread over all cores
 where that is longer: side by side they share the cores). `--yield-cores` runs end to end
-as `affectkeras predict` does, the network's threads below the face process in priority
-(it cannot be undone in a process: compare two runs). Then the largest
+as `affectkeras predict` does (`predict_video(..., yield_cores=True)`: the network's threads
+below the face process in priority; it cannot be undone in a process: compare two runs). Then the largest
 |bf16 - float32| difference of the predictions, and with `--ferplus DIR` the FER+ Test
 accuracy of the shipped model in both precisions (3,545 faces, majority-vote protocol).
 
@@ -104,8 +104,8 @@ def main(argv=None):
     parser.add_argument("--model", default="", help="a model path or shipped preset (e.g. ferplus) instead of "
                                                      "the full-size A/V-MT-VGG-RNN")
     parser.add_argument("--yield-cores", action="store_true",
-                        help="lower the network threads' priority below the face process's, as `affectkeras "
-                             "predict` does (faces.background.yield_cores_to_faces; it cannot be undone in the "
+                        help="end to end as `affectkeras predict` runs: predict_video(..., yield_cores=True), the "
+                             "network's threads below the face process in priority (it cannot be undone in the "
                              "process: compare two runs)")
     parser.add_argument("--ferplus", default="", help="FER+ folder: also score the shipped model's Test accuracy "
                                                        "in both precisions")
@@ -127,8 +127,6 @@ def main(argv=None):
     tables = {precision: predict_video(args.video, predictor) for precision, predictor in predictors.items()}
     for predictor in predictors.values():  # warm-up: traces
         network_alone(predictor, records, audio, shown)
-    if args.yield_cores:
-        background.yield_cores_to_faces()
 
     times = collections.defaultdict(list)
     for _ in range(args.rounds):
@@ -145,7 +143,7 @@ def main(argv=None):
                 if stage == "cold":
                     background._end_idle_workers()
                 start = time.perf_counter()
-                table = predict_video(args.video, predictor)
+                table = predict_video(args.video, predictor, yield_cores=args.yield_cores)
                 times[f"{stage} {precision}"].append(time.perf_counter() - start)
                 assert len(table) == info.frame_count
 

@@ -137,6 +137,23 @@ def test_the_timeline_comes_from_the_packets_and_a_disagreeing_file_from_its_dec
         np.testing.assert_allclose(table[column], reference[column], atol=1e-6)
 
 
+def test_yield_cores_lowers_the_network_threads_once_the_network_has_loaded(videos, av_model_file, monkeypatch):
+    """Asked for (as the command asks), after the network loads and while the faces are
+    extracted; never by default (it cannot be undone)."""
+    from affectkeras import inference
+    from affectkeras.faces import background
+
+    events = []
+    monkeypatch.setattr(background, "yield_cores_to_faces", lambda: events.append("yield"))
+    load = inference.as_predictor
+    monkeypatch.setattr(inference, "as_predictor", lambda *a, **k: events.append("load") or load(*a, **k))
+    predict_video(videos["short"], av_model_file)
+    assert events == ["load"]
+    events.clear()
+    table = predict_video(videos["short"], av_model_file, yield_cores=True)
+    assert events == ["load", "yield"] and len(table) == 45
+
+
 def test_columns_follow_the_outputs_of_the_network(videos, av_model):
     table = predict_video(videos["short"], av_model)
     assert table.columns == FRAME_COLUMNS + ("valence", "arousal") + EXPRESSIONS_8 + AUS_12
@@ -631,6 +648,7 @@ def test_the_face_size_is_read_without_loading_the_network(av_model, av_model_fi
 
 def test_faces_start_before_the_network_loads_and_a_wrong_guess_starts_again(av_model_file, videos, monkeypatch):
     """Given a path, the face process starts first; a wrong size guess is replaced, same table."""
+    from affectkeras import inference
     from affectkeras import inference
     from affectkeras.faces import background
 

@@ -256,14 +256,14 @@ def _extract(video_path, kwargs, out):
 def yield_cores_to_faces():
     """Lowers the scheduling priority (nice 10) of the calling process's other threads.
 
-    For a process that only predicts (`affectkeras predict`), called once the framework's
-    threads exist (TensorFlow's start with its first operation): the face extraction
-    process, at normal priority, then has a core whenever it has work, and the network's
-    threads take the rest. Where the faces are the slower stage (the full A/V network in
-    bf16 on 2 cores), end to end comes closer to the faces' own pace; where the network is
-    the slower stage, it changes nothing (BENCHMARKS.md). An unprivileged process cannot
-    raise a priority again, so the library's functions never do this themselves. Threads
-    started later by the calling one (the face process, its reader) keep its priority.
+    For a process that only predicts (`predict_video(..., yield_cores=True)`, as `affectkeras
+    predict` calls it), once the network has loaded (its framework's threads exist): the
+    face extraction process, at normal priority, then has a core whenever it has work, and
+    the network's threads take the rest. Where the faces are the slower stage (the full A/V
+    network in bf16 on 2 cores), end to end comes closer to the faces' own pace; where the
+    network is the slower stage, it changes little (BENCHMARKS.md). An unprivileged process
+    cannot raise a priority again, so nothing does this unless asked. The calling thread
+    keeps its priority, and so do the threads and processes it starts afterwards.
 
     Returns:
         int. The number of threads lowered (0 where threads have no priority of their own:
