@@ -649,7 +649,6 @@ def test_the_face_size_is_read_without_loading_the_network(av_model, av_model_fi
 def test_faces_start_before_the_network_loads_and_a_wrong_guess_starts_again(av_model_file, videos, monkeypatch):
     """Given a path, the face process starts first; a wrong size guess is replaced, same table."""
     from affectkeras import inference
-    from affectkeras import inference
     from affectkeras.faces import background
 
     events = []
