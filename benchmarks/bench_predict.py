@@ -17,10 +17,11 @@ each as source frames/s and x real time (video duration / wall time), with end t
 a share of the slower stage alone (1.0 = the stages overlap perfectly) and of what the
 cores allow (the slower stage alone, or both stages' CPU time alone spread over all cores
 where that is longer: side by side they share the cores). `--yield-cores` runs end to end
-as `affectkeras predict` does (`predict_video(..., yield_cores=True)`: the network's threads
-below the face process in priority; it cannot be undone in a process: compare two runs). Then the largest
-|bf16 - float32| difference of the predictions, and with `--ferplus DIR` the FER+ Test
-accuracy of the shipped model in both precisions (3,545 faces, majority-vote protocol).
+as `affectkeras predict` does (`predict_video(..., yield_cores=True)`: the network's
+threads below the face process in priority; it cannot be undone in a process: compare two
+runs). Then the largest |bf16 - float32| difference of the predictions, and with
+`--ferplus DIR` the FER+ Test accuracy of the shipped model in both precisions (3,545
+faces, majority-vote protocol).
 
 Usage:
     python benchmarks/bench_predict.py [--rounds 3] [--video PATH] [--width 1.0] [--yield-cores]
