@@ -79,8 +79,9 @@ def build_parser(config_cls, *, description=None, prog=None):
     types = typing.get_type_hints(config_cls)
     for field in dataclasses.fields(config_cls):
         meta = field.metadata
-        help_text = meta.get("help", "")
-        kwargs = {"default": argparse.SUPPRESS, "help": f"{help_text} (default: {field.default!r})"}
+        # argparse %-formats help texts: a literal "5 %" in prose must not be read as a format.
+        help_text = f"{meta.get('help', '')} (default: {field.default!r})".replace("%", "%%")
+        kwargs = {"default": argparse.SUPPRESS, "help": help_text}
         if meta.get("choices"):
             kwargs["choices"] = meta["choices"]
         convert = _converter(types[field.name])

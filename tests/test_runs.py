@@ -23,7 +23,7 @@ class Config:
     video: str = config_field("", "a positional path", positional=True)
     run_dir: str = config_field("runs/x", "run folder")
     epochs: int = config_field(3, "epochs")
-    learning_rate: float = config_field(1e-3, "learning rate")
+    learning_rate: float = config_field(1e-3, "peak learning rate (after a 5 % warm-up)")
     tasks: typing.Tuple[str, ...] = config_field(("va",), "tasks")
     jit: bool = config_field(False, "XLA")
     strategy: str = config_field("one_device", "strategy", choices=("one_device", "mirrored"))
@@ -37,6 +37,15 @@ def test_fields_become_typed_options():
     assert config == Config(video="clip.mp4", epochs=5, learning_rate=0.01, tasks=("va", "expr"), jit=True,
                             strategy="mirrored", seed=7)
     assert parse_config(Config, ["v", "--no-jit"]).jit is False
+
+
+def test_help_prints_every_option_with_its_default(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(Config, ["--help"], description="A recipe.")
+    assert exit_info.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "A recipe." in help_text
+    assert "peak learning rate (after a 5 % warm-up) (default: 0.001)" in " ".join(help_text.split())
 
 
 @pytest.mark.parametrize("argv, message", [
