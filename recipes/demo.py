@@ -11,7 +11,7 @@
 4. evaluates it on the held-out videos with the ABAW metrics, beside a constant predictor;
 5. exports a SavedModel;
 6. predicts a real face video (`assets/astronaut.mp4`) from the SavedModel: a CSV with
-   one row per frame and the valence/arousal plots;
+   one row per frame, the valence/arousal plots and the expression plot;
 7. predicts the same video with the expression model that ships with affectkeras (trained
    on FER+'s real faces, `affectkeras.weights` preset `ferplus`): the expression
    probabilities of every frame and their plot.
@@ -130,7 +130,7 @@ def main(argv=None):
         ("evaluation report", report["report"]),
         ("metrics", run.metrics_path), ("SavedModel", exported / "saved_model"),
         ("predictions", files.csv), ("valence/arousal plot", files.va_plot),
-        ("circumplex plot", files.circumplex_plot),
+        ("circumplex plot", files.circumplex_plot), ("expression plot", files.expression_plot),
         ("shipped model: CSV", shipped.csv), ("shipped model: plot", shipped.expression_plot),
     ]:
         print(f"  {what:22s} {path}")

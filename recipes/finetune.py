@@ -34,15 +34,18 @@ almost every clip at inference. The splits never put one subject on both sides: 
 split with `--test-fraction` of the subjects held out. Nothing is tuned on the held-out
 subjects: every fold trains for `--epochs` and is scored once at the end.
 
-Measured on `../shared/data/ravdess_speech_16k` (RAVDESS speech, actors 1-4, 240 clips, 8
-emotions; 2 CPU cores, ~10 min), from a randomly initialised full-width audio stream (no
-Aff-Wild2 model can be downloaded here), leave one actor out:
+Measured on actors 01-04 of `../shared/data/ravdess_speech_16k` (RAVDESS speech, 240 clips,
+8 emotions; the `Actor_01` ... `Actor_04` folders copied to `RAVDESS_01_04`; 2 CPU cores,
+6 min), from a randomly initialised full-width audio stream (no Aff-Wild2 model can be
+downloaded here), leave one actor out:
 
-    python recipes/finetune.py --kind audio_clips --data ../shared/data/ravdess_speech_16k \
-        --model none --width 1.0 --leave-one-subject-out --epochs 20 --seed 0 --run-dir runs/ravdess
+    python recipes/finetune.py --kind audio_clips --data RAVDESS_01_04 --model none --width 1.0 \
+        --leave-one-subject-out --epochs 20 --learning-rate 1e-3 --batch-size 16 --normalize none \
+        --seed 0 --run-dir runs/ravdess
 
-held-out accuracy 0.329 +- 0.048 and macro F1 0.266 +- 0.034 (mean +- sample std over
-the 4 actors; chance 0.125, majority class 0.133).
+held-out accuracy 0.329 +- 0.042 and macro F1 0.266 +- 0.032 (mean +- sample std over
+the 4 actors; chance 0.125, majority class 0.133). `--model ravdess_audio` starts from the
+shipped speech-emotion network, `--model ferplus` (images) from the shipped FER+ one.
 
 The run folder gets `config.json`, `metrics.json` (per fold and mean +- std over folds:
 accuracy and macro F1 for classes, CCC for VA, with chance levels) and, per fold
@@ -65,8 +68,10 @@ from affectkeras.training import PRECISIONS  # noqa: E402
 @dataclasses.dataclass
 class FinetuneConfig:
     kind: str = config_field("audio_clips", "what the database holds", choices=KINDS)
-    data: str = config_field("", "database folder (or a CSV list of images for expression_images)")
-    model: str = config_field("", "trained run folder or .keras model; empty or 'none' = a fresh network")
+    data: str = config_field("", "database folder, or a CSV list: path,label of images (expression_images) or "
+                                       "path,label,subject of audio files (audio_clips)")
+    model: str = config_field("", "trained run folder, .keras model or shipped preset (ferplus, "
+                                        "ravdess_audio); empty or 'none' = a fresh network")
     width: float = config_field(1.0, "width of a fresh network (--model none)")
     run_dir: str = config_field("runs/finetune", "run folder (config, per-fold checkpoints, logs, metrics)")
     subject_pattern: str = config_field("", "regex on image paths (relative to --data), group 1 = subject id")

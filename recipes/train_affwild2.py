@@ -17,7 +17,7 @@ CNN layers that `--pretraining` set stay fixed, the RNN and the rest (fc6 at 96 
 of a run made with (i), `--init-from RUN_DIR`, then train everything).
 
 Starting from the networks that ship with affectkeras (real representations, no download):
-`--network av_mt_vgg_rnn --width 0.5 --face-size 48 --pretraining ferplus
+`--network av_mt_vgg_rnn --width 0.5 --face-size 64 --pretraining ferplus
 --audio-pretraining ravdess_audio` starts the visual stream from the FER+ expression network
 and the audio stream from the RAVDESS speech-emotion network.
 
@@ -58,7 +58,7 @@ class TrainConfig:
                                           "the records are preprocessed with them)")
     dropout: float = config_field(0.0, "cnn_rnn: dropout on the CNN features before the RNN (AffWildNet: 0.5)")
     pretraining: str = config_field("", "backbone weights: a preset (vggface1, vggface2, ferplus: the shipped FER+ "
-                                        "stream, with --width 0.5 --face-size 48), a file, or empty")
+                                        "stream, with --width 0.5 --face-size 64), a file, or empty")
     audio_pretraining: str = config_field("", "audio stream of av_mt_vgg_rnn to start from: ravdess_audio (the "
                                               "shipped RAVDESS speech stream), a .keras file or run folder, or empty")
     rnn: str = config_field("gru", "recurrent layer of the sequence networks", choices=("gru", "lstm", "indrnn"))

@@ -22,9 +22,12 @@ def test_demo_writes_every_output(tmp_path, capsys):
                  "run/config.json", "run/model.keras", "run/metrics.json", "run/evaluation/report.md",
                  "export/saved_model/saved_model.pb", "predictions/astronaut.csv",
                  "predictions/astronaut_va.png", "predictions/astronaut_circumplex.png",
+                 "predictions/astronaut_expressions.png",
                  "expressions/astronaut.csv", "expressions/astronaut_expressions.png"):
         assert (out / name).is_file(), name
         assert str(out / name.split("/")[0]) in printed  # the demo says where everything is
+    for plot in ("astronaut_va.png", "astronaut_circumplex.png", "astronaut_expressions.png"):
+        assert str(out / "predictions" / plot) in printed
     metrics = json.loads((out / "run" / "metrics.json").read_text())
     assert metrics["constant_predictor_ccc"] == pytest.approx(0.0, abs=1e-6)
     assert metrics["scores"]["va"]["score"] == pytest.approx(result["va"]["score"])
