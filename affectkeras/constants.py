@@ -47,6 +47,8 @@ LANDMARK_POINTS = 68
 # Names of the layers holding the per-frame streams (what the training strategies freeze and copy).
 VISUAL_CNN = "visual_cnn"
 AUDIO_CNN = "audio_cnn"
+# The clip classifiers' pooling of window embeddings (the speech predictor reuses it per window).
+TEMPORAL_POOLING = "temporal_pooling"
 
 # One video frame's log-mel window `(steps, n_mels)` under `audio.SpectrogramConfig()`'s
 # defaults (0.5 s of 10-ms hops, 64 mel bands): the audio stream's input; tests check both agree.
@@ -127,6 +129,7 @@ __all__ = [
     "SEQUENCE_LENGTH",
     "TASK_FILES",
     "TASK_OUTPUTS",
+    "TEMPORAL_POOLING",
     "VA_MASK",
     "VA_NAMES",
     "VA_OUTPUT",

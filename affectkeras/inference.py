@@ -569,7 +569,8 @@ def predict_video(video, model, *, batch_size=None, progress=None, faces="main",
     Raises:
         FileNotFoundError: the video or the model does not exist.
         MediaError: the video is empty, corrupt or truncated.
-        DataFormatError: the model file is not a model.
+        WeightsError: the model file is not a Keras model.
+        DataFormatError: a folder that holds no model.
         InvalidArgumentError: a wrong argument, or a model that is not an affectkeras network.
 
     Example:
@@ -1035,7 +1036,7 @@ def _format_rows(table):
 
 
 def write_predictions(table, out_dir, stem):
-    """Writes `DIR/<stem>.csv` and, with valence/arousal, two PNG plots.
+    """Writes `DIR/<stem>.csv`, two PNG plots with valence/arousal and one with expressions.
 
     Every file is written under a temporary name in `out_dir` and renamed when complete,
     so an interrupted run never leaves a partial file under the final name.
@@ -1046,7 +1047,11 @@ def write_predictions(table, out_dir, stem):
         stem: str. File name stem, e.g. the video's.
 
     Returns:
-        `PredictionFiles(csv, va_plot, circumplex_plot)`.
+        `PredictionFiles(csv, va_plot, circumplex_plot, expression_plot)`; a plot the
+        network's outputs do not allow is None.
+
+    Raises:
+        InvalidArgumentError: `table` is no `PredictionTable`, or `stem` is no plain stem.
 
     Example:
         >>> files = write_predictions(predict_video("clip.mp4", model), "out", "clip")

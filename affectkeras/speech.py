@@ -28,7 +28,7 @@ import typing
 
 import numpy as np
 
-from affectkeras.constants import AUDIO_CNN, AUDIO_INPUT, AUDIO_WINDOW, EXPR_OUTPUT
+from affectkeras.constants import AUDIO_CNN, AUDIO_INPUT, AUDIO_WINDOW, EXPR_OUTPUT, TEMPORAL_POOLING
 from affectkeras.errors import InvalidArgumentError, check_positive
 from affectkeras.files import atomic_path
 
@@ -96,7 +96,7 @@ class SpeechModel:
         # Per-window embeddings, then the model's own pooling and head on each window alone.
         self._embed = keras.Model(model.inputs, model.get_layer(AUDIO_CNN).output)
         self._head = model.get_layer(EXPR_OUTPUT)
-        self._pooling = model.get_layer("temporal_pooling")
+        self._pooling = model.get_layer(TEMPORAL_POOLING)
 
     def __repr__(self):
         return f"SpeechModel({self.source}, classes={list(self.classes)})"
@@ -122,8 +122,10 @@ def load_speech_model(model=DEFAULT_SPEECH_MODEL):
 
     Raises:
         FileNotFoundError: no such file or folder.
-        InvalidArgumentError: the model is no clip classifier (no audio input and
-            `expression` output), or takes a fixed number of windows.
+        WeightsError: a file that is not a Keras model.
+        InvalidArgumentError: the model is no clip classifier (no `audio` input, `audio_cnn`
+            stream, `temporal_pooling` layer or `expression` output), or takes a fixed
+            number of windows.
     """
     import keras
 
@@ -135,16 +137,19 @@ def load_speech_model(model=DEFAULT_SPEECH_MODEL):
     if isinstance(model, keras.Model):
         network = model
     elif weights.is_network_preset(model):
-        network, classes, source = weights.load_preset_model(str(model)), weights.get_preset(model).classes, str(model)
+        source = str(model)
+        network, classes = weights.load_preset_model(source), weights.get_preset(source).classes
     else:
         source = str(model)
         network = runs.load_trained_model(model)
         classes = _run_classes(pathlib.Path(model))
     input_names = [tensor.name for tensor in network.inputs]
-    if input_names != [AUDIO_INPUT] or AUDIO_CNN not in {layer.name for layer in network.layers}:
+    layer_names = {layer.name for layer in network.layers}
+    if input_names != [AUDIO_INPUT] or not {AUDIO_CNN, TEMPORAL_POOLING, EXPR_OUTPUT} <= layer_names:
         raise InvalidArgumentError(
-            f"{source or network.name}: not a clip classifier (expected an `audio` input, an `{AUDIO_CNN}` stream "
-            f"and an `{EXPR_OUTPUT}` output, as models.audio_classifier builds). Received inputs {input_names}"
+            f"{source or network.name}: not a clip classifier (expected an `audio` input, an `{AUDIO_CNN}` stream, "
+            f"a `{TEMPORAL_POOLING}` layer and an `{EXPR_OUTPUT}` output, as models.audio_classifier builds). "
+            f"Received inputs {input_names}"
         )
     num_classes = network.get_layer(EXPR_OUTPUT).units
     classes = tuple(classes) if classes else tuple(f"class_{i}" for i in range(num_classes))

@@ -1,6 +1,6 @@
 """Full-size networks: parameters, FLOPs per frame, CPU inference throughput, share of peak.
 
-    python benchmarks/bench_models.py [--repeats 5] [--frames 32] [--only mt_vgg,...]
+    python benchmarks/bench_models.py [--repeats 5] [--frames 32] [--only "MT-VGG,..."]
 
 For every network of `affectkeras.models` at the papers' full size it reports the
 parameter count, the floating-point operations per frame (TensorFlow's profiler on the

@@ -5,7 +5,8 @@
 
 The network and pipeline are the `ferplus` preset's (`affectkeras.pretraining`: MT-VGG
 stream to fc6 on grey faces, augmented FER+ Train, cross-entropy on the vote
-distributions). Each precision trains `--repeats` timed epochs of `--steps` steps after an
+distributions), at 48 px by default as the first preset was (the shipped one is 64 px:
+`--image-size 64`). Each precision trains `--repeats` timed epochs of `--steps` steps after an
 untimed one (graph tracing, the shuffle buffer), twice in alternation so that both see the
 same machine load; the median images/s and the ratio are printed.
 With `--epochs N`, each precision then trains N full epochs from the same seed and the

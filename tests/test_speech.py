@@ -2,6 +2,7 @@
 
 import json
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -59,11 +60,16 @@ def test_clip_files_have_the_promised_form(shared_data, tiny_network, tmp_path):
     assert prediction.label in RAVDESS_EMOTIONS
 
 
-def test_a_model_that_is_no_clip_classifier_is_refused(tmp_path):
+def test_a_model_that_is_no_clip_classifier_is_refused(tiny_network, tmp_path):
+    import keras
+
     from affectkeras.models import get_network
 
     with pytest.raises(InvalidArgumentError, match="not a clip classifier"):
         speech.load_speech_model(get_network("mt_vgg").build(width=0.05, input_size=32))
+    headless = keras.Model(tiny_network.inputs, tiny_network.get_layer("temporal_pooling").output)
+    with pytest.raises(InvalidArgumentError, match="not a clip classifier"):  # audio stream, no expression head
+        speech.load_speech_model(headless)
     with pytest.raises(FileNotFoundError):
         speech.load_speech_model(tmp_path / "missing.keras")
 
@@ -100,6 +106,12 @@ def test_the_shipped_speech_model_is_above_chance_on_held_out_actors(shared_data
             correct += predicted == RAVDESS_EMOTIONS[int(clip.name.split("-")[2]) - 1]
             total += 1
     assert total == 80 and correct / total > 0.3, correct / total  # chance 0.125
+
+
+def test_the_shipped_preset_loads_by_name_or_path(shipped, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no file called ravdess_audio here: the name is the preset's
+    loaded = speech.load_speech_model(pathlib.Path("ravdess_audio"))
+    assert loaded.classes == shipped.classes == RAVDESS_EMOTIONS and loaded.source == "ravdess_audio"
 
 
 def test_predict_without_model_writes_the_speech_json(shared_data, tmp_path, capsys):

@@ -28,7 +28,16 @@ import warnings
 
 import keras
 
-from affectkeras.constants import AU_OUTPUT, AUDIO_INPUT, EXPR_OUTPUT, FACES_INPUT, LABELS_INPUT, PRECISIONS, VA_OUTPUT
+from affectkeras.constants import (
+    AU_OUTPUT,
+    AUDIO_INPUT,
+    EXPR_OUTPUT,
+    FACES_INPUT,
+    LABELS_INPUT,
+    PRECISIONS,
+    TEMPORAL_POOLING,
+    VA_OUTPUT,
+)
 from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
 from affectkeras.layers import ArcFace, FoldedTimeDistributed
 from affectkeras.models.heads import ALL_TASKS, TASK_OUTPUTS, check_dropout, check_tasks, named_outputs, task_heads
@@ -495,9 +504,9 @@ def audio_classifier(
     audio = keras.Input((time_windows,) + tuple(stream.inputs[0].shape[1:]), name=AUDIO_INPUT)
     x = FoldedTimeDistributed(stream, name=AUDIO_CNN)(audio)
     if pooling == "mean":
-        x = keras.layers.GlobalAveragePooling1D(name="temporal_pooling")(x)
+        x = keras.layers.GlobalAveragePooling1D(name=TEMPORAL_POOLING)(x)
     else:
-        x = keras.layers.GlobalMaxPooling1D(name="temporal_pooling")(x)
+        x = keras.layers.GlobalMaxPooling1D(name=TEMPORAL_POOLING)(x)
     if dropout:
         x = keras.layers.Dropout(dropout, name="head_dropout")(x)
     probabilities = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=EXPR_OUTPUT)(x)

@@ -5,11 +5,11 @@ fit on this machine and give the two shipped presets (`affectkeras.weights`):
 
 - `ferplus`: the face stream learns expressions from FER+ (`pretraining.ferplus`,
   `recipes/pretrain.py`);
-- `ravdess`: the audio stream learns speech emotions from RAVDESS, speaker-independent,
+- `ravdess_audio`: the audio stream learns speech emotions from RAVDESS, speaker-independent,
   actors 21-24 held out (`pretraining.ravdess`, `recipes/pretrain_speech.py`).
 
-Both train against soft targets (vote distributions, mixed clips) with AdamW and a cosine
-decay (`compile_soft_labels`).
+Both train with a cross-entropy on target distributions (FER+'s vote distributions;
+RAVDESS's one-hot labels), AdamW and a cosine decay (`compile_soft_labels`).
 """
 
 from affectkeras.pretraining.ferplus import FERPLUS_NETWORK, FerPlusData, build_expression_network, ferplus_datasets

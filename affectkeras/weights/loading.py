@@ -95,6 +95,7 @@ def fetch_preset(preset, *, cache_dir=None, file_hash=None):
         The local path of the file, a str.
 
     Raises:
+        InvalidArgumentError: an unknown preset name.
         WeightsError: the download failed or its hash does not match (a cached copy that
             does not match is downloaded again on the next call), or a bundled file is
             missing from the installation or does not match its hash.

@@ -186,15 +186,15 @@ def list_presets(backbone=None):
     """Returns the preset names, all of them or those that fit one backbone.
 
     Args:
-        backbone: str or None. `"vggface"`, `"resnet50_face"`, `"densenet121"`, or None
-            for all.
+        backbone: str or None. `"vggface"`, `"resnet50_face"`, `"densenet121"`,
+            `"audio_cnn"`, or None for all.
 
     Returns:
         A sorted list of preset names.
 
     Example:
         >>> list_presets("vggface")
-        ['vggface1_vgg16', 'vggface1_vgg16_notop']
+        ['ferplus', 'vggface1_vgg16', 'vggface1_vgg16_notop']
     """
     return sorted(n for n, p in PRESETS.items() if backbone is None or p.backbone == backbone)
 
