@@ -16,6 +16,7 @@ from affectkeras.runs import (
     parse_config,
     resolve_model_path,
 )
+from tests.conftest import REPO, load_recipe
 
 
 @dataclasses.dataclass
@@ -46,6 +47,14 @@ def test_help_prints_every_option_with_its_default(capsys):
     help_text = capsys.readouterr().out
     assert "A recipe." in help_text
     assert "peak learning rate (after a 5 % warm-up) (default: 0.001)" in " ".join(help_text.split())
+
+
+@pytest.mark.parametrize("recipe", sorted(path.stem for path in (REPO / "recipes").glob("*.py")))
+def test_every_recipe_prints_its_help(recipe, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        load_recipe(recipe).main(["--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: {recipe}.py" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [
