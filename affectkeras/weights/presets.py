@@ -153,13 +153,13 @@ PRESETS = {
     # Trained here: recipes/pretrain.py (command, seed and figures in files/README.md and the README).
     "ferplus": WeightsPreset(
         url=None,
-        file_hash="f266853407efb15ac0d442271a6a208e3405f3db2841bd3e1b6f022ca1d1a0d4",
+        file_hash="7aa0df62eb42643abf984362caa4382e07e300c88c49ac8993d97a985d754007",
         file_name="ferplus.weights.h5",
         expects="gray",
         legacy=False,
         backbone="vggface",
         description="FER+ expression network: MT-VGG's VGG-Face stream to fc6 at width 0.5, 64 px grey faces, "
-                    "8 expressions (FER+ Test 0.822, majority vote)",
+                    "8 expressions (FER+ Test 0.830, majority vote)",
         package_file="files/ferplus.weights.h5",
         network={"network": "mt_vgg", "width": 0.5, "input_size": 64, "feature_layer": "fc6", "normalization": "gray",
                  "dropout": 0.5, "tasks": ("expr",), "num_expressions": 8, "name": "ferplus"},
