@@ -141,8 +141,7 @@ def load_speech_model(model=DEFAULT_SPEECH_MODEL):
         network, classes = weights.load_preset_model(source), weights.get_preset(source).classes
     else:
         source = str(model)
-        network = runs.load_trained_model(model)
-        classes = _run_classes(pathlib.Path(model))
+        network, classes = runs.load_trained_model(model), _run_classes(pathlib.Path(model))
     input_names = [tensor.name for tensor in network.inputs]
     layer_names = {layer.name for layer in network.layers}
     if input_names != [AUDIO_INPUT] or not {AUDIO_CNN, TEMPORAL_POOLING, EXPR_OUTPUT} <= layer_names:

@@ -35,7 +35,7 @@ def images_per_second(precision, data, args):
     training.set_precision(precision)
     keras.utils.set_random_seed(0)
     model = pretraining.build_expression_network(width=args.width, input_size=args.image_size)
-    pretraining.compile_soft_labels(model, total_steps=10_000)
+    pretraining.compile_soft_labels(model, weight_decay=args.weight_decay, total_steps=10_000)
     seconds = []
 
     class Timer(keras.callbacks.Callback):
@@ -57,7 +57,7 @@ def trained_accuracy(precision, data, args):
     training.set_precision(precision)
     keras.utils.set_random_seed(0)
     model = pretraining.build_expression_network(width=args.width, input_size=args.image_size)
-    pretraining.compile_soft_labels(model, total_steps=args.epochs * data.steps_per_epoch)
+    pretraining.compile_soft_labels(model, weight_decay=args.weight_decay, total_steps=args.epochs * data.steps_per_epoch)
     best = {"val_accuracy": -1.0}
 
     class KeepBest(keras.callbacks.Callback):
@@ -82,6 +82,8 @@ def main():
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--weight-decay", type=float, default=pretraining.FERPLUS_WEIGHT_DECAY,
+                        help="AdamW weight decay (default: recipes/pretrain.py's)")
     parser.add_argument("--epochs", type=int, default=0, help="also train both precisions for N epochs")
     args = parser.parse_args()
 

@@ -28,6 +28,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
+from affectkeras.pretraining import FERPLUS_WEIGHT_DECAY  # noqa: E402
 from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
 from affectkeras.training import PRECISIONS  # noqa: E402
 from affectkeras.weights.saving import STORAGE_DTYPES  # noqa: E402
@@ -43,8 +44,8 @@ class PretrainConfig:
     epochs: int = config_field(30, "training epochs")
     batch_size: int = config_field(64, "images per batch")
     learning_rate: float = config_field(1e-3, "peak AdamW learning rate (after a 5 % warm-up, cosine decay to 0)")
-    weight_decay: float = config_field(0.05, "AdamW weight decay (Keras applies weight_decay x learning rate per "
-                                              "step; 0.05 won on Valid over 1e-4)")
+    weight_decay: float = config_field(FERPLUS_WEIGHT_DECAY, "AdamW weight decay (Keras applies weight_decay x "
+                                                              "learning rate per step)")
     precision: str = config_field("mixed_bfloat16", "Keras dtype policy", choices=PRECISIONS)
     limit: int = config_field(0, "use only the first N images of each split (quick runs); 0 = all")
     export: str = config_field("", "also write the selected weights to this .weights.h5 file")

@@ -12,7 +12,13 @@ Both train with a cross-entropy on target distributions (FER+'s vote distributio
 RAVDESS's one-hot labels), AdamW and a cosine decay (`compile_soft_labels`).
 """
 
-from affectkeras.pretraining.ferplus import FERPLUS_NETWORK, FerPlusData, build_expression_network, ferplus_datasets
+from affectkeras.pretraining.ferplus import (
+    FERPLUS_NETWORK,
+    FERPLUS_WEIGHT_DECAY,
+    FerPlusData,
+    build_expression_network,
+    ferplus_datasets,
+)
 from affectkeras.pretraining.ravdess import (
     RAVDESS_CLIP_WINDOWS,
     RAVDESS_TEST_ACTORS,
@@ -25,6 +31,7 @@ from affectkeras.pretraining.soft_labels import compile_soft_labels
 
 __all__ = [
     "FERPLUS_NETWORK",
+    "FERPLUS_WEIGHT_DECAY",
     "RAVDESS_CLIP_WINDOWS",
     "RAVDESS_TEST_ACTORS",
     "FerPlusData",

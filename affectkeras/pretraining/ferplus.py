@@ -16,7 +16,8 @@ accuracy), Test scored once at the end.
 Example:
     >>> data = ferplus_datasets("ferplus", size=64, batch_size=64, seed=0)
     >>> model = compile_soft_labels(build_expression_network(width=0.5, input_size=64),
-    ...                             learning_rate=1e-3, total_steps=30 * data.steps_per_epoch)
+    ...                             learning_rate=1e-3, weight_decay=FERPLUS_WEIGHT_DECAY,
+    ...                             total_steps=30 * data.steps_per_epoch)
     >>> model.fit(data.train, validation_data=data.validation_soft, epochs=30)
 """
 
@@ -25,6 +26,9 @@ import math
 
 
 FERPLUS_NETWORK = dict(feature_layer="fc6", normalization="gray", tasks=("expr",), num_expressions=8)
+# AdamW's weight decay for FER+. Keras decays by weight_decay x learning rate per step, so
+# 1e-4 hardly regularised; 0.05 won on Valid (BENCHMARKS.md, "FER+ pretraining").
+FERPLUS_WEIGHT_DECAY = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,4 +101,4 @@ def build_expression_network(*, width=0.5, input_size=64, dropout=0.5, name="fer
                                        **FERPLUS_NETWORK)
 
 
-__all__ = ["FERPLUS_NETWORK", "FerPlusData", "build_expression_network", "ferplus_datasets"]
+__all__ = ["FERPLUS_NETWORK", "FERPLUS_WEIGHT_DECAY", "FerPlusData", "build_expression_network", "ferplus_datasets"]
