@@ -185,6 +185,10 @@ def _register_predict(subparsers):
                         help="face detector: dlib's HOG (default, fast) or its CNN (finds turned and small faces, "
                              "~1.7 s per detection on a CPU core)")
     _precision_argument(parser)
+    parser.add_argument("--single-view", action="store_true",
+                        help="a shipped face network (ferplus) sees each face once instead of averaging four views "
+                             "(the face, mirrored, a centre crop, mirrored): 4x less network work, FER+ Test 83.0 "
+                             "instead of 84.0 %%")
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
     def run(args):
@@ -252,12 +256,15 @@ def _predict_one(kind, path, args, models):
             models[kind] = speech.load_speech_model(args.model or speech.DEFAULT_SPEECH_MODEL)
         prediction = speech.predict_clip(waveform, models[kind])
         return speech.write_clip_prediction(prediction, args.out, pathlib.Path(path).stem)
-    from affectkeras import inference, media  # load TensorFlow: only when the command runs
+    from affectkeras import inference, media, weights  # load TensorFlow: only when the command runs
 
     media.probe(path)  # a bad video or image fails before the model loads
     # Videos and images share the face model. A path is loaded once (`as_predictor` keeps it);
     # given as a path, the first video's faces are found while the network loads.
     model = models.get("visual", args.model or inference.DEFAULT_MODEL)
+    if args.single_view and not isinstance(model, inference.Predictor) and weights.is_network_preset(model):
+        model = inference.Predictor.from_model(weights.load_preset_model(str(model)), source=f"preset {model}",
+                                               precision=args.precision)
     if kind == "image":
         model = models["visual"] = inference.as_predictor(model, precision=args.precision)
         table = inference.predict_image(path, model, detector=args.detector, batch_size=args.batch_size)

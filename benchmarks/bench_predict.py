@@ -20,8 +20,9 @@ where that is longer: side by side they share the cores). `--yield-cores` runs e
 as `affectkeras predict` does (`predict_video(..., yield_cores=True)`: the network's
 threads below the face process in priority; it cannot be undone in a process: compare two
 runs). Then the largest |bf16 - float32| difference of the predictions, and with
-`--ferplus DIR` the FER+ Test accuracy of the shipped model in both precisions (3,545
-faces, majority-vote protocol).
+`--ferplus DIR` the FER+ Valid and Test accuracy of the shipped model in both precisions,
+with one view and over its four test-time views, as `affectkeras predict` runs it (3,555 /
+3,545 faces, majority-vote protocol).
 
 Usage:
     python benchmarks/bench_predict.py [--rounds 3] [--video PATH] [--width 1.0] [--yield-cores]
@@ -89,12 +90,19 @@ def cpu_seconds():
 
 
 def ferplus_accuracy(root, precision):
+    """FER+ Valid and Test accuracy of the shipped model, one view and its four (as it predicts)."""
     from affectkeras import evaluation, pretraining, weights
     from affectkeras.models.surgery import with_precision
 
-    model = with_precision(weights.load_preset_model("ferplus"), precision)
-    data = pretraining.ferplus_datasets(root, size=model.input_shape[-2], batch_size=256)
-    return evaluation.score_classes(model, data.test, num_classes=8, batch_size=256)["accuracy"]
+    data = None
+    accuracy = {}
+    for views in (1, 4):
+        model = with_precision(weights.load_preset_model("ferplus", average_views=views == 4), precision)
+        data = data or pretraining.ferplus_datasets(root, size=model.input_shape[-2], batch_size=256)
+        for split in ("validation", "test"):
+            accuracy[split, views] = evaluation.score_classes(model, getattr(data, split), num_classes=8,
+                                                              batch_size=256)["accuracy"]
+    return accuracy
 
 
 def main(argv=None):
@@ -108,8 +116,8 @@ def main(argv=None):
                         help="end to end as `affectkeras predict` runs: predict_video(..., yield_cores=True), the "
                              "network's threads below the face process in priority (it cannot be undone in the "
                              "process: compare two runs)")
-    parser.add_argument("--ferplus", default="", help="FER+ folder: also score the shipped model's Test accuracy "
-                                                       "in both precisions")
+    parser.add_argument("--ferplus", default="", help="FER+ folder: also score the shipped model's Valid and Test "
+                                                       "accuracy in both precisions, one view and four")
     args = parser.parse_args(argv)
 
     info = media.probe(args.video)
@@ -169,8 +177,11 @@ def main(argv=None):
     delta = max(np.nanmax(np.abs(tables["float32"][c][found] - tables["mixed_bfloat16"][c][found])) for c in columns)
     print(f"\nmax |bf16 - float32| over the {int(found.sum())} frames with a face and {len(columns)} outputs: {delta:.4f}")
     if args.ferplus:
-        accuracy = {precision: ferplus_accuracy(args.ferplus, precision) for precision in PRECISIONS}
-        print("FER+ Test accuracy of the shipped model: " + ", ".join(f"{p} {a:.4f}" for p, a in accuracy.items()))
+        print("\nFER+ accuracy of the shipped model | Valid, 1 view | Valid, 4 views | Test, 1 view | Test, 4 views")
+        for precision in PRECISIONS:
+            accuracy = ferplus_accuracy(args.ferplus, precision)
+            print(f"{precision} | " + " | ".join(f"{accuracy[split, views]:.4f}" for split in ("validation", "test")
+                                                for views in (1, 4)))
 
 
 if __name__ == "__main__":

@@ -8,13 +8,16 @@ stream (VGG-Face conv blocks + fc6 at `--width`) with dropout and an 8-class exp
 head, on grey faces (the model turns colour crops grey itself). It trains on FER+ Train
 with flips, small rotations / zooms / shifts and brightness / contrast changes, against the
 10 annotators' vote distributions (cross-entropy, the FER+ paper's best protocol), AdamW
-with a warm-up and a cosine decay. The epoch with the best Valid accuracy is kept (Valid
-is the only split used for selection); Test is scored once, at the end, under the
-majority-vote protocol (FER+'s contempt counts as Other).
+with a warm-up and a cosine decay. The epoch with the best Valid accuracy is kept, then
+the centre crop of the test-time views (`affectkeras.models.average_views`: each face,
+mirrored, a centre crop, mirrored, the predictions averaged) that scores best on Valid
+(Valid is the only split used for selection); Test is scored once, at the end, with one
+view and with the four, under the majority-vote protocol (FER+'s contempt counts as Other).
 
 The run folder gets `config.json`, `checkpoints/` (`best.keras`), TensorBoard `logs/`,
-`history.csv`, `model.keras` (the selected epoch) and `metrics.json` (Valid and Test
-accuracy, macro F1 and confusion matrices, images/s). `--export FILE.weights.h5` also
+`history.csv`, `model.keras` (the selected epoch, one view) and `metrics.json` (Valid and
+Test accuracy, macro F1 and confusion matrices, with one view and over the four views, the
+crop chosen and Valid by crop; images/s). `--export FILE.weights.h5` also
 writes the selected weights, as the package's `ferplus` preset holds them, stored in
 `--export-dtype` (float16 by default: half the size; the network is then scored with the
 rounded weights, so the figures are the shipped file's). `--resume` continues an
@@ -62,6 +65,7 @@ def main(argv=None):
 
     from affectkeras import evaluation, pretraining, training
     from affectkeras.errors import InvalidArgumentError
+    from affectkeras.models import average_views
     from affectkeras.runs import RunFolder, load_trained_model, set_seed
     from affectkeras.weights import save_weights
 
@@ -96,6 +100,10 @@ def main(argv=None):
         selected.load_weights(save_weights(selected, config.export, dtype=config.export_dtype))
     scores = {split: evaluation.score_classes(selected, dataset, num_classes=8, batch_size=config.batch_size)
               for split, dataset in (("validation", data.validation), ("test", data.test))}
+    crop, by_crop = pretraining.choose_test_time_crop(selected, data.validation, batch_size=config.batch_size)
+    with_views = average_views(selected, crop=crop)
+    views = {split: evaluation.score_classes(with_views, dataset, num_classes=8, batch_size=config.batch_size)
+             for split, dataset in (("validation", data.validation), ("test", data.test))}
     run.save_model(selected)
     metrics = {
         "protocol": "FER+ majority vote (ties to the first column of label.csv; unknown / not-a-face dropped; "
@@ -105,10 +113,13 @@ def main(argv=None):
         "weights_stored_as": stored,
         "train_images_per_second": round(data.sizes["train"] * epochs_run / seconds, 1) if epochs_run else None,
         **scores,
+        "test_time_views": {"crop": crop, "validation_accuracy_by_crop": by_crop, **views},
     }
     run.write_metrics(metrics)
     print(f"Valid accuracy {scores['validation']['accuracy']:.4f}, Test accuracy {scores['test']['accuracy']:.4f} "
           f"(macro F1 {scores['test']['f1']:.4f}); {metrics['train_images_per_second']} training images/s")
+    print(f"over 4 views (centre crop {crop}, chosen on Valid): Valid {views['validation']['accuracy']:.4f}, "
+          f"Test {views['test']['accuracy']:.4f} (macro F1 {views['test']['f1']:.4f})")
     print(f"run folder: {run.path} (model.keras, metrics.json, checkpoints/best.keras, logs/)")
     return metrics
 

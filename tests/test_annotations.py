@@ -775,6 +775,16 @@ def test_parse_ravdess_name_and_errors(tmp_path):
         ann.read_ravdess(tmp_path)
 
 
+
+def test_read_ravdess_follows_linked_actor_folders_once(tmp_path):
+    """A subset of actors assembled from links (no copy), with a link back up that must not loop."""
+    make_images(tmp_path / "all", ["Actor_01/03-01-02-01-01-01-01.wav", "Actor_02/03-01-03-02-02-01-02.wav"])
+    subset = tmp_path / "subset"
+    subset.mkdir()
+    (subset / "Actor_02").symlink_to(tmp_path / "all" / "Actor_02", target_is_directory=True)
+    (subset / "Actor_02" / "loop").symlink_to(subset, target_is_directory=True)
+    assert [(r.emotion_name, r.actor) for r in ann.read_ravdess(subset)] == [("happy", 2)]
+
 def test_read_ravdess_real_folder(shared_data):
     root = shared_data / "ravdess_speech_16k"
     if not root.is_dir():

@@ -572,6 +572,30 @@ def test_an_image_gives_one_row_per_face(shared_data, tmp_path):
     assert np.abs(probabilities[0] - probabilities[1]).max() < 0.1
 
 
+
+def test_single_view_runs_the_shipped_network_once_per_face(shared_data, tmp_path, capsys):
+    """`--single-view`: the ferplus network on each face as it is, not averaged over its four views."""
+    from PIL import Image
+
+    from affectkeras.inference import Predictor, predict_image
+    from affectkeras.weights import load_preset_model
+
+    frame = next(iter(media.iter_frames(shared_data / "video" / "WolfgangLanger_Pexels.mp4", fps=30))).image
+    image = tmp_path / "face.png"
+    Image.fromarray(frame).save(image)
+    probabilities = {}
+    for option in ([], ["--single-view"]):
+        out = tmp_path / (option[0][2:] if option else "views")
+        assert cli.main(["predict", str(image), "--out", str(out), "--quiet", "--precision", "float32", *option]) == 0
+        with open(out / "face.csv") as file:
+            row = next(csv.DictReader(file))
+        probabilities[tuple(option)] = np.array([float(row[name]) for name in EXPRESSIONS_8])
+    capsys.readouterr()
+    single = predict_image(image, Predictor.from_model(load_preset_model("ferplus"), precision="float32"))
+    np.testing.assert_allclose(probabilities[("--single-view",)], [single[name][0] for name in EXPRESSIONS_8],
+                               atol=1e-5)
+    assert np.abs(probabilities[()] - probabilities[("--single-view",)]).max() > 1e-3
+
 def test_the_command_takes_folders_images_and_videos_and_reports_a_bad_file(shared_data, videos, tmp_path, capsys):
     from PIL import Image
 

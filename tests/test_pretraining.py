@@ -67,6 +67,10 @@ def test_pretrain_recipe_end_to_end(shared_data, tmp_path):
         assert 0.0 <= saved[split]["accuracy"] <= 1.0 and saved[split]["test_examples"] == 256
         assert np.array(saved[split]["confusion_matrix"]).shape == (8, 8)
     assert metrics["train_images_per_second"] > 0
+    views = saved["test_time_views"]  # the crop is chosen on Valid: the best of those tried there
+    by_crop = {float(crop): accuracy for crop, accuracy in views["validation_accuracy_by_crop"].items()}
+    assert set(by_crop) == set(pretraining.FERPLUS_TEST_TIME_CROPS) and by_crop[views["crop"]] == max(by_crop.values())
+    assert views["validation"]["accuracy"] == by_crop[views["crop"]] and views["test"]["test_examples"] == 256
     assert saved["weights_stored_as"] == "float16"  # the default: half the size, scored as stored
     network = pretraining.build_expression_network(width=0.05, input_size=32)
     network.load_weights(export)  # the exported file is what a preset ships

@@ -4,6 +4,7 @@ Every error raised here names the file and the 1-based line number, so a user ca
 file at the offending line.
 """
 
+import os
 import pathlib
 
 import numpy as np
@@ -57,8 +58,20 @@ def column_index(path, header, name):
 
 
 def list_files(folder, extensions):
-    """Returns the files below `folder` (recursively) whose lower-case ending is in `extensions`, sorted."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in extensions)
+    """Returns the files below `folder` (recursively) whose lower-case ending is in `extensions`, sorted.
+
+    Linked folders are followed (a database assembled from links to another's folders), each
+    real folder once (a link back up does not loop); `Path.rglob` skips them before Python 3.13.
+    """
+    found, seen = [], set()
+    for top, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            folders.clear()
+            continue
+        seen.add(real)
+        found += [pathlib.Path(top, name) for name in files if pathlib.Path(name).suffix.lower() in extensions]
+    return sorted(p for p in found if p.is_file())
 
 
 def parse_number_rows(path, rows, first_line, names):

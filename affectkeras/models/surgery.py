@@ -40,6 +40,7 @@ from affectkeras.constants import (
 )
 from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
 from affectkeras.layers import ArcFace, FoldedTimeDistributed
+from affectkeras.layers.views import VIEW_NAMES, FaceViews, ViewAverage
 from affectkeras.models.heads import ALL_TASKS, TASK_OUTPUTS, check_dropout, check_tasks, named_outputs, task_heads
 from affectkeras.models.streams import AUDIO_CNN, VISUAL_CNN
 
@@ -273,6 +274,42 @@ def with_precision(model, precision):
     rebuilt = model.__class__.from_config(config)
     rebuilt.set_weights(model.get_weights())
     return rebuilt
+
+
+def average_views(model, *, crop=0.85):
+    """`model` run on four views of each face and its outputs averaged (test-time augmentation).
+
+    The views (`layers.FaceViews`) are the face, its mirror image, a centre crop of side
+    `crop` resized back, and the crop's mirror image; every output (probabilities, VA) is the
+    mean over the four. The network computes 4x as much per face. The shipped `ferplus`
+    model is scored and predicts this way (`WeightsPreset.test_time_crop`): FER+ Valid
+    83.1 % -> 84.8 % (README, "Results").
+
+    Args:
+        model: keras.Model. A per-frame network whose only input is `faces`
+            `(batch, size, size, 3)` (`build_mt_vgg`, `inference_model(...)`, a preset).
+        crop: float in (0, 1). Side of the centre crop, as a share of the face's side.
+
+    Returns:
+        A `keras.Model` with the same input and output names, sharing `model`'s layers.
+
+    Raises:
+        InvalidArgumentError: a network with other inputs than per-frame `faces`.
+    """
+    _check_model(model)
+    inputs = {tensor.name: tensor for tensor in keras.tree.flatten(model.inputs)}
+    if list(inputs) != [FACES_INPUT] or len(inputs[FACES_INPUT].shape) != 4:
+        raise InvalidArgumentError(
+            f"`average_views` takes a per-frame network whose only input is `{FACES_INPUT}` (batch, size, size, 3). "
+            f"Received: {model.name} with inputs {({name: tuple(t.shape) for name, t in inputs.items()})}"
+        )
+    faces = keras.Input(inputs[FACES_INPUT].shape[1:], dtype=inputs[FACES_INPUT].dtype, name=FACES_INPUT)
+    views = FaceViews(crop, name="face_views")(faces)
+    outputs = model({FACES_INPUT: views} if isinstance(model.input, dict) else views)
+    outputs = outputs if isinstance(outputs, dict) else dict(zip(model.output_names, keras.tree.flatten(outputs)))
+    averaged = {name: ViewAverage(len(VIEW_NAMES), dtype="float32", name=name)(tensor)
+                for name, tensor in outputs.items()}
+    return keras.Model({FACES_INPUT: faces}, averaged, name=model.name)
 
 
 def _set_policies(config, precision, keep):
@@ -584,6 +621,7 @@ def recalibrate_batch_norm(model, dataset, *, steps=None):
 __all__ = [
     "audio_classifier",
     "audio_stream",
+    "average_views",
     "frame_classifier",
     "recalibrate_batch_norm",
     "recurrent_layers",

@@ -14,9 +14,11 @@ RAVDESS's one-hot labels), AdamW and a cosine decay (`compile_soft_labels`).
 
 from affectkeras.pretraining.ferplus import (
     FERPLUS_NETWORK,
+    FERPLUS_TEST_TIME_CROPS,
     FERPLUS_WEIGHT_DECAY,
     FerPlusData,
     build_expression_network,
+    choose_test_time_crop,
     ferplus_datasets,
 )
 from affectkeras.pretraining.ravdess import (
@@ -31,6 +33,7 @@ from affectkeras.pretraining.soft_labels import compile_soft_labels
 
 __all__ = [
     "FERPLUS_NETWORK",
+    "FERPLUS_TEST_TIME_CROPS",
     "FERPLUS_WEIGHT_DECAY",
     "RAVDESS_CLIP_WINDOWS",
     "RAVDESS_TEST_ACTORS",
@@ -38,6 +41,7 @@ __all__ = [
     "SpeechData",
     "build_expression_network",
     "build_speech_network",
+    "choose_test_time_crop",
     "compile_soft_labels",
     "ferplus_datasets",
     "speech_datasets",

@@ -11,7 +11,8 @@ The large database is FER+ (35,710 web faces, 10 votes each; `annotations.read_f
   `FaceRescaling(grayscale=True)` in the model turns colour crops grey as FER+'s were.
 
 `recipes/pretrain.py` runs them: model selection on Valid only (best epoch by Valid
-accuracy), Test scored once at the end.
+accuracy, then the test-time views' crop by `choose_test_time_crop`), Test scored once at
+the end.
 
 Example:
     >>> data = ferplus_datasets("ferplus", size=64, batch_size=64, seed=0)
@@ -29,6 +30,8 @@ FERPLUS_NETWORK = dict(feature_layer="fc6", normalization="gray", tasks=("expr",
 # AdamW's weight decay for FER+. Keras decays by weight_decay x learning rate per step, so
 # 1e-4 hardly regularised; 0.05 won on Valid (BENCHMARKS.md, "FER+ pretraining").
 FERPLUS_WEIGHT_DECAY = 0.05
+# Centre crops the test-time views (`models.average_views`) are tried with, on Valid.
+FERPLUS_TEST_TIME_CROPS = (0.85, 0.9, 0.95)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +84,26 @@ def ferplus_datasets(root, *, size, batch_size, seed=0, limit=None):
     )
 
 
+def choose_test_time_crop(model, validation, *, crops=FERPLUS_TEST_TIME_CROPS, batch_size=64):
+    """The centre crop whose four test-time views (`models.average_views`) score best on Valid.
+
+    Args:
+        model: keras.Model. The trained expression network (one view).
+        validation: the Valid pipeline (`FerPlusData.validation`): model selection only.
+        crops: sequence of float. Crops to try.
+        batch_size: int. Faces per model call.
+
+    Returns:
+        `(crop, accuracies)`: the best crop (the first of equals) and a dict crop -> Valid accuracy.
+    """
+    from affectkeras.evaluation import score_classes
+    from affectkeras.models import average_views
+
+    accuracies = {crop: score_classes(average_views(model, crop=crop), validation, num_classes=8,
+                                      batch_size=batch_size)["accuracy"] for crop in crops}
+    return max(accuracies, key=accuracies.get), accuracies
+
+
 def build_expression_network(*, width=0.5, input_size=64, dropout=0.5, name="ferplus"):
     """The FER+ network: MT-VGG's grey-face VGG-Face stream up to fc6, dropout, 8 expressions.
 
@@ -101,4 +124,5 @@ def build_expression_network(*, width=0.5, input_size=64, dropout=0.5, name="fer
                                        **FERPLUS_NETWORK)
 
 
-__all__ = ["FERPLUS_NETWORK", "FERPLUS_WEIGHT_DECAY", "FerPlusData", "build_expression_network", "ferplus_datasets"]
+__all__ = ["FERPLUS_NETWORK", "FERPLUS_TEST_TIME_CROPS", "FERPLUS_WEIGHT_DECAY", "FerPlusData", "build_expression_network",
+           "choose_test_time_crop", "ferplus_datasets"]

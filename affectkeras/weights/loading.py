@@ -170,12 +170,16 @@ def _bundled_file(name, preset, file_hash):
     return path
 
 
-def load_preset_model(preset):
+def load_preset_model(preset, *, average_views=False):
     """The whole network a preset holds (`WeightsPreset.network`), built and loaded; no download.
 
     Args:
         preset: str or WeightsPreset. E.g. `"ferplus"`, the FER+ expression network that
             ships with affectkeras.
+        average_views: bool. For a preset with a `test_time_crop`: the network wrapped in
+            `models.average_views` (its outputs averaged over four views of each face), as
+            the preset was scored and as `affectkeras predict` runs it. False: the network
+            itself (to fine-tune it, or one view per face).
 
     Returns:
         A `keras.Model`, named after the preset.
@@ -211,7 +215,12 @@ def load_preset_model(preset):
         model.load_weights(path)
     except Exception as error:  # h5py and Keras raise many kinds on a damaged or foreign file
         raise WeightsError(f"Cannot load weights preset {name!r} from {path}: {error}") from None
-    return mark_pretrained(model)
+    mark_pretrained(model)
+    if average_views and preset.test_time_crop:
+        from affectkeras.models import average_views as with_views
+
+        return with_views(model, crop=preset.test_time_crop)
+    return model
 
 
 def resolve_weights(weights, *, backbone=None):
