@@ -22,7 +22,8 @@ threads below the face process in priority; it cannot be undone in a process: co
 runs). Then the largest |bf16 - float32| difference of the predictions, and with
 `--ferplus DIR` the FER+ Valid and Test accuracy of the shipped model in both precisions,
 with one view and over its four test-time views, as `affectkeras predict` runs it (3,555 /
-3,545 faces, majority-vote protocol).
+3,545 faces, majority-vote protocol), after Valid over the four views for each centre crop
+`pretrain.py` chooses among.
 
 Usage:
     python benchmarks/bench_predict.py [--rounds 3] [--video PATH] [--width 1.0] [--yield-cores]
@@ -177,7 +178,15 @@ def main(argv=None):
     delta = max(np.nanmax(np.abs(tables["float32"][c][found] - tables["mixed_bfloat16"][c][found])) for c in columns)
     print(f"\nmax |bf16 - float32| over the {int(found.sum())} frames with a face and {len(columns)} outputs: {delta:.4f}")
     if args.ferplus:
-        print("\nFER+ accuracy of the shipped model | Valid, 1 view | Valid, 4 views | Test, 1 view | Test, 4 views")
+        from affectkeras import pretraining, weights
+
+        network = weights.load_preset_model("ferplus")
+        _, by_crop = pretraining.choose_test_time_crop(network, pretraining.ferplus_datasets(
+            args.ferplus, size=network.input_shape[-2], batch_size=256).validation, batch_size=256)
+        print("\nFER+ Valid over 4 views by centre crop (float32): "
+              + ", ".join(f"{crop} {accuracy:.4f}" for crop, accuracy in by_crop.items())
+              + f"; the preset's crop: {weights.get_preset('ferplus').test_time_crop}")
+        print("FER+ accuracy of the shipped model | Valid, 1 view | Valid, 4 views | Test, 1 view | Test, 4 views")
         for precision in PRECISIONS:
             accuracy = ferplus_accuracy(args.ferplus, precision)
             print(f"{precision} | " + " | ".join(f"{accuracy[split, views]:.4f}" for split in ("validation", "test")

@@ -28,7 +28,8 @@ arguments holds a whole trained network: `load_preset_model(name)` builds it and
 file. `ferplus` and `ravdess_audio` are two, shipped inside the package and used by
 `affectkeras predict` when no `--model` is given, for videos and for audio files
 (`recipes/pretrain.py` and `recipes/pretrain_speech.py` made them; the README has their
-model cards).
+model cards). A face network preset with a `test_time_crop` (`ferplus`) is scored and
+predicts over four views of each face: `load_preset_model(name, average_views=True)`.
 
 Bundled presets: a preset may instead name a file shipped inside the package
 (`WeightsPreset(url=None, ..., package_file="files/<name>.weights.h5")`, relative to
