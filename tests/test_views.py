@@ -27,6 +27,7 @@ def _pillow_crop(face, crop):
     return np.stack(channels, axis=-1)
 
 
+@pytest.mark.keras_core  # CI runs these on the JAX backend too
 def test_face_views_stack_face_mirror_and_centre_crop_in_order():
     faces = _faces()
     views = keras.ops.convert_to_numpy(FaceViews(crop=0.75)(faces))
@@ -38,6 +39,7 @@ def test_face_views_stack_face_mirror_and_centre_crop_in_order():
     assert np.abs(views[6:9].astype(np.float32) - reference).max() <= 1.0  # rounding to pixel values
 
 
+@pytest.mark.keras_core  # CI runs these on the JAX backend too
 def test_face_views_keep_float_faces_unrounded():
     faces = _faces().astype(np.float32) / 3.0
     views = keras.ops.convert_to_numpy(FaceViews(crop=0.75)(faces))
@@ -46,12 +48,14 @@ def test_face_views_keep_float_faces_unrounded():
     np.testing.assert_allclose(views[6:9], reference, atol=1e-3)
 
 
+@pytest.mark.keras_core  # CI runs these on the JAX backend too
 def test_view_average_is_the_mean_over_views():
     values = np.random.default_rng(1).normal(size=(4 * 5, 7)).astype(np.float32)
     averaged = keras.ops.convert_to_numpy(ViewAverage(4)(values))
     np.testing.assert_allclose(averaged, values.reshape(4, 5, 7).mean(axis=0), rtol=1e-6)
 
 
+@pytest.mark.keras_core
 @pytest.mark.parametrize("crop", [0, 1, 1.2, -0.5])
 def test_face_views_reject_a_crop_outside_zero_one(crop):
     with pytest.raises(InvalidArgumentError, match=rf"`crop` must be in \(0, 1\).*Received: crop={crop}"):
@@ -62,6 +66,7 @@ def _tiny_network():
     return affectkeras.build_mt_vgg(input_size=SIZE, width=0.05, feature_layer="fc6")
 
 
+@pytest.mark.keras_core  # CI runs these on the JAX backend too
 def test_average_views_averages_the_network_over_the_four_views(tmp_path):
     network = _tiny_network()
     wrapped = average_views(network, crop=0.75)
@@ -84,6 +89,7 @@ def test_average_views_averages_the_network_over_the_four_views(tmp_path):
                                atol=0.05)
 
 
+@pytest.mark.keras_core  # CI runs these on the JAX backend too
 def test_average_views_rejects_a_sequence_network():
     sequence = affectkeras.build_mt_vgg_rnn(input_size=SIZE, width=0.05, rnn_units=4, sequence_length=2)
     with pytest.raises(InvalidArgumentError, match=r"per-frame network whose only input is `faces`.*Received"):
