@@ -28,6 +28,7 @@ with one view and over its four test-time views, as `affectkeras predict` runs i
 Usage:
     python benchmarks/bench_predict.py [--rounds 3] [--video PATH] [--width 1.0] [--yield-cores]
     python benchmarks/bench_predict.py --model ferplus --ferplus ../shared/data/ferplus
+    python benchmarks/bench_predict.py --model ferplus --single-view
 """
 
 import argparse
@@ -44,7 +45,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from affectkeras import build_av_mt_vgg_rnn, media  # noqa: E402
+from affectkeras import build_av_mt_vgg_rnn, media, weights  # noqa: E402
 from affectkeras.faces import FaceStream, background  # noqa: E402
 from affectkeras.inference import (  # noqa: E402
     DEFAULT_FRAME_BATCH,
@@ -92,7 +93,7 @@ def cpu_seconds():
 
 def ferplus_accuracy(root, precision):
     """FER+ Valid and Test accuracy of the shipped model, one view and its four (as it predicts)."""
-    from affectkeras import evaluation, pretraining, weights
+    from affectkeras import evaluation, pretraining
     from affectkeras.models.surgery import with_precision
 
     data = None
@@ -117,12 +118,17 @@ def main(argv=None):
                         help="end to end as `affectkeras predict` runs: predict_video(..., yield_cores=True), the "
                              "network's threads below the face process in priority (it cannot be undone in the "
                              "process: compare two runs)")
+    parser.add_argument("--single-view", action="store_true",
+                        help="with --model PRESET: the preset's network on each face once, without its test-time "
+                             "views (affectkeras predict --single-view)")
     parser.add_argument("--ferplus", default="", help="FER+ folder: also score the shipped model's Valid and Test "
                                                        "accuracy in both precisions, one view and four")
     args = parser.parse_args(argv)
 
     info = media.probe(args.video)
-    if args.model:
+    if args.model and args.single_view:  # a shipped preset's network alone, without its test-time views
+        model, what = weights.load_preset_model(args.model), f"{args.model} (one view)"
+    elif args.model:
         model, what = args.model, args.model
     else:
         model, what = build_av_mt_vgg_rnn(width=args.width, sequence_length=80), f"A/V-MT-VGG-RNN width {args.width}"
@@ -178,7 +184,7 @@ def main(argv=None):
     delta = max(np.nanmax(np.abs(tables["float32"][c][found] - tables["mixed_bfloat16"][c][found])) for c in columns)
     print(f"\nmax |bf16 - float32| over the {int(found.sum())} frames with a face and {len(columns)} outputs: {delta:.4f}")
     if args.ferplus:
-        from affectkeras import pretraining, weights
+        from affectkeras import pretraining
 
         network = weights.load_preset_model("ferplus")
         _, by_crop = pretraining.choose_test_time_crop(network, pretraining.ferplus_datasets(
