@@ -36,7 +36,9 @@ class FaceViews(keras.layers.Layer):
     def __init__(self, crop=0.85, **kwargs):
         super().__init__(**kwargs)
         if not 0 < crop < 1:
-            raise InvalidArgumentError(f"`crop` must be in (0, 1): the centre crop's share of a side. Received: crop={crop}")
+            raise InvalidArgumentError(
+                f"`crop` must be in (0, 1): the centre crop's share of a side. Received: crop={crop}"
+            )
         self.crop = float(crop)
 
     def call(self, inputs):

@@ -124,5 +124,5 @@ def build_expression_network(*, width=0.5, input_size=64, dropout=0.5, name="fer
                                        **FERPLUS_NETWORK)
 
 
-__all__ = ["FERPLUS_NETWORK", "FERPLUS_TEST_TIME_CROPS", "FERPLUS_WEIGHT_DECAY", "FerPlusData", "build_expression_network",
-           "choose_test_time_crop", "ferplus_datasets"]
+__all__ = ["FERPLUS_NETWORK", "FERPLUS_TEST_TIME_CROPS", "FERPLUS_WEIGHT_DECAY", "FerPlusData",
+           "build_expression_network", "choose_test_time_crop", "ferplus_datasets"]
