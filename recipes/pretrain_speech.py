@@ -46,6 +46,8 @@ class PretrainSpeechConfig:
     dropout: float = config_field(0.3, "dropout on the pooled clip embedding")
     num_windows: int = config_field(4, "0.5 s windows per random training crop (4 = 2 s); clips are scored on "
                                        "their centred 4 s")
+    mel_shift: int = config_field(0, "move each training clip up or down the mel axis by a random number of bands "
+                                     "up to this (a crude pitch change; 0 = none)")
     epochs: int = config_field(160, "training epochs")
     batch_size: int = config_field(16, "clips per batch")
     learning_rate: float = config_field(2e-3, "peak AdamW learning rate (after a 5 % warm-up, cosine decay to 0)")
@@ -103,7 +105,8 @@ def main(argv=None):
     train, test = pretraining.split_ravdess(config.data, held_out=[int(a) for a in config.held_out.split(",")])
     if config.limit:  # a quick run: clips spread over every actor
         train, test = (records[::max(1, len(records) // config.limit)][:config.limit] for records in (train, test))
-    shared = dict(num_windows=config.num_windows, batch_size=config.batch_size, seed=config.seed)
+    shared = dict(num_windows=config.num_windows, mel_shift=config.mel_shift, batch_size=config.batch_size,
+                  seed=config.seed)
     data = pretraining.speech_datasets(train, test, **shared)
     run = RunFolder(config.run_dir, resume=config.resume, overwrite=config.overwrite)
     run.save_config(config)

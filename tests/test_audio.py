@@ -573,6 +573,26 @@ def test_spec_augment_is_deterministic_with_a_seed():
     np.testing.assert_array_equal(unchanged.numpy(), spectrogram.numpy())
 
 
+
+def test_mel_shift_moves_the_bands_by_up_to_max_bins_with_mirrored_edges():
+    spectrogram = np.tile(np.arange(64, dtype=np.float32), (20, 1))  # each band holds its index
+    padded = np.pad(spectrogram, [(0, 0), (3, 3)], mode="symmetric")  # numpy's "symmetric" = TF's
+    shifts = set()
+    for seed in range(40):
+        out = audio.mel_shift(tf.constant(spectrogram), 3, seed=seed).numpy()
+        assert out.shape == spectrogram.shape
+        shift = int(out[0, 10] - 10)  # away from the edges the value names the band it came from
+        assert -3 <= shift <= 3
+        np.testing.assert_array_equal(out, padded[:, 3 + shift:3 + shift + 64])
+        np.testing.assert_array_equal(out, audio.mel_shift(tf.constant(spectrogram), 3, seed=seed).numpy())
+        shifts.add(shift)
+    assert shifts == set(range(-3, 4))  # every shift is drawn
+    np.testing.assert_array_equal(audio.mel_shift(spectrogram, 0, seed=1).numpy(), spectrogram)
+    with pytest.raises(InvalidArgumentError, match="`spectrogram`"):
+        audio.mel_shift(tf.zeros([2, 10, 64]), 3)
+    with pytest.raises(InvalidArgumentError, match="`max_bins`"):
+        audio.mel_shift(tf.zeros([10, 64]), -1)
+
 def test_spec_augment_on_windows_and_in_a_dataset():
     windows = tf.random.stateless_uniform([4, STEPS, 64, 1], seed=[3, 4], minval=-90, maxval=0)
     out = audio.spec_augment(windows, freq_masks=1, freq_width=8, time_masks=0, seed=5,

@@ -280,6 +280,17 @@ def test_audio_clip_dataset_training_crops_are_seeded(tmp_path):
     run_a, run_b = epochs(3), epochs(3)
     np.testing.assert_array_equal(run_a[0], run_b[0])  # seeded: reproducible
     assert not np.array_equal(run_a[0], run_a[1])  # new crops and masks each epoch
+    # Mel shifts: reproducible too; without masks, some clips moved along the mel axis only.
+    shifted = [next(iter(downstream.audio_clip_dataset(train, num_windows=1, batch_size=16, training=True, seed=3,
+                                                       spec_augment=False, mel_shift=4)))[0]["audio"].numpy()
+               for _ in range(2)]
+    np.testing.assert_array_equal(shifted[0], shifted[1])
+    plain = next(iter(downstream.audio_clip_dataset(train, num_windows=1, batch_size=16, training=True, seed=3,
+                                                     spec_augment=False)))[0]["audio"].numpy()
+    moved = [not np.array_equal(a, b) for a, b in zip(plain, shifted[0])]
+    assert any(moved)
+    with pytest.raises(InvalidArgumentError, match="mel_shift"):
+        downstream.audio_clip_dataset(train, training=True, mel_shift=-1)
     normalized = downstream.audio_clip_dataset(train, num_windows=3, batch_size=16, normalize="clip")
     audio = next(iter(normalized))[0]["audio"].numpy()
     assert audio.shape == (len(train), 3, 50, 64, 1) and (audio[:, -1, -30:] == 0).all()  # padded with the mean

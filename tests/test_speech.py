@@ -128,8 +128,8 @@ def test_pretrain_speech_recipe_cross_validates_trains_and_scores_held_out_actor
     export = tmp_path / "speech.weights.h5"
     metrics = recipe.main(["--data", str(shared_data / RAVDESS), "--run-dir", str(tmp_path / "run"),
                            "--held-out", "4", "--cv-folds", "2", "--limit", "64", "--width", "0.1",
-                           "--epochs", "1", "--num-windows", "2", "--precision", "float32", "--verbose", "0",
-                           "--export", str(export)])
+                           "--epochs", "1", "--num-windows", "2", "--mel-shift", "3", "--precision", "float32",
+                           "--verbose", "0", "--export", str(export)])
     assert metrics["test_actors"] == [4] and 4 not in metrics["train_actors"]
     assert len(metrics["cross_validation"]["folds"]) == 2
     held = {a for fold in metrics["cross_validation"]["folds"] for a in fold["test_subjects"]}

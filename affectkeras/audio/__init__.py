@@ -3,14 +3,14 @@
 - `features`: `SpectrogramConfig` and the log-mel spectrogram windows aligned to video
   frames (offline with librosa, and its in-graph twin);
 - `decode`: audio files to mono waveforms with soundfile / ffmpeg (`load_audio`);
-- `augment`: in-graph training transforms (`tf_fixed_length`, `spec_augment`);
+- `augment`: in-graph training transforms (`tf_fixed_length`, `spec_augment`, `mel_shift`);
 - `tfio`: decoding inside `tf.data` through tensorflow-io (the optional `tfio` extra;
   imported on its own, `from affectkeras.audio import tfio`).
 
 Importing this package does not import TensorFlow.
 """
 
-from affectkeras.audio.augment import ALIGNMENTS, spec_augment, tf_fixed_length
+from affectkeras.audio.augment import ALIGNMENTS, mel_shift, spec_augment, tf_fixed_length
 from affectkeras.audio.decode import AUDIO_EXTENSIONS, load_audio, resample
 from affectkeras.audio.features import (
     SpectrogramConfig,
@@ -31,6 +31,7 @@ __all__ = [
     "load_audio",
     "log_mel_spectrogram",
     "mel_filterbank",
+    "mel_shift",
     "resample",
     "silence_db",
     "spec_augment",

@@ -1,4 +1,4 @@
-"""In-graph training transforms of spectrograms: fixed-length crops and SpecAugment.
+"""In-graph training transforms of spectrograms: fixed-length crops, SpecAugment, mel shifts.
 
 Both are stateless-random TensorFlow ops: the same seed gives the same crop and the same
 masks, so `tf.data` pipelines that pass per-example seeds are reproducible.
@@ -150,4 +150,34 @@ def spec_augment(
     return tf.where(masked, fill, spectrogram)
 
 
-__all__ = ["ALIGNMENTS", "spec_augment", "tf_fixed_length"]
+def mel_shift(spectrogram, max_bins, *, seed=None):
+    """Moves a spectrogram up or down the mel axis by a random whole number of bands, seeded.
+
+    A crude change of pitch and vocal tract, for speaker-independent training: the shift is
+    uniform in [-max_bins, max_bins]; a positive shift moves the content down by that many
+    bands. The bands that come in at an edge mirror the edge (`tf.pad`'s "SYMMETRIC").
+
+    Args:
+        spectrogram: tf.Tensor, `(time, n_mels)`, n_mels >= max_bins.
+        max_bins: int. Largest shift in mel bands (>= 0; 0 returns the input).
+        seed: None, int or `(2,)` int tensor. None draws the shift at random.
+
+    Returns:
+        tf.Tensor, same shape and dtype as `spectrogram`.
+    """
+    tf = _tf()
+    check_positive("max_bins", max_bins, integer=True, allow_zero=True)
+    spectrogram = tf.convert_to_tensor(spectrogram)
+    if spectrogram.shape.rank != 2 or (spectrogram.shape[1] is not None and spectrogram.shape[1] < max_bins):
+        raise InvalidArgumentError(
+            f"`spectrogram` must be (time, n_mels) with n_mels >= max_bins ({max_bins}). "
+            f"Received: spectrogram with shape {spectrogram.shape}"
+        )
+    if max_bins == 0:
+        return spectrogram
+    shift = tf.random.stateless_uniform([], _seed_pair(seed), minval=-max_bins, maxval=max_bins + 1, dtype=tf.int32)
+    padded = tf.pad(spectrogram, [[0, 0], [max_bins, max_bins]], mode="SYMMETRIC")
+    return padded[:, max_bins + shift:max_bins + shift + tf.shape(spectrogram)[1]]
+
+
+__all__ = ["ALIGNMENTS", "mel_shift", "spec_augment", "tf_fixed_length"]

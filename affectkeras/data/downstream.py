@@ -310,6 +310,7 @@ def audio_clip_dataset(
     config=None,
     training=False,
     spec_augment=True,
+    mel_shift=0,
     normalize=None,
     batch_size=16,
     shuffle=None,
@@ -334,6 +335,9 @@ def audio_clip_dataset(
             the centred crop, the same every time (evaluation).
         spec_augment: bool or dict. With `training`: SpecAugment with `SPEC_AUGMENT`
             (True), these `audio.spec_augment` arguments (dict), or none (False).
+        mel_shift: int. With `training`: each clip moved up or down the mel axis by a
+            random whole number of bands up to this (`audio.mel_shift`: a crude pitch
+            change); 0 = none.
         normalize: str or None. None: the dB values as they are (what the A/V network's
             audio stream sees in the Aff-Wild2 pipeline: keep it for a pretrained stream);
             `"clip"`: per-clip, per-band mean and variance normalisation (`normalize_clip`)
@@ -373,6 +377,7 @@ def audio_clip_dataset(
     config = config or audio_features.SpectrogramConfig()
     check_positive("num_windows", num_windows, integer=True)
     check_positive("batch_size", batch_size, integer=True)
+    check_positive("mel_shift", mel_shift, integer=True, allow_zero=True)
     if isinstance(spec_augment, dict):
         masks = dict(spec_augment)
     else:
@@ -407,6 +412,9 @@ def audio_clip_dataset(
         def augment(example, pair):
             spec, label = example
             seeds = tf.random.experimental.stateless_split(pair, num=2)
+            if mel_shift:  # its own seed, folded in: the crops and masks stay those of mel_shift=0
+                spec = audio_features.mel_shift(spec, mel_shift,
+                                                seed=tf.random.experimental.stateless_fold_in(pair, 1))
             if masks:
                 spec = audio_features.spec_augment(spec, seed=seeds[1], **masks)
             return clip_windows(spec, num_windows, config, align="random", seed=seeds[0], pad_value=pad_value), label

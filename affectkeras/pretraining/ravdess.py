@@ -81,7 +81,7 @@ def split_ravdess(root, *, held_out=RAVDESS_TEST_ACTORS):
 
 
 def speech_datasets(train, test, *, num_classes=len(RAVDESS_EMOTIONS), num_windows=4,
-                    test_windows=RAVDESS_CLIP_WINDOWS, batch_size=16, seed=0):
+                    test_windows=RAVDESS_CLIP_WINDOWS, mel_shift=0, batch_size=16, seed=0):
     """`SpeechData` of any clip records (`RavdessRecord`s, or `ClipRecord`s of a CSV list).
 
     Args:
@@ -92,6 +92,8 @@ def speech_datasets(train, test, *, num_classes=len(RAVDESS_EMOTIONS), num_windo
             whole 4 s clips on the development actors, at half the cost).
         test_windows: int. Windows of the centred crop the test clips are scored on (8 = 4 s,
             RAVDESS's whole utterance).
+        mel_shift: int. Training clips moved up or down the mel axis by up to this many
+            bands (`audio.mel_shift`); 0 = none.
         batch_size: int. Clips per batch.
         seed: int. Seed of the shuffle, the crops and the masks.
 
@@ -107,7 +109,8 @@ def speech_datasets(train, test, *, num_classes=len(RAVDESS_EMOTIONS), num_windo
 
     shared = dict(batch_size=batch_size, seed=seed)
     return SpeechData(
-        train=audio_clip_dataset(train, training=True, num_windows=num_windows, **shared).map(one_hot),
+        train=audio_clip_dataset(train, training=True, num_windows=num_windows, mel_shift=mel_shift,
+                                 **shared).map(one_hot),
         test=audio_clip_dataset(test, num_windows=test_windows, **shared) if test else None,
         train_actors=tuple(sorted({_subject(r) for r in train})),
         test_actors=tuple(sorted({_subject(r) for r in test})),
