@@ -5,8 +5,8 @@
 
 The network (`affectkeras.pretraining.build_speech_network`) is the A/V networks' audio
 stream over 0.5 s log-mel windows, its window embeddings averaged over the clip, and an
-8-emotion softmax. It trains on random 2 s crops (`--num-windows 4`) with SpecAugment
-masks, one-hot targets, AdamW with a warm-up and a cosine decay to 0, for a fixed number
+8-emotion softmax. It trains on random 2 s crops (`--num-windows 4`) moved up or down the
+mel axis by up to 3 bands (`--mel-shift`) and with SpecAugment masks, one-hot targets, AdamW with a warm-up and a cosine decay to 0, for a fixed number
 of epochs (the decay lets the batch-norm statistics settle: recomputing them on clean
 clips afterwards, as `finetune.py` does after its step decay, lowered the development
 actors' accuracy, 0.442 -> 0.421). Clips are scored on their centred 4 s.
@@ -46,7 +46,7 @@ class PretrainSpeechConfig:
     dropout: float = config_field(0.3, "dropout on the pooled clip embedding")
     num_windows: int = config_field(4, "0.5 s windows per random training crop (4 = 2 s); clips are scored on "
                                        "their centred 4 s")
-    mel_shift: int = config_field(0, "move each training clip up or down the mel axis by a random number of bands "
+    mel_shift: int = config_field(3, "move each training clip up or down the mel axis by a random number of bands "
                                      "up to this (a crude pitch change; 0 = none)")
     epochs: int = config_field(160, "training epochs")
     batch_size: int = config_field(16, "clips per batch")
