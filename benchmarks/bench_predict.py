@@ -190,7 +190,7 @@ def main(argv=None):
         _, by_crop = pretraining.choose_test_time_crop(network, pretraining.ferplus_datasets(
             args.ferplus, size=network.input_shape[-2], batch_size=256).validation, batch_size=256)
         print("\nFER+ Valid over 4 views by centre crop (float32): "
-              + ", ".join(f"{crop} {accuracy:.4f}" for crop, accuracy in by_crop.items())
+              + ", ".join(f"{crop} {scores['accuracy']:.4f}" for crop, scores in by_crop.items())
               + f"; the preset's crop: {weights.get_preset('ferplus').test_time_crop}")
         print("FER+ accuracy of the shipped model | Valid, 1 view | Valid, 4 views | Test, 1 view | Test, 4 views")
         for precision in PRECISIONS:

@@ -101,9 +101,8 @@ def main(argv=None):
     scores = {split: evaluation.score_classes(selected, dataset, num_classes=8, batch_size=config.batch_size)
               for split, dataset in (("validation", data.validation), ("test", data.test))}
     crop, by_crop = pretraining.choose_test_time_crop(selected, data.validation, batch_size=config.batch_size)
-    with_views = average_views(selected, crop=crop)
-    views = {split: evaluation.score_classes(with_views, dataset, num_classes=8, batch_size=config.batch_size)
-             for split, dataset in (("validation", data.validation), ("test", data.test))}
+    views = {"validation": by_crop[crop], "test": evaluation.score_classes(
+        average_views(selected, crop=crop), data.test, num_classes=8, batch_size=config.batch_size)}
     run.save_model(selected)
     metrics = {
         "protocol": "FER+ majority vote (ties to the first column of label.csv; unknown / not-a-face dropped; "
@@ -113,7 +112,8 @@ def main(argv=None):
         "weights_stored_as": stored,
         "train_images_per_second": round(data.sizes["train"] * epochs_run / seconds, 1) if epochs_run else None,
         **scores,
-        "test_time_views": {"crop": crop, "validation_accuracy_by_crop": by_crop, **views},
+        "test_time_views": {"crop": crop, "validation_accuracy_by_crop": {c: s["accuracy"] for c, s in by_crop.items()},
+                            **views},
     }
     run.write_metrics(metrics)
     print(f"Valid accuracy {scores['validation']['accuracy']:.4f}, Test accuracy {scores['test']['accuracy']:.4f} "

@@ -94,14 +94,15 @@ def choose_test_time_crop(model, validation, *, crops=FERPLUS_TEST_TIME_CROPS, b
         batch_size: int. Faces per model call.
 
     Returns:
-        `(crop, accuracies)`: the best crop (the first of equals) and a dict crop -> Valid accuracy.
+        `(crop, scores)`: the best crop by accuracy (the first of equals) and a dict crop ->
+        its Valid scores (`evaluation.score_classes`).
     """
     from affectkeras.evaluation import score_classes
     from affectkeras.models import average_views
 
-    accuracies = {crop: score_classes(average_views(model, crop=crop), validation, num_classes=8,
-                                      batch_size=batch_size)["accuracy"] for crop in crops}
-    return max(accuracies, key=accuracies.get), accuracies
+    scores = {crop: score_classes(average_views(model, crop=crop), validation, num_classes=8, batch_size=batch_size)
+              for crop in crops}
+    return max(scores, key=lambda crop: scores[crop]["accuracy"]), scores
 
 
 def build_expression_network(*, width=0.5, input_size=64, dropout=0.5, name="ferplus"):
