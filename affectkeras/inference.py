@@ -435,7 +435,7 @@ def load_predictor(path, *, precision=None):
     from affectkeras import runs, weights
 
     if weights.is_network_preset(path):  # a network shipped with the package
-        return Predictor.from_model(weights.load_preset_model(str(path), average_views=True), source=f"preset {path}",
+        return Predictor.from_model(weights.load_preset_model(str(path), test_time=True), source=f"preset {path}",
                                     precision=precision)
     path = pathlib.Path(path)
     if not path.exists():

@@ -70,47 +70,66 @@ class ClipFiles(typing.NamedTuple):
 
 
 class SpeechModel:
-    """A clip classifier ready to predict: the model, its class names, its windows.
+    """A clip classifier ready to predict: its network (or an ensemble's), class names, windows.
 
-    Build it with `load_speech_model`.
+    An ensemble's networks (`WeightsPreset.ensemble`) predict each window and each clip on
+    their own; the probabilities are their mean. Build it with `load_speech_model`.
+
+    Args:
+        model: keras.Model, or a sequence of them (an ensemble of the same classes).
+        classes: sequence of str. Class names, in the order of the outputs.
+        source: str or None. Where the model came from, for messages.
     """
 
     def __init__(self, model, classes, *, source=None):
         import keras
 
-        self.model = model
+        self.networks = tuple(model) if isinstance(model, (list, tuple)) else (model,)
+        self.model = self.networks[0]
         self.classes = tuple(classes)
-        self.source = source or model.name
-        window = tuple(model.inputs[0].shape[2:4])
-        if window != AUDIO_WINDOW:
-            raise InvalidArgumentError(
-                f"{self.source}: log-mel windows of {window}; `clip_windows` gives {AUDIO_WINDOW} (steps, mel bands)"
-            )
-        windows = model.inputs[0].shape[1]
-        if windows is not None:
-            raise InvalidArgumentError(
-                f"{self.source}: a clip classifier built with time_windows={windows} takes only clips of "
-                f"{windows} windows; predicting clips of any length needs one built with time_windows=None "
-                "(`models.audio_classifier`), as the ravdess_audio preset is"
-            )
-        # Per-window embeddings, then the model's own pooling and head on each window alone.
-        self._embed = keras.Model(model.inputs, model.get_layer(AUDIO_CNN).output)
-        self._head = model.get_layer(EXPR_OUTPUT)
-        self._pooling = model.get_layer(TEMPORAL_POOLING)
+        self.source = source or self.model.name
+        self._parts = []
+        for network in self.networks:
+            window = tuple(network.inputs[0].shape[2:4])
+            if window != AUDIO_WINDOW:
+                raise InvalidArgumentError(
+                    f"{self.source}: log-mel windows of {window}; `clip_windows` gives {AUDIO_WINDOW} "
+                    "(steps, mel bands)"
+                )
+            windows = network.inputs[0].shape[1]
+            if windows is not None:
+                raise InvalidArgumentError(
+                    f"{self.source}: a clip classifier built with time_windows={windows} takes only clips of "
+                    f"{windows} windows; predicting clips of any length needs one built with time_windows=None "
+                    "(`models.audio_classifier`), as the ravdess_audio preset is"
+                )
+            # Per-window embeddings, then the network's own pooling and head on each window alone.
+            self._parts.append((keras.Model(network.inputs, network.get_layer(AUDIO_CNN).output),
+                                network.get_layer(TEMPORAL_POOLING), network.get_layer(EXPR_OUTPUT)))
 
     def __repr__(self):
         return f"SpeechModel({self.source}, classes={list(self.classes)})"
+
+    def count_params(self):
+        """int. Weights of all its networks."""
+        return sum(network.count_params() for network in self.networks)
 
     def predict_windows(self, windows, *, batch_size=DEFAULT_CLIP_BATCH):
         """`(window_probabilities, clip_probabilities)` of one clip's `(windows, steps, n_mels, 1)` dB windows."""
         check_positive("batch_size", batch_size, integer=True)
         windows = np.asarray(windows, np.float32)
+        per_window, clip = zip(*(self._predict(parts, windows, batch_size) for parts in self._parts))
+        return np.mean(per_window, axis=0), np.mean(clip, axis=0)
+
+    @staticmethod
+    def _predict(parts, windows, batch_size):
+        embed, pooling, head = parts
         embeddings = np.concatenate([
-            np.asarray(self._embed({AUDIO_INPUT: windows[None, start:start + batch_size]}, training=False))[0]
+            np.asarray(embed({AUDIO_INPUT: windows[None, start:start + batch_size]}, training=False))[0]
             for start in range(0, len(windows), batch_size)
         ])  # (windows, dim)
-        per_window = np.asarray(self._head(self._pooling(embeddings[:, None, :])), np.float32)
-        clip = np.asarray(self._head(self._pooling(embeddings[None])), np.float32)[0]
+        per_window = np.asarray(head(pooling(embeddings[:, None, :])), np.float32)
+        clip = np.asarray(head(pooling(embeddings[None])), np.float32)[0]
         return per_window, clip
 
 
@@ -135,26 +154,27 @@ def load_speech_model(model=DEFAULT_SPEECH_MODEL):
         return model
     classes, source = None, None
     if isinstance(model, keras.Model):
-        network = model
-    elif weights.is_network_preset(model):
+        networks = [model]
+    elif weights.is_network_preset(model):  # with the networks of its ensemble, if any
         source = str(model)
-        network, classes = weights.load_preset_model(source), weights.get_preset(source).classes
+        networks, classes = weights.load_preset_networks(source), weights.get_preset(source).classes
     else:
         source = str(model)
-        network, classes = runs.load_trained_model(model), _run_classes(pathlib.Path(model))
-    input_names = [tensor.name for tensor in network.inputs]
-    layer_names = {layer.name for layer in network.layers}
-    if input_names != [AUDIO_INPUT] or not {AUDIO_CNN, TEMPORAL_POOLING, EXPR_OUTPUT} <= layer_names:
-        raise InvalidArgumentError(
-            f"{source or network.name}: not a clip classifier (expected an `audio` input, an `{AUDIO_CNN}` stream, "
-            f"a `{TEMPORAL_POOLING}` layer and an `{EXPR_OUTPUT}` output, as models.audio_classifier builds). "
-            f"Received inputs {input_names}"
-        )
-    num_classes = network.get_layer(EXPR_OUTPUT).units
-    classes = tuple(classes) if classes else tuple(f"class_{i}" for i in range(num_classes))
-    if len(classes) != num_classes:
-        raise InvalidArgumentError(f"{source}: {len(classes)} class names for {num_classes} outputs")
-    return SpeechModel(network, classes, source=source)
+        networks, classes = [runs.load_trained_model(model)], _run_classes(pathlib.Path(model))
+    for network in networks:
+        input_names = [tensor.name for tensor in network.inputs]
+        layer_names = {layer.name for layer in network.layers}
+        if input_names != [AUDIO_INPUT] or not {AUDIO_CNN, TEMPORAL_POOLING, EXPR_OUTPUT} <= layer_names:
+            raise InvalidArgumentError(
+                f"{source or network.name}: not a clip classifier (expected an `audio` input, an `{AUDIO_CNN}` "
+                f"stream, a `{TEMPORAL_POOLING}` layer and an `{EXPR_OUTPUT}` output, as models.audio_classifier "
+                f"builds). Received inputs {input_names}"
+            )
+        num_classes = network.get_layer(EXPR_OUTPUT).units
+        classes = tuple(classes) if classes else tuple(f"class_{i}" for i in range(num_classes))
+        if len(classes) != num_classes:
+            raise InvalidArgumentError(f"{source}: {len(classes)} class names for {num_classes} outputs")
+    return SpeechModel(networks, classes, source=source)
 
 
 def _run_classes(path):

@@ -42,7 +42,7 @@ NETWORKS = {
     "MT-ArcRes (112 px)": lambda: inference_model(affectkeras.build_mt_arcres()),
     "MT-ArcVGG (112 px)": lambda: inference_model(affectkeras.build_mt_arcvgg()),
     "ferplus (shipped; width 0.5; 64 px)": lambda: load_preset_model("ferplus"),
-    "ferplus over its 4 test-time views (as predict runs it)": lambda: load_preset_model("ferplus", average_views=True),
+    "ferplus over its 4 test-time views (as predict runs it)": lambda: load_preset_model("ferplus", test_time=True),
 }
 
 

@@ -99,7 +99,7 @@ def ferplus_accuracy(root, precision):
     data = None
     accuracy = {}
     for views in (1, 4):
-        model = with_precision(weights.load_preset_model("ferplus", average_views=views == 4), precision)
+        model = with_precision(weights.load_preset_model("ferplus", test_time=views == 4), precision)
         data = data or pretraining.ferplus_datasets(root, size=model.input_shape[-2], batch_size=256)
         for split in ("validation", "test"):
             accuracy[split, views] = evaluation.score_classes(model, getattr(data, split), num_classes=8,

@@ -60,7 +60,7 @@ def main():
         timings[name] = statistics.median(runs)
     total_windows = int(np.sum([len(w) for w in windows]))
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs; model {model.source}, "
-          f"{model.model.count_params():,} parameters")
+          f"{model.count_params():,} parameters")
     print(f"{len(clips)} clips, {seconds_of_audio:.1f} s of audio, {total_windows} windows of 0.5 s")
     for name, seconds in timings.items():
         print(f"{name}: {seconds:.2f} s per pass (median of {args.repeats}), {len(clips) / seconds:.1f} clips/s, "

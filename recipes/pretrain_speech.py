@@ -6,10 +6,15 @@
 The network (`affectkeras.pretraining.build_speech_network`) is the A/V networks' audio
 stream over 0.5 s log-mel windows, its window embeddings averaged over the clip, and an
 8-emotion softmax. It trains on random 2 s crops (`--num-windows 4`) moved up or down the
-mel axis by up to 3 bands (`--mel-shift`) and with SpecAugment masks, one-hot targets, AdamW with a warm-up and a cosine decay to 0, for a fixed number
-of epochs (the decay lets the batch-norm statistics settle: recomputing them on clean
-clips afterwards, as `finetune.py` does after its step decay, lowered the development
-actors' accuracy, 0.442 -> 0.421). Clips are scored on their centred 4 s.
+mel axis by up to 3 bands (`--mel-shift`) and with SpecAugment masks, one-hot targets
+(optionally mixed up: `--mixup`, off by default, lowered the development actors'
+accuracy), AdamW with a warm-up and a cosine decay to 0, for a fixed number of epochs
+(the decay lets the batch-norm statistics settle: recomputing them on clean clips
+afterwards, as `finetune.py` does after its step decay, lowered the development actors'
+accuracy, 0.442 -> 0.421). Clips are scored on their centred 4 s.
+
+The shipped preset is two networks of this recipe, seeds 0 and 1 (`ravdess_audio` and
+`ravdess_audio_2`, its `ensemble`), their probabilities averaged.
 
 Speaker independence: the actors of `--held-out` (default 21-24, never used for any
 choice) are scored once, at the end. `--cv-folds K` first cross-validates the same
@@ -48,6 +53,7 @@ class PretrainSpeechConfig:
                                        "their centred 4 s")
     mel_shift: int = config_field(3, "move each training clip up or down the mel axis by a random number of bands "
                                      "up to this (a crude pitch change; 0 = none)")
+    mixup: float = config_field(0.0, "mixup of the training batches with this Beta parameter (0 = none)")
     epochs: int = config_field(160, "training epochs")
     batch_size: int = config_field(16, "clips per batch")
     learning_rate: float = config_field(2e-3, "peak AdamW learning rate (after a 5 % warm-up, cosine decay to 0)")
@@ -105,8 +111,8 @@ def main(argv=None):
     train, test = pretraining.split_ravdess(config.data, held_out=[int(a) for a in config.held_out.split(",")])
     if config.limit:  # a quick run: clips spread over every actor
         train, test = (records[::max(1, len(records) // config.limit)][:config.limit] for records in (train, test))
-    shared = dict(num_windows=config.num_windows, mel_shift=config.mel_shift, batch_size=config.batch_size,
-                  seed=config.seed)
+    shared = dict(num_windows=config.num_windows, mel_shift=config.mel_shift, mixup_alpha=config.mixup,
+                  batch_size=config.batch_size, seed=config.seed)
     data = pretraining.speech_datasets(train, test, **shared)
     run = RunFolder(config.run_dir, resume=config.resume, overwrite=config.overwrite)
     run.save_config(config)

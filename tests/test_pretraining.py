@@ -78,3 +78,25 @@ def test_pretrain_recipe_end_to_end(shared_data, tmp_path):
     reloaded = keras.saving.load_model(run_dir / "model.keras")
     np.testing.assert_allclose(network.predict_on_batch({"faces": faces})["expression"],
                                reloaded.predict_on_batch({"faces": faces})["expression"], atol=1e-6)
+
+
+def test_mixup_blends_each_example_with_one_partner_by_the_same_weight_in_inputs_and_targets():
+    import tensorflow as tf
+
+    classes = 6
+    rng = np.random.default_rng(0)
+    faces = rng.normal(size=(classes, 4, 3)).astype("float32")
+    targets = np.eye(classes, dtype="float32")  # example i is class i: its mixed target names its partner
+    dataset = tf.data.Dataset.from_tensors(({"faces": faces}, {"expression": targets})).repeat(2)
+    batches = [(inputs["faces"].numpy(), out["expression"].numpy()) for inputs, out in pretraining.mixup(dataset, 0.4)]
+    for mixed, soft in batches:
+        np.testing.assert_allclose(soft.sum(axis=1), 1.0, rtol=1e-6)
+        for i in range(classes):
+            weight = soft[i, i]
+            partner = int(np.argmax(np.where(np.arange(classes) == i, -1, soft[i]))) if weight < 1 else i
+            np.testing.assert_allclose(mixed[i], weight * faces[i] + (1 - weight) * faces[partner], atol=1e-5)
+    assert not np.allclose(batches[0][1], batches[1][1])  # each batch draws its own weights
+    again = [out["expression"].numpy() for _, out in pretraining.mixup(dataset, 0.4)]
+    np.testing.assert_allclose(again[0], batches[0][1])  # seeded
+    with pytest.raises(InvalidArgumentError, match="alpha"):
+        pretraining.mixup(dataset, 0.0)

@@ -44,6 +44,18 @@ def test_clip_prediction_is_the_model_on_all_windows_and_on_each_window(shared_d
     np.testing.assert_allclose(prediction.window_probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_an_ensemble_predicts_the_mean_of_its_networks_per_window_and_per_clip(shared_data, tiny_network):
+    other = pretraining.build_speech_network(width=0.1, name="other_speech")
+    clip = _clips(shared_data, 1)[1]
+    ensemble = speech.predict_clip(clip, speech.SpeechModel([tiny_network, other], RAVDESS_EMOTIONS))
+    alone = [speech.predict_clip(clip, network) for network in (tiny_network, other)]
+    assert not np.allclose(alone[0].probabilities, alone[1].probabilities)
+    np.testing.assert_allclose(ensemble.probabilities, (alone[0].probabilities + alone[1].probabilities) / 2,
+                               atol=1e-6)
+    np.testing.assert_allclose(ensemble.window_probabilities,
+                               (alone[0].window_probabilities + alone[1].window_probabilities) / 2, atol=1e-6)
+
+
 def test_clip_files_have_the_promised_form(shared_data, tiny_network, tmp_path):
     prediction = speech.predict_clip(_clips(shared_data, 2)[0], speech.SpeechModel(tiny_network, RAVDESS_EMOTIONS))
     files = speech.write_clip_prediction(prediction, tmp_path, "clip")

@@ -1,4 +1,5 @@
-"""Test-time views: `layers.FaceViews` / `ViewAverage`, `models.average_views`, the ferplus preset's views."""
+"""Test-time averaging: views (`layers.FaceViews` / `ViewAverage`, `models.average_views`), ensembles
+(`models.average_models`), and the ferplus preset scored over both."""
 
 import keras
 import numpy as np
@@ -8,7 +9,7 @@ from PIL import Image
 import affectkeras
 from affectkeras.errors import InvalidArgumentError
 from affectkeras.layers import FaceViews, ViewAverage
-from affectkeras.models import average_views
+from affectkeras.models import average_models, average_views
 from affectkeras.models.surgery import with_precision
 
 SIZE = 32
@@ -62,8 +63,9 @@ def test_face_views_reject_a_crop_outside_zero_one(crop):
         FaceViews(crop=crop)
 
 
-def _tiny_network():
-    return affectkeras.build_mt_vgg(input_size=SIZE, width=0.05, feature_layer="fc6")
+def _tiny_network(name="mt_vgg", seed=0):
+    keras.utils.set_random_seed(seed)
+    return affectkeras.build_mt_vgg(input_size=SIZE, width=0.05, feature_layer="fc6", name=name)
 
 
 @pytest.mark.keras_core  # CI runs these on the JAX backend too
@@ -96,18 +98,55 @@ def test_average_views_rejects_a_sequence_network():
         average_views(sequence)
 
 
-def test_the_ferplus_preset_predicts_over_its_views():
+@pytest.mark.keras_core  # CI runs these on the JAX backend too
+def test_average_models_is_the_mean_of_the_members(tmp_path):
+    members = [_tiny_network(name, seed) for seed, name in enumerate(("first", "second", "third"))]
+    ensemble = average_models(members, name="ensemble")
+    faces = _faces()
+    outputs = ensemble.predict_on_batch({"faces": faces})
+    assert ensemble.name == "ensemble" and set(outputs) == set(members[0].output_names)
+    singles = [member.predict_on_batch({"faces": faces}) for member in members]
+    assert not np.allclose(singles[0]["expression"], singles[1]["expression"])  # the seeds made different networks
+    for name, value in outputs.items():
+        np.testing.assert_allclose(value, np.mean([single[name] for single in singles], axis=0), rtol=1e-5, atol=1e-6)
+    # Over views too, saved and read back.
+    views = average_views(ensemble, crop=0.75)
+    views.save(tmp_path / "ensemble.keras")
+    loaded = keras.saving.load_model(tmp_path / "ensemble.keras")
+    np.testing.assert_allclose(loaded.predict_on_batch({"faces": faces})["expression"],
+                               views.predict_on_batch({"faces": faces})["expression"], rtol=1e-5, atol=1e-6)
+    assert average_models(members[:1]) is members[0]
+
+
+@pytest.mark.keras_core
+def test_average_models_rejects_members_that_do_not_match():
+    network = _tiny_network("first")
+    with pytest.raises(InvalidArgumentError, match="at least one network"):
+        average_models([])
+    other_size = affectkeras.build_mt_vgg(input_size=2 * SIZE, width=0.05, feature_layer="fc6", name="big")
+    with pytest.raises(InvalidArgumentError, match="same inputs and outputs: first has .*big has"):
+        average_models([network, other_size])
+    other_tasks = affectkeras.build_mt_vgg(input_size=SIZE, width=0.05, feature_layer="fc6", tasks=("expr",),
+                                           name="expression_only")
+    with pytest.raises(InvalidArgumentError, match="same inputs and outputs"):
+        average_models([network, other_tasks])
+    with pytest.raises(InvalidArgumentError, match=r"distinct names. Received: \['first', 'first'\]"):
+        average_models([network, _tiny_network("first", seed=1)])
+
+
+def test_the_ferplus_preset_predicts_over_its_ensemble_and_views():
     from affectkeras.inference import load_predictor
     from affectkeras.weights import get_preset, load_preset_model
 
-    crop = get_preset("ferplus").test_time_crop
-    assert 0 < crop < 1
-    wrapped = load_preset_model("ferplus", average_views=True)
-    assert wrapped.get_layer("face_views").crop == crop
+    preset = get_preset("ferplus")
+    assert 0 < preset.test_time_crop < 1
+    scored = load_preset_model("ferplus", test_time=True)
+    assert scored.get_layer("face_views").crop == preset.test_time_crop
     faces = _faces(2, size=64)
-    single = load_preset_model("ferplus")
-    views = keras.ops.convert_to_numpy(FaceViews(crop=crop)(faces)).reshape(4, 2, 64, 64, 3)
-    expected = np.mean([single.predict_on_batch({"faces": view})["expression"] for view in views], axis=0)
-    np.testing.assert_allclose(wrapped.predict_on_batch({"faces": faces})["expression"], expected, atol=1e-5)
+    views = keras.ops.convert_to_numpy(FaceViews(crop=preset.test_time_crop)(faces)).reshape(4, 2, 64, 64, 3)
+    networks = [load_preset_model(name) for name in ("ferplus",) + preset.ensemble]
+    expected = np.mean([network.predict_on_batch({"faces": view})["expression"]
+                        for network in networks for view in views], axis=0)
+    np.testing.assert_allclose(scored.predict_on_batch({"faces": faces})["expression"], expected, atol=1e-5)
     predictor = load_predictor("ferplus", precision="float32")
     np.testing.assert_allclose(predictor.predict_batch(faces)["expression"], expected, atol=1e-5)

@@ -8,8 +8,9 @@ of the Aff-Wild2 paper's tables and AffWildNet), `build_mt_vgg_rnn`,
 Outputs are named `valence_arousal`, `expression`, `action_units`. Fine-tuning on other
 databases (`surgery`): `replace_heads`, `frame_classifier`, `audio_classifier`,
 `recalibrate_batch_norm`; `average_views` averages a per-frame network over test-time
-views of each face. `NETWORKS` names every network (`registry`); `describe(model)` says
-what a built or loaded one is (family, window, face size, audio, tasks).
+views of each face, `average_models` several networks (an ensemble). `NETWORKS` names
+every network (`registry`); `describe(model)` says what a built or loaded one is (family,
+window, face size, audio, tasks).
 """
 
 from affectkeras.models.frame import build_mt_arcres, build_mt_arcvgg, build_mt_vgg, inference_model
@@ -19,6 +20,7 @@ from affectkeras.models.sequence import build_av_mt_vgg_rnn, build_cnn_rnn, buil
 from affectkeras.models.surgery import (
     audio_classifier,
     audio_stream,
+    average_models,
     average_views,
     frame_classifier,
     recalibrate_batch_norm,
@@ -33,6 +35,7 @@ __all__ = [
     "Network",
     "audio_classifier",
     "audio_stream",
+    "average_models",
     "average_views",
     "build_av_mt_vgg_rnn",
     "build_cnn_rnn",

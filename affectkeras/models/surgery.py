@@ -312,6 +312,59 @@ def average_views(model, *, crop=0.85):
     return keras.Model({FACES_INPUT: faces}, averaged, name=model.name)
 
 
+def average_models(members, *, name=None):
+    """An ensemble: every network of `members` run on the same inputs, each output averaged.
+
+    The members are networks of the same inputs and outputs (e.g. the same network trained
+    from other seeds, or on other folds); each output (probabilities, VA) is the mean of
+    theirs. A preset with an `ensemble` is scored and predicts so
+    (`weights.load_preset_model(name, test_time=True)`).
+
+    Args:
+        members: sequence of keras.Model, distinct names, the same input names and shapes
+            and the same output names.
+        name: str or None. The ensemble's name; None = the first member's.
+
+    Returns:
+        A `keras.Model` with the members' input and output names, sharing their layers; the
+        first member itself when it is the only one.
+
+    Raises:
+        InvalidArgumentError: no member, members whose inputs or outputs differ, or two
+            members of the same name.
+    """
+    members = list(members)
+    if not members:
+        raise InvalidArgumentError("`average_models` needs at least one network. Received: members=[]")
+    for model in members:
+        _check_model(model)
+    if len(members) == 1:
+        return members[0]
+
+    def signature(model):
+        inputs = {tensor.name: tuple(tensor.shape[1:]) for tensor in keras.tree.flatten(model.inputs)}
+        return inputs, sorted(model.output_names)
+
+    first = members[0]
+    for model in members[1:]:
+        if signature(model) != signature(first):
+            raise InvalidArgumentError(
+                f"`average_models` needs networks of the same inputs and outputs: {first.name} has "
+                f"{signature(first)}, {model.name} has {signature(model)}."
+            )
+    names = [model.name for model in members]
+    if len(set(names)) != len(names):
+        raise InvalidArgumentError(f"The networks of an ensemble need distinct names. Received: {names}")
+    inputs = {tensor.name: keras.Input(tensor.shape[1:], dtype=tensor.dtype, name=tensor.name)
+              for tensor in keras.tree.flatten(first.inputs)}
+    outputs = [model(inputs if isinstance(model.input, dict) else list(inputs.values())[0]) for model in members]
+    outputs = [out if isinstance(out, dict) else dict(zip(model.output_names, keras.tree.flatten(out)))
+               for model, out in zip(members, outputs)]
+    averaged = {output: keras.layers.Average(dtype="float32", name=output)([out[output] for out in outputs])
+                for output in first.output_names}
+    return keras.Model(inputs, averaged, name=name or first.name)
+
+
 def _set_policies(config, precision, keep):
     """Sets the dtype policy of every layer config inside `config` but those named in `keep`."""
     if isinstance(config, dict):
@@ -621,6 +674,7 @@ def recalibrate_batch_norm(model, dataset, *, steps=None):
 __all__ = [
     "audio_classifier",
     "audio_stream",
+    "average_models",
     "average_views",
     "frame_classifier",
     "recalibrate_batch_norm",

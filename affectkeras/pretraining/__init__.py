@@ -9,7 +9,8 @@ fit on this machine and give the two shipped presets (`affectkeras.weights`):
   actors 21-24 held out (`pretraining.ravdess`, `recipes/pretrain_speech.py`).
 
 Both train with a cross-entropy on target distributions (FER+'s vote distributions;
-RAVDESS's one-hot labels), AdamW and a cosine decay (`compile_soft_labels`).
+RAVDESS's one-hot labels, optionally mixed: `mixup`), AdamW and a cosine decay
+(`compile_soft_labels`).
 """
 
 from affectkeras.pretraining.ferplus import (
@@ -29,7 +30,7 @@ from affectkeras.pretraining.ravdess import (
     speech_datasets,
     split_ravdess,
 )
-from affectkeras.pretraining.soft_labels import compile_soft_labels
+from affectkeras.pretraining.soft_labels import compile_soft_labels, mixup
 
 __all__ = [
     "FERPLUS_NETWORK",
@@ -44,6 +45,7 @@ __all__ = [
     "choose_test_time_crop",
     "compile_soft_labels",
     "ferplus_datasets",
+    "mixup",
     "speech_datasets",
     "split_ravdess",
 ]

@@ -81,7 +81,7 @@ def split_ravdess(root, *, held_out=RAVDESS_TEST_ACTORS):
 
 
 def speech_datasets(train, test, *, num_classes=len(RAVDESS_EMOTIONS), num_windows=4,
-                    test_windows=RAVDESS_CLIP_WINDOWS, mel_shift=0, batch_size=16, seed=0):
+                    test_windows=RAVDESS_CLIP_WINDOWS, mel_shift=0, mixup_alpha=0.0, batch_size=16, seed=0):
     """`SpeechData` of any clip records (`RavdessRecord`s, or `ClipRecord`s of a CSV list).
 
     Args:
@@ -94,6 +94,8 @@ def speech_datasets(train, test, *, num_classes=len(RAVDESS_EMOTIONS), num_windo
             RAVDESS's whole utterance).
         mel_shift: int. Training clips moved up or down the mel axis by up to this many
             bands (`audio.mel_shift`); 0 = none.
+        mixup_alpha: float. Training batches mixed (`soft_labels.mixup`) with this Beta
+            parameter; 0 = none.
         batch_size: int. Clips per batch.
         seed: int. Seed of the shuffle, the crops and the masks.
 
@@ -103,14 +105,16 @@ def speech_datasets(train, test, *, num_classes=len(RAVDESS_EMOTIONS), num_windo
     import tensorflow as tf
 
     from affectkeras.data.downstream import audio_clip_dataset
+    from affectkeras.pretraining.soft_labels import mixup
 
     def one_hot(inputs, targets):  # soft targets: compile_soft_labels' cross-entropy
         return inputs, {EXPR_OUTPUT: tf.one_hot(targets[EXPR_OUTPUT], num_classes)}
 
     shared = dict(batch_size=batch_size, seed=seed)
+    train_data = audio_clip_dataset(train, training=True, num_windows=num_windows, mel_shift=mel_shift,
+                                    **shared).map(one_hot)
     return SpeechData(
-        train=audio_clip_dataset(train, training=True, num_windows=num_windows, mel_shift=mel_shift,
-                                 **shared).map(one_hot),
+        train=mixup(train_data, mixup_alpha, seed=seed) if mixup_alpha else train_data,
         test=audio_clip_dataset(test, num_windows=test_windows, **shared) if test else None,
         train_actors=tuple(sorted({_subject(r) for r in train})),
         test_actors=tuple(sorted({_subject(r) for r in test})),

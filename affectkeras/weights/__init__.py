@@ -28,8 +28,10 @@ arguments holds a whole trained network: `load_preset_model(name)` builds it and
 file. `ferplus` and `ravdess_audio` are two, shipped inside the package and used by
 `affectkeras predict` when no `--model` is given, for videos and for audio files
 (`recipes/pretrain.py` and `recipes/pretrain_speech.py` made them; the README has their
-model cards). A face network preset with a `test_time_crop` (`ferplus`) is scored and
-predicts over four views of each face: `load_preset_model(name, average_views=True)`.
+model cards). A preset is scored, and predicts, as `load_preset_model(name, test_time=True)`
+builds it: its network averaged with the networks of its `ensemble` (other presets;
+`load_preset_networks` gives them one by one), and for a face network with a
+`test_time_crop` (`ferplus`) over four views of each face.
 
 Bundled presets: a preset may instead name a file shipped inside the package
 (`WeightsPreset(url=None, ..., package_file="files/<name>.weights.h5")`, relative to
@@ -63,9 +65,10 @@ into a model with a new top (`allow_missing`). Three file layouts are read:
 Modules: `affectkeras.weights.presets` holds the preset data (`WeightsPreset`, `PRESETS`,
 `list_presets`, `get_preset`, `is_network_preset`; no Keras); `affectkeras.weights.loading`
 fetches presets and loads files (`fetch_preset`, `resolve_weights`, `load_weights`,
-`load_preset_model`, `LoadReport`, `legacy_layer_name`); `affectkeras.weights.provenance` records which layers of a network
-hold weights read from a file (`mark_pretrained`, `weight_layers`: what training strategy
-(i) keeps fixed); `affectkeras.weights.saving` writes a network's weights compactly
+`load_preset_model`, `load_preset_networks`, `LoadReport`, `legacy_layer_name`);
+`affectkeras.weights.provenance` records which layers of a network hold weights read from
+a file (`mark_pretrained`, `weight_layers`: what training strategy (i) keeps fixed);
+`affectkeras.weights.saving` writes a network's weights compactly
 (`save_weights(model, path, dtype="float16")`, as the shipped presets are stored). All are
 re-exported here.
 """
@@ -82,6 +85,7 @@ _LAZY = {
     "fetch_preset": "loading",
     "legacy_layer_name": "loading",
     "load_preset_model": "loading",
+    "load_preset_networks": "loading",
     "load_weights": "loading",
     "resolve_weights": "loading",
     "mark_pretrained": "provenance",
@@ -104,6 +108,7 @@ __all__ = [
     "legacy_layer_name",
     "list_presets",
     "load_preset_model",
+    "load_preset_networks",
     "load_weights",
     "mark_pretrained",
     "resolve_weights",

@@ -31,6 +31,7 @@ __all__ = [
     "is_network_preset",
     "legacy_layer_name",
     "load_preset_model",
+    "load_preset_networks",
     "load_weights",
     "resolve_weights",
 ]
@@ -170,23 +171,24 @@ def _bundled_file(name, preset, file_hash):
     return path
 
 
-def load_preset_model(preset, *, average_views=False):
+def load_preset_model(preset, *, test_time=False):
     """The whole network a preset holds (`WeightsPreset.network`), built and loaded; no download.
 
     Args:
         preset: str or WeightsPreset. E.g. `"ferplus"`, the FER+ expression network that
             ships with affectkeras.
-        average_views: bool. For a preset with a `test_time_crop`: the network wrapped in
-            `models.average_views` (its outputs averaged over four views of each face), as
-            the preset was scored and as `affectkeras predict` runs it. False: the network
-            itself (to fine-tune it, or one view per face).
+        test_time: bool. The preset as it was scored and as `affectkeras predict` runs it:
+            its network averaged with those of its `ensemble` (`models.average_models`), then
+            over four views of each face when it has a `test_time_crop`
+            (`models.average_views`). False: the network itself (to fine-tune it, or to
+            predict fast with one network on one view).
 
     Returns:
         A `keras.Model`, named after the preset.
 
     Raises:
         InvalidArgumentError: an unknown preset, or one that holds only a backbone's weights.
-        WeightsError: its file is missing or damaged.
+        WeightsError: its file (or a member's) is missing or damaged.
 
     Example:
         >>> model = load_preset_model("ferplus")
@@ -200,6 +202,11 @@ def load_preset_model(preset, *, average_views=False):
             f"`pretraining=` / `weights=` of a builder. Presets with a network: "
             f"{sorted(n for n, p in presets.PRESETS.items() if p.network)}. Received: preset={name!r}"
         )
+    if test_time:
+        from affectkeras.models import average_models, average_views
+
+        model = average_models(load_preset_networks(preset))
+        return average_views(model, crop=preset.test_time_crop) if preset.test_time_crop else model
     arguments = dict(preset.network)
     network = arguments.pop("network")
     if network == "audio_classifier":  # a clip classifier over the audio stream (no registry builder)
@@ -216,11 +223,21 @@ def load_preset_model(preset, *, average_views=False):
     except Exception as error:  # h5py and Keras raise many kinds on a damaged or foreign file
         raise WeightsError(f"Cannot load weights preset {name!r} from {path}: {error}") from None
     mark_pretrained(model)
-    if average_views and preset.test_time_crop:
-        from affectkeras.models import average_views as with_views
-
-        return with_views(model, crop=preset.test_time_crop)
     return model
+
+
+def load_preset_networks(preset):
+    """The networks of a preset's ensemble, each on its own: the preset's, then its `ensemble`'s.
+
+    For callers that average the networks' outputs in their own way (`speech.SpeechModel`
+    averages per window and per clip); `load_preset_model(name, test_time=True)` averages
+    them in one model.
+
+    Returns:
+        A list of `keras.Model`s (one for a preset without an ensemble).
+    """
+    members = (get_preset(preset) if isinstance(preset, str) else preset).ensemble
+    return [load_preset_model(preset)] + [load_preset_model(member) for member in members]
 
 
 def resolve_weights(weights, *, backbone=None):
