@@ -9,7 +9,8 @@ are the model's output on all its windows; a window's probabilities are the same
 that window's embedding alone.
 
 Without a model, `DEFAULT_SPEECH_MODEL` is used: `ravdess_audio`, the audio stream
-trained on RAVDESS speech that ships with affectkeras (8 classes, `constants.RAVDESS_EMOTIONS`).
+trained on RAVDESS speech that ships with affectkeras (8 classes, `constants.RAVDESS_EMOTIONS`;
+two networks, from two seeds, their probabilities averaged).
 
 Example:
     >>> prediction = predict_clip("03-01-05-01-01-01-21.flac")

@@ -11,7 +11,8 @@ input normalisation it was trained with (`WeightsPreset.expects`):
 | `vggface2_resnet50_notop` | `ResNet50Face` | `rcmalli_vggface_tf_notop_resnet50.h5` | `vggface2` |
 | `imagenet_densenet121_notop` | `DenseNet121` | `densenet121_..._notop.h5` | `"imagenet_torch"` |
 | `ferplus` (shipped) | the whole FER+ expression network (`load_preset_model`); its stream fits `VGGFace` at width 0.5, 64 px | `files/ferplus.weights.h5` | `"gray"` |
-| `ravdess_audio` (shipped) | the whole RAVDESS speech-emotion network (`load_preset_model`); its stream fits `AudioCNN` at width 0.5 (`build_av_mt_vgg_rnn(audio_pretraining=...)`) | `files/ravdess_audio.weights.h5` | `"db"` (log-mel windows in dB) |
+| `ravdess_audio` (shipped) | the whole RAVDESS speech-emotion network (`load_preset_model`), averaged with `ravdess_audio_2` (its `ensemble`, the same recipe from seed 1) when predicting; its stream fits `AudioCNN` at width 0.5 (`build_av_mt_vgg_rnn(audio_pretraining=...)`) | `files/ravdess_audio.weights.h5` | `"db"` (log-mel windows in dB) |
+| `ravdess_audio_2` (shipped) | the second network of `ravdess_audio`'s ensemble | `files/ravdess_audio_2.weights.h5` | `"db"` |
 
 The keras-vggface files are its release v2.0
 (`https://github.com/rcmalli/keras-vggface/releases/download/v2.0/`), the DenseNet file
