@@ -19,7 +19,7 @@ The run folder gets `config.json`, `checkpoints/` (`best.keras`), TensorBoard `l
 Test accuracy, macro F1 and confusion matrices, with one view and over the four views, the
 crop chosen and Valid by crop; images/s). `--export FILE.weights.h5` also
 writes the selected weights, as the package's `ferplus` preset holds them, stored in
-`--export-dtype` (float16 by default: half the size; the network is then scored with the
+`--export-dtype` (float16 by default: half the size; int8: a quarter; the network is then scored with the
 rounded weights, so the figures are the shipped file's). `--resume` continues an
 interrupted run from its last epoch.
 """
@@ -52,8 +52,9 @@ class PretrainConfig:
     precision: str = config_field("mixed_bfloat16", "Keras dtype policy", choices=PRECISIONS)
     limit: int = config_field(0, "use only the first N images of each split (quick runs); 0 = all")
     export: str = config_field("", "also write the selected weights to this .weights.h5 file")
-    export_dtype: str = config_field("float16", "dtype of the exported file's weights (float16: half the size; the "
-                                                "run is then scored with the rounded weights)", choices=STORAGE_DTYPES)
+    export_dtype: str = config_field("float16", "dtype of the exported file's weights (float16: half the size, "
+                                                "int8: a quarter; the run is then scored with the rounded weights)",
+                                     choices=STORAGE_DTYPES)
     seed: int = config_field(0, "random seed (initialisation, shuffles, augmentation)")
     verbose: int = config_field(2, "Keras fit verbosity (0, 1 = progress bar, 2 = a line per epoch)")
     resume: bool = config_field(False, "continue the run in --run-dir from its last epoch")
@@ -67,7 +68,7 @@ def main(argv=None):
     from affectkeras.errors import InvalidArgumentError
     from affectkeras.models import average_views
     from affectkeras.runs import RunFolder, load_trained_model, set_seed
-    from affectkeras.weights import save_weights
+    from affectkeras.weights import read_weights, save_weights
 
     if not config.data:
         raise InvalidArgumentError("--data is required: the FER+ folder. Received: data=''")
@@ -97,7 +98,7 @@ def main(argv=None):
     selected.set_weights(best.get_weights())
     stored = config.export_dtype if config.export else "float32"
     if config.export:  # scored as read back from the exported file
-        selected.load_weights(save_weights(selected, config.export, dtype=config.export_dtype))
+        read_weights(selected, save_weights(selected, config.export, dtype=config.export_dtype))
     scores = {split: evaluation.score_classes(selected, dataset, num_classes=8, batch_size=config.batch_size)
               for split, dataset in (("validation", data.validation), ("test", data.test))}
     crop, by_crop = pretraining.choose_test_time_crop(selected, data.validation, batch_size=config.batch_size)

@@ -460,7 +460,7 @@ def test_a_preset_is_either_a_download_or_bundled():
 
 
 def test_published_presets():
-    assert list_presets("vggface") == ["ferplus", "vggface1_vgg16", "vggface1_vgg16_notop"]
+    assert list_presets("vggface") == ["ferplus", "ferplus_2", "vggface1_vgg16", "vggface1_vgg16_notop"]
     assert list_presets("resnet50_face") == ["vggface2_resnet50", "vggface2_resnet50_notop"]
     release = "https://github.com/rcmalli/keras-vggface/releases/download/v2.0/"
     for name, preset in PRESETS.items():
@@ -479,7 +479,9 @@ def test_published_presets():
 
 @pytest.mark.parametrize("name, input_name, input_shape, classes", [
     ("ferplus", "faces", (None, 64, 64, 3), None),  # the library's expressions
+    ("ferplus_2", "faces", (None, 64, 64, 3), None),  # int8 kernels
     ("ravdess_audio", "audio", (None, None, 50, 64, 1), "ravdess"),  # any number of 0.5 s windows
+    ("ravdess_audio_2", "audio", (None, None, 50, 64, 1), "ravdess"),  # the second network of its ensemble
 ])
 def test_the_shipped_presets_load_from_the_package_without_network(monkeypatch, name, input_name, input_shape,
                                                                    classes):
@@ -588,3 +590,58 @@ def test_float16_weights_file_is_half_the_size_and_loads_back_into_float32(tmp_p
     with pytest.raises(InvalidArgumentError, match="dtype"):
         save_weights(model, half, dtype="bfloat16")
     assert half.is_file()  # a refused write leaves the earlier file
+
+
+def test_int8_weights_file_is_a_quarter_of_the_size_and_reads_back_within_half_a_step(tmp_path):
+    from affectkeras.weights.saving import INT8_SCALE, read_weights, save_weights
+
+    inputs = keras.Input((8, 8, 16))
+    x = keras.layers.Conv2D(64, 3, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="norm")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, keras.layers.Dense(256, name="dense")(x))
+    rng = np.random.default_rng(0)
+    # Channels of very different magnitudes, one all zero: each gets its own scale.
+    model.set_weights([(rng.normal(size=w.shape) * rng.uniform(0.01, 10, size=w.shape[-1:])).astype("float32")
+                       for w in model.get_weights()])
+    kernel = model.get_layer("dense").kernel
+    kernel.assign(keras.ops.convert_to_numpy(kernel) * (np.arange(256) != 7))
+    full, small = tmp_path / "full.weights.h5", tmp_path / "int8.weights.h5"
+    save_weights(model, full)
+    save_weights(model, small, dtype="int8")
+    assert small.stat().st_size < 0.3 * full.stat().st_size
+    with h5py.File(small) as file:
+        stored = file["layers/dense/vars/0"]
+        assert stored.dtype == np.int8 and stored.attrs[INT8_SCALE].shape == (256,)
+        assert file["layers/dense/vars/1"].dtype == np.float32  # biases stay exact
+    for loader in (lambda m: read_weights(m, small), lambda m: load_weights(m, small)):  # whole file, by name
+        copy = keras.models.clone_model(model)
+        loader(copy)
+        for ours, theirs in zip(copy.get_weights(), model.get_weights()):
+            assert ours.dtype == np.float32
+            if theirs.ndim == 1:
+                np.testing.assert_array_equal(ours, theirs)
+                continue
+            channel_max = np.abs(theirs.reshape(-1, theirs.shape[-1])).max(axis=0)
+            assert np.all(np.abs(ours - theirs) <= channel_max / 254 * (1 + 1e-5))  # half a step of 1/127
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(copy.get_layer("dense").kernel)[:, 7], 0)
+    read_weights(keras.models.clone_model(model), full)  # a float32 file reads as Keras reads it
+
+
+def test_an_int8_dataset_with_scales_of_the_wrong_shape_is_refused(tmp_path):
+    from affectkeras.weights.saving import INT8_SCALE, stored_array
+
+    with h5py.File(tmp_path / "bad.weights.h5", "w") as file:
+        dataset = file.create_dataset("kernel", data=np.ones((3, 4), np.int8))
+        dataset.attrs[INT8_SCALE] = np.ones(3, np.float32)
+        with pytest.raises(WeightsError, match=r"bad.weights.h5: dataset /kernel has int8_scale of shape \(3,\)"):
+            stored_array(dataset)
+
+
+def test_the_shipped_files_fit_the_package_and_every_ensemble_member_is_a_shipped_network():
+    bundled = [name for name, preset in PRESETS.items() if preset.bundled]
+    assert {"ferplus", "ravdess_audio"} <= set(bundled)
+    files = {pathlib.Path(fetch_preset(name)) for name in bundled}
+    assert sum(path.stat().st_size for path in files) <= 20 * 2**20  # the package's weights stay compact
+    for name in bundled:
+        for member in PRESETS[name].ensemble:
+            assert get_preset(member).bundled and get_preset(member).network is not None

@@ -10,7 +10,8 @@ input normalisation it was trained with (`WeightsPreset.expects`):
 | `vggface2_resnet50` | `ResNet50Face`, top | `rcmalli_vggface_tf_resnet50.h5` | `"vggface2"` |
 | `vggface2_resnet50_notop` | `ResNet50Face` | `rcmalli_vggface_tf_notop_resnet50.h5` | `vggface2` |
 | `imagenet_densenet121_notop` | `DenseNet121` | `densenet121_..._notop.h5` | `"imagenet_torch"` |
-| `ferplus` (shipped) | the whole FER+ expression network (`load_preset_model`); its stream fits `VGGFace` at width 0.5, 64 px | `files/ferplus.weights.h5` | `"gray"` |
+| `ferplus` (shipped) | the whole FER+ expression network (`load_preset_model`), averaged with `ferplus_2` (its `ensemble`, the same recipe from seed 1) when predicting; its stream fits `VGGFace` at width 0.5, 64 px | `files/ferplus.weights.h5` | `"gray"` |
+| `ferplus_2` (shipped) | the second network of `ferplus`'s ensemble (int8 kernels) | `files/ferplus_2.weights.h5` | `"gray"` |
 | `ravdess_audio` (shipped) | the whole RAVDESS speech-emotion network (`load_preset_model`), averaged with `ravdess_audio_2` (its `ensemble`, the same recipe from seed 1) when predicting; its stream fits `AudioCNN` at width 0.5 (`build_av_mt_vgg_rnn(audio_pretraining=...)`) | `files/ravdess_audio.weights.h5` | `"db"` (log-mel windows in dB) |
 | `ravdess_audio_2` (shipped) | the second network of `ravdess_audio`'s ensemble | `files/ravdess_audio_2.weights.h5` | `"db"` |
 
@@ -69,15 +70,15 @@ fetches presets and loads files (`fetch_preset`, `resolve_weights`, `load_weight
 `load_preset_model`, `load_preset_networks`, `LoadReport`, `legacy_layer_name`);
 `affectkeras.weights.provenance` records which layers of a network hold weights read from
 a file (`mark_pretrained`, `weight_layers`: what training strategy (i) keeps fixed);
-`affectkeras.weights.saving` writes a network's weights compactly
-(`save_weights(model, path, dtype="float16")`, as the shipped presets are stored). All are
-re-exported here.
+`affectkeras.weights.saving` writes a network's weights compactly and reads them back
+(`save_weights(model, path, dtype="float16" | "int8")`, as the shipped presets are stored;
+`read_weights(model, path)`: `model.load_weights` for any of them). All are re-exported here.
 """
 
 import importlib
 
 from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, is_network_preset, list_presets
-from affectkeras.weights.saving import save_weights
+from affectkeras.weights.saving import read_weights, save_weights
 
 # Loaded on first use: they import Keras, and the presets are read without it (the predictor
 # starts its face extraction before TensorFlow loads).
@@ -112,6 +113,7 @@ __all__ = [
     "load_preset_networks",
     "load_weights",
     "mark_pretrained",
+    "read_weights",
     "resolve_weights",
     "save_weights",
     "weight_layers",

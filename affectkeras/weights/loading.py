@@ -24,6 +24,7 @@ from affectkeras.errors import InvalidArgumentError, WeightsError
 from affectkeras.weights import presets
 from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, is_network_preset, list_presets
 from affectkeras.weights.provenance import mark_pretrained
+from affectkeras.weights.saving import read_weights, stored_array
 
 __all__ = [
     "LoadReport",
@@ -219,7 +220,7 @@ def load_preset_model(preset, *, test_time=False):
         model = get_network(network).build(**arguments)
     path = fetch_preset(preset)
     try:
-        model.load_weights(path)
+        read_weights(model, path)
     except Exception as error:  # h5py and Keras raise many kinds on a damaged or foreign file
         raise WeightsError(f"Cannot load weights preset {name!r} from {path}: {error}") from None
     mark_pretrained(model)
@@ -681,7 +682,7 @@ def _match_variables(variables, entry, kind):
 
 
 def _assign_variable(variable, dataset):
-    variable.assign(np.asarray(dataset[()]))
+    variable.assign(np.asarray(stored_array(dataset)))
 
 
 def _order_like(variables, entry, kind):
@@ -750,4 +751,4 @@ def _match_datasets(datasets, entry):
 
 
 def _write_dataset(target, dataset):
-    target[...] = dataset[()]
+    target[...] = stored_array(dataset)
