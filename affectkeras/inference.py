@@ -414,7 +414,9 @@ def load_predictor(path, *, precision=None):
             - a SavedModel folder written by `affectkeras.export.export_saved_model`, or
               a folder holding one as `saved_model/`;
             - the name of a network preset shipped with affectkeras (`DEFAULT_MODEL`,
-              `"ferplus"`: expressions from FER+), when no such file exists.
+              `"ferplus"`: expressions from FER+), when no such file exists: as the preset
+              was scored (`weights.load_preset_model(name, test_time=True)`: its ensemble,
+              over its test-time views).
         precision: str or None. As `Predictor.from_model`; a SavedModel runs as exported
             (asking it for another precision raises).
 
