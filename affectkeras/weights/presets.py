@@ -180,22 +180,6 @@ PRESETS = {
         # Chosen on FER+ Valid over the 4 views: the two seeds averaged 0.849, this one alone 0.848.
         ensemble=("ferplus_2",),
     ),
-    # The same recipe from seed 1, stored in int8 (the package's files stay under 20 MB): the
-    # second network of ferplus's ensemble.
-    "ferplus_2": WeightsPreset(
-        url=None,
-        file_hash="e082cdf062f38b2f3d050a9d7cf04d73280a6a03610b4c75eb9776cb958f2761",
-        file_name="ferplus_2.weights.h5",
-        expects="gray",
-        legacy=False,
-        backbone="vggface",
-        description="ferplus's recipe from seed 1, kernels stored in int8 (the second network of its ensemble; "
-                    "FER+ Valid 0.844 over 4 views alone)",
-        package_file="files/ferplus_2.weights.h5",
-        network={"network": "mt_vgg", "width": 0.5, "input_size": 64, "feature_layer": "fc6", "normalization": "gray",
-                 "dropout": 0.5, "tasks": ("expr",), "num_expressions": 8, "name": "ferplus_2"},
-        test_time_crop=0.85,
-    ),
     # Trained here: recipes/pretrain_speech.py (command, seed and figures in files/README.md and the README).
     "ravdess_audio": WeightsPreset(
         url=None,
@@ -214,22 +198,26 @@ PRESETS = {
         # Chosen on actors 17-20 (trained on 01-04, 13-16): two seeds averaged 0.533, alone 0.517 / 0.525.
         ensemble=("ravdess_audio_2",),
     ),
-    # The same recipe from seed 1: the second network of ravdess_audio's ensemble.
-    "ravdess_audio_2": WeightsPreset(
-        url=None,
-        file_hash="9fab32e192458cb273328aef895105498c73c2b34c559a03d6c83ad89fab491a",
-        file_name="ravdess_audio_2.weights.h5",
-        expects="db",
-        legacy=False,
-        backbone="audio_cnn",
-        description="ravdess_audio's recipe from seed 1 (the second network of its ensemble; actors 21-24 held "
-                    "out: accuracy 0.604 alone)",
-        package_file="files/ravdess_audio_2.weights.h5",
-        network={"network": "audio_classifier", "width": 0.5, "pooling": "mean", "dropout": 0.3,
-                 "name": "ravdess_audio_2"},
-        classes=RAVDESS_EMOTIONS,
-    ),
 }
+
+
+def _second_seed(name, file_hash, description):
+    """`<name>_2`: the preset `name`'s recipe from seed 1, the second network of its ensemble."""
+    first = PRESETS[name]
+    return dataclasses.replace(first, file_hash=file_hash, file_name=f"{name}_2.weights.h5",
+                               package_file=f"files/{name}_2.weights.h5", description=description,
+                               network={**first.network, "name": f"{name}_2"}, ensemble=())
+
+
+# Stored in int8, so the package's files stay under 20 MB.
+PRESETS["ferplus_2"] = _second_seed(
+    "ferplus", "e082cdf062f38b2f3d050a9d7cf04d73280a6a03610b4c75eb9776cb958f2761",
+    "ferplus's recipe from seed 1, kernels stored in int8 (the second network of its ensemble; FER+ Valid "
+    "0.844 over 4 views alone)")
+PRESETS["ravdess_audio_2"] = _second_seed(
+    "ravdess_audio", "9fab32e192458cb273328aef895105498c73c2b34c559a03d6c83ad89fab491a",
+    "ravdess_audio's recipe from seed 1 (the second network of its ensemble; actors 21-24 held out: accuracy "
+    "0.604 alone)")
 
 
 def list_presets(backbone=None):
