@@ -89,7 +89,6 @@ class SpeechModel:
         self.model = self.networks[0]
         self.classes = tuple(classes)
         self.source = source or self.model.name
-        self._parts = []
         for network in self.networks:
             window = tuple(network.inputs[0].shape[2:4])
             if window != AUDIO_WINDOW:
@@ -104,9 +103,29 @@ class SpeechModel:
                     f"{windows} windows; predicting clips of any length needs one built with time_windows=None "
                     "(`models.audio_classifier`), as the ravdess_audio preset is"
                 )
-            # Per-window embeddings, then the network's own pooling and head on each window alone.
-            self._parts.append((keras.Model(network.inputs, network.get_layer(AUDIO_CNN).output),
-                                network.get_layer(TEMPORAL_POOLING), network.get_layer(EXPR_OUTPUT)))
+        # Two models, run compiled (`predict_on_batch`: an eager call of these small networks
+        # costs several times the work it does): every network's window embeddings, chunk by
+        # chunk of a long recording; then each network's pooling and head on the whole clip
+        # and on every window alone (pooling one window is the identity), averaged.
+        audio = keras.Input((None, *AUDIO_WINDOW, 1), name=AUDIO_INPUT)
+        streams, embeddings, per_window, clip = [], [], [], []
+        for i, network in enumerate(self.networks):  # each in a model of its own: layer names repeat
+            stream = keras.Model(network.inputs[0], network.get_layer(AUDIO_CNN).output, name=f"stream_{i}")
+            pooling, head = network.get_layer(TEMPORAL_POOLING), network.get_layer(EXPR_OUTPUT)
+            window_embeddings = keras.Input((None, head.kernel.shape[0]))
+            readout = keras.Model(window_embeddings, [head(window_embeddings), head(pooling(window_embeddings))],
+                                  name=f"readout_{i}")
+            streams.append(stream(audio))
+            embeddings.append(keras.Input((None, head.kernel.shape[0]), name=f"embeddings_{i}"))
+            window_probabilities, clip_probabilities = readout(embeddings[-1])
+            per_window.append(window_probabilities)
+            clip.append(clip_probabilities)
+
+        def mean(outputs):
+            return keras.layers.Average()(outputs) if len(outputs) > 1 else outputs[0]
+
+        self._embed = keras.Model({AUDIO_INPUT: audio}, {f"embeddings_{i}": x for i, x in enumerate(streams)})
+        self._heads = keras.Model(embeddings, {"windows": mean(per_window), "clip": mean(clip)})
 
     def __repr__(self):
         return f"SpeechModel({self.source}, classes={list(self.classes)})"
@@ -119,19 +138,12 @@ class SpeechModel:
         """`(window_probabilities, clip_probabilities)` of one clip's `(windows, steps, n_mels, 1)` dB windows."""
         check_positive("batch_size", batch_size, integer=True)
         windows = np.asarray(windows, np.float32)
-        per_window, clip = zip(*(self._predict(parts, windows, batch_size) for parts in self._parts))
-        return np.mean(per_window, axis=0), np.mean(clip, axis=0)
-
-    @staticmethod
-    def _predict(parts, windows, batch_size):
-        embed, pooling, head = parts
-        embeddings = np.concatenate([
-            np.asarray(embed({AUDIO_INPUT: windows[None, start:start + batch_size]}, training=False))[0]
-            for start in range(0, len(windows), batch_size)
-        ])  # (windows, dim)
-        per_window = np.asarray(head(pooling(embeddings[:, None, :])), np.float32)
-        clip = np.asarray(head(pooling(embeddings[None])), np.float32)[0]
-        return per_window, clip
+        chunks = [self._embed.predict_on_batch({AUDIO_INPUT: windows[None, start:start + batch_size]})
+                  for start in range(0, len(windows), batch_size)]
+        embeddings = [np.concatenate([chunk[f"embeddings_{i}"] for chunk in chunks], axis=1)
+                      for i in range(len(self.networks))]
+        outputs = self._heads.predict_on_batch(embeddings)
+        return np.asarray(outputs["windows"][0], np.float32), np.asarray(outputs["clip"][0], np.float32)
 
 
 def load_speech_model(model=DEFAULT_SPEECH_MODEL):

@@ -56,6 +56,16 @@ def test_an_ensemble_predicts_the_mean_of_its_networks_per_window_and_per_clip(s
                                (alone[0].window_probabilities + alone[1].window_probabilities) / 2, atol=1e-6)
 
 
+def test_a_long_recording_predicted_in_chunks_equals_one_call(shared_data, tiny_network):
+    windows = np.concatenate([speech.clip_windows(speech.read_clip(clip)) for clip in _clips(shared_data, 1)[:3]])
+    model = speech.load_speech_model(tiny_network)
+    per_window, clip = model.predict_windows(windows, batch_size=4)  # several chunks, the last one short
+    whole_per_window, whole_clip = model.predict_windows(windows)
+    assert len(windows) > 8
+    np.testing.assert_allclose(per_window, whole_per_window, atol=1e-6)
+    np.testing.assert_allclose(clip, whole_clip, atol=1e-6)
+
+
 def test_clip_files_have_the_promised_form(shared_data, tiny_network, tmp_path):
     prediction = speech.predict_clip(_clips(shared_data, 2)[0], speech.SpeechModel(tiny_network, RAVDESS_EMOTIONS))
     files = speech.write_clip_prediction(prediction, tmp_path, "clip")
