@@ -192,6 +192,12 @@ def _register_predict(subparsers):
     parser.add_argument("--quiet", action="store_true", help="no progress line on stderr")
 
     def run(args):
+        if args.single_view and args.model is not None:
+            from affectkeras import weights  # light: no TensorFlow
+
+            if not (weights.is_network_preset(args.model) and weights.get_preset(args.model).test_time_crop):
+                parser.error(f"--single-view changes only a shipped face preset with test-time views (ferplus); "
+                             f"--model {args.model} is not one")
         failed = []
         models = {}  # one model per kind of input, loaded once
         inputs = []

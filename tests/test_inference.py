@@ -293,8 +293,12 @@ def test_cli_rejects_wrong_arguments_with_one_line(capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["predict", "clip.mp4", "--model", "m.keras", "--out", "x", "--batch-size", "0"])
     assert info.value.code == 2
+    with pytest.raises(SystemExit) as info:  # it would change nothing: refused rather than ignored
+        cli.main(["predict", "clip.mp4", "--model", "m.keras", "--out", "x", "--single-view"])
+    assert info.value.code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 2 and "--out" in err and "--batch-size" in err
+    assert err.count("\n") == 3 and "--out" in err and "--batch-size" in err
+    assert "--single-view" in err.splitlines()[-1] and "m.keras" in err.splitlines()[-1]
 
 
 def test_predict_without_model_uses_the_shipped_ferplus_network(shared_data, tmp_path, capsys):
