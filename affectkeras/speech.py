@@ -112,11 +112,12 @@ class SpeechModel:
         for i, network in enumerate(self.networks):  # each in a model of its own: layer names repeat
             stream = keras.Model(network.inputs[0], network.get_layer(AUDIO_CNN).output, name=f"stream_{i}")
             pooling, head = network.get_layer(TEMPORAL_POOLING), network.get_layer(EXPR_OUTPUT)
-            window_embeddings = keras.Input((None, head.kernel.shape[0]))
+            dim = head.kernel.shape[0]
+            window_embeddings = keras.Input((None, dim))
             readout = keras.Model(window_embeddings, [head(window_embeddings), head(pooling(window_embeddings))],
                                   name=f"readout_{i}")
             streams.append(stream(audio))
-            embeddings.append(keras.Input((None, head.kernel.shape[0]), name=f"embeddings_{i}"))
+            embeddings.append(keras.Input((None, dim), name=f"embeddings_{i}"))
             window_probabilities, clip_probabilities = readout(embeddings[-1])
             per_window.append(window_probabilities)
             clip.append(clip_probabilities)
