@@ -50,6 +50,13 @@ def check_choice(name, value, choices):
     return value
 
 
+def check_fraction(name, value):
+    """Raises `InvalidArgumentError` unless `value` is a number in [0, 1) (a rate, a relative change)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+        raise InvalidArgumentError(f"`{name}` must be a number in [0, 1). Received: {name}={value!r}")
+    return value
+
+
 def check_positive(name, value, *, integer=False, allow_zero=False):
     """Raises `InvalidArgumentError` unless `value` is a positive (or >= 0) number."""
     kind = int if integer else (int, float)
@@ -82,6 +89,7 @@ def one_line(error):
 __all__ = [
     "AffectKerasError",
     "check_choice",
+    "check_fraction",
     "check_positive",
     "DataFormatError",
     "InvalidArgumentError",

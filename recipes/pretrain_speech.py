@@ -53,6 +53,8 @@ class PretrainSpeechConfig:
                                        "their centred 4 s")
     mel_shift: int = config_field(3, "move each training clip up or down the mel axis by a random number of bands "
                                      "up to this (a crude pitch change; 0 = none)")
+    time_stretch: float = config_field(0.0, "speed each training clip up or down by a random factor in "
+                                            "[1 - this, 1 + this] (0 = none)")
     mixup: float = config_field(0.0, "mixup of the training batches with this Beta parameter (0 = none)")
     epochs: int = config_field(160, "training epochs")
     batch_size: int = config_field(16, "clips per batch")
@@ -111,8 +113,8 @@ def main(argv=None):
     train, test = pretraining.split_ravdess(config.data, held_out=[int(a) for a in config.held_out.split(",")])
     if config.limit:  # a quick run: clips spread over every actor
         train, test = (records[::max(1, len(records) // config.limit)][:config.limit] for records in (train, test))
-    shared = dict(num_windows=config.num_windows, mel_shift=config.mel_shift, mixup_alpha=config.mixup,
-                  batch_size=config.batch_size, seed=config.seed)
+    shared = dict(num_windows=config.num_windows, mel_shift=config.mel_shift, time_stretch=config.time_stretch,
+                  mixup_alpha=config.mixup, batch_size=config.batch_size, seed=config.seed)
     data = pretraining.speech_datasets(train, test, **shared)
     run = RunFolder(config.run_dir, resume=config.resume, overwrite=config.overwrite)
     run.save_config(config)

@@ -593,6 +593,29 @@ def test_mel_shift_moves_the_bands_by_up_to_max_bins_with_mirrored_edges():
     with pytest.raises(InvalidArgumentError, match="`max_bins`"):
         audio.mel_shift(tf.zeros([10, 64]), -1)
 
+def test_time_stretch_resamples_time_only_by_a_seeded_factor():
+    steps = 200
+    spectrogram = np.stack([np.sin(np.arange(steps) / 9.0 + band) for band in range(64)], axis=1).astype(np.float32)
+    lengths = set()
+    for seed in range(30):
+        out = audio.time_stretch(tf.constant(spectrogram), 0.1, seed=seed).numpy()
+        length = out.shape[0]
+        assert out.shape[1] == 64 and round(steps / 1.1) <= length <= round(steps / 0.9)
+        # Independent reference: linear interpolation at the resampled frames' centres, bands untouched.
+        source = np.clip((np.arange(length) + 0.5) * steps / length - 0.5, 0, steps - 1)
+        expected = np.stack([np.interp(source, np.arange(steps), spectrogram[:, band]) for band in range(64)], axis=1)
+        np.testing.assert_allclose(out, expected, atol=1e-4)
+        np.testing.assert_array_equal(out, audio.time_stretch(tf.constant(spectrogram), 0.1, seed=seed).numpy())
+        lengths.add(length)
+    assert min(lengths) < steps < max(lengths)  # faster and slower speech are both drawn
+    np.testing.assert_array_equal(audio.time_stretch(spectrogram, 0.0, seed=1).numpy(), spectrogram)
+    for wrong in (1.0, -0.1, True, "0.1"):
+        with pytest.raises(InvalidArgumentError, match="`max_change`"):
+            audio.time_stretch(tf.zeros([10, 64]), wrong)
+    with pytest.raises(InvalidArgumentError, match="`spectrogram`"):
+        audio.time_stretch(tf.zeros([2, 10, 64]), 0.1)
+
+
 def test_spec_augment_on_windows_and_in_a_dataset():
     windows = tf.random.stateless_uniform([4, STEPS, 64, 1], seed=[3, 4], minval=-90, maxval=0)
     out = audio.spec_augment(windows, freq_masks=1, freq_width=8, time_masks=0, seed=5,

@@ -291,6 +291,14 @@ def test_audio_clip_dataset_training_crops_are_seeded(tmp_path):
     assert any(moved)
     with pytest.raises(InvalidArgumentError, match="mel_shift"):
         downstream.audio_clip_dataset(train, training=True, mel_shift=-1)
+    # Speed changes: reproducible, and they move some clips' windows.
+    stretched = [next(iter(downstream.audio_clip_dataset(train, num_windows=1, batch_size=16, training=True, seed=3,
+                                                         spec_augment=False, time_stretch=0.2)))[0]["audio"].numpy()
+                 for _ in range(2)]
+    np.testing.assert_array_equal(stretched[0], stretched[1])
+    assert any(not np.array_equal(a, b) for a, b in zip(plain, stretched[0]))
+    with pytest.raises(InvalidArgumentError, match="time_stretch"):
+        downstream.audio_clip_dataset(train, training=True, time_stretch=1.5)
     normalized = downstream.audio_clip_dataset(train, num_windows=3, batch_size=16, normalize="clip")
     audio = next(iter(normalized))[0]["audio"].numpy()
     assert audio.shape == (len(train), 3, 50, 64, 1) and (audio[:, -1, -30:] == 0).all()  # padded with the mean

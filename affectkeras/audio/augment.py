@@ -1,4 +1,4 @@
-"""In-graph training transforms of spectrograms: fixed-length crops, SpecAugment, mel shifts.
+"""In-graph training transforms of spectrograms: fixed-length crops, SpecAugment, mel shifts, speed.
 
 Both are stateless-random TensorFlow ops: the same seed gives the same crop and the same
 masks, so `tf.data` pipelines that pass per-example seeds are reproducible.
@@ -7,7 +7,7 @@ masks, so `tf.data` pipelines that pass per-example seeds are reproducible.
 import numpy as np
 
 from affectkeras.audio.features import _config, _tf, _tf_gather_padded, _tf_pad_value
-from affectkeras.errors import InvalidArgumentError, check_choice, check_positive
+from affectkeras.errors import InvalidArgumentError, check_choice, check_fraction, check_positive
 
 ALIGNMENTS = ("start", "center", "random")
 
@@ -180,4 +180,33 @@ def mel_shift(spectrogram, max_bins, *, seed=None):
     return padded[:, max_bins + shift:max_bins + shift + tf.shape(spectrogram)[1]]
 
 
-__all__ = ["ALIGNMENTS", "mel_shift", "spec_augment", "tf_fixed_length"]
+
+def time_stretch(spectrogram, max_change, *, seed=None):
+    """Speeds a spectrogram up or slows it down by a random factor, seeded.
+
+    Speed perturbation of speech-emotion training: the time axis is resampled (bilinear)
+    by a factor uniform in [1 - max_change, 1 + max_change]; a factor above 1 makes the
+    clip shorter (faster speech). Pitch and the mel axis are unchanged.
+
+    Args:
+        spectrogram: tf.Tensor, `(time, n_mels)`.
+        max_change: float. Largest relative change of speed, in [0, 1) (0 returns the input).
+        seed: None, int or `(2,)` int tensor. None draws the factor at random.
+
+    Returns:
+        tf.Tensor, `(round(time / factor), n_mels)`, the dtype of `spectrogram`.
+    """
+    tf = _tf()
+    check_fraction("max_change", max_change)
+    spectrogram = tf.convert_to_tensor(spectrogram)
+    if spectrogram.shape.rank != 2:
+        raise InvalidArgumentError(f"`spectrogram` must be (time, n_mels). Received: shape {spectrogram.shape}")
+    if max_change == 0:
+        return spectrogram
+    factor = tf.random.stateless_uniform([], _seed_pair(seed), minval=1 - max_change, maxval=1 + max_change)
+    steps = tf.maximum(1, tf.cast(tf.round(tf.cast(tf.shape(spectrogram)[0], tf.float32) / factor), tf.int32))
+    resized = tf.image.resize(spectrogram[..., None], tf.stack([steps, tf.shape(spectrogram)[1]]), method="bilinear")
+    return tf.cast(resized[..., 0], spectrogram.dtype)
+
+
+__all__ = ["ALIGNMENTS", "mel_shift", "spec_augment", "tf_fixed_length", "time_stretch"]

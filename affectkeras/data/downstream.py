@@ -38,7 +38,7 @@ from affectkeras import audio as audio_features
 from affectkeras.annotations.affwild2 import SPLIT_FOLDERS, TASK_FOLDERS
 from affectkeras.annotations.fusion import resample_to_fps
 from affectkeras.constants import AUDIO_INPUT, EXPR_OUTPUT, FACES_INPUT, FPS, VA_MASK, VA_NAMES
-from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice, check_positive
+from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice, check_fraction, check_positive
 
 
 # Default SpecAugment of the clip pipeline (per 8 x 50-step clip: two bands of up to 8 mels
@@ -311,6 +311,7 @@ def audio_clip_dataset(
     training=False,
     spec_augment=True,
     mel_shift=0,
+    time_stretch=0.0,
     normalize=None,
     batch_size=16,
     shuffle=None,
@@ -338,6 +339,8 @@ def audio_clip_dataset(
         mel_shift: int. With `training`: each clip moved up or down the mel axis by a
             random whole number of bands up to this (`audio.mel_shift`: a crude pitch
             change); 0 = none.
+        time_stretch: float. With `training`: each clip sped up or slowed down by a random
+            factor in [1 - time_stretch, 1 + time_stretch] (`audio.time_stretch`); 0 = none.
         normalize: str or None. None: the dB values as they are (what the A/V network's
             audio stream sees in the Aff-Wild2 pipeline: keep it for a pretrained stream);
             `"clip"`: per-clip, per-band mean and variance normalisation (`normalize_clip`)
@@ -378,6 +381,7 @@ def audio_clip_dataset(
     check_positive("num_windows", num_windows, integer=True)
     check_positive("batch_size", batch_size, integer=True)
     check_positive("mel_shift", mel_shift, integer=True, allow_zero=True)
+    check_fraction("time_stretch", time_stretch)
     if isinstance(spec_augment, dict):
         masks = dict(spec_augment)
     else:
@@ -415,6 +419,9 @@ def audio_clip_dataset(
             if mel_shift:  # its own seed, folded in: the crops and masks stay those of mel_shift=0
                 spec = audio_features.mel_shift(spec, mel_shift,
                                                 seed=tf.random.experimental.stateless_fold_in(pair, 1))
+            if time_stretch:  # as mel_shift: a seed of its own
+                spec = audio_features.time_stretch(spec, time_stretch,
+                                                   seed=tf.random.experimental.stateless_fold_in(pair, 2))
             if masks:
                 spec = audio_features.spec_augment(spec, seed=seeds[1], **masks)
             return clip_windows(spec, num_windows, config, align="random", seed=seeds[0], pad_value=pad_value), label

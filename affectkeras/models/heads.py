@@ -9,7 +9,7 @@ in float32 so that losses and metrics see float32 under `mixed_float16`.
 import keras
 
 from affectkeras.constants import ALL_TASKS, AU_OUTPUT, EXPR_OUTPUT, TASK_OUTPUTS, VA_OUTPUT, check_tasks
-from affectkeras.errors import InvalidArgumentError, check_choice
+from affectkeras.errors import check_choice, check_fraction
 
 
 def check_label_space(num_expressions, num_aus):
@@ -20,9 +20,7 @@ def check_label_space(num_expressions, num_aus):
 
 def check_dropout(dropout):
     """Checks a dropout rate on the features before the heads: a number in [0, 1)."""
-    ok = isinstance(dropout, (int, float)) and not isinstance(dropout, bool) and 0 <= dropout < 1
-    if not ok:
-        raise InvalidArgumentError(f"`dropout` must be a number in [0, 1). Received: dropout={dropout!r}")
+    check_fraction("dropout", dropout)
 
 
 def task_heads(features, *, tasks, num_expressions=8, num_aus=12, va_activation="tanh"):

@@ -81,7 +81,8 @@ def split_ravdess(root, *, held_out=RAVDESS_TEST_ACTORS):
 
 
 def speech_datasets(train, test, *, num_classes=len(RAVDESS_EMOTIONS), num_windows=4,
-                    test_windows=RAVDESS_CLIP_WINDOWS, mel_shift=0, mixup_alpha=0.0, batch_size=16, seed=0):
+                    test_windows=RAVDESS_CLIP_WINDOWS, mel_shift=0, time_stretch=0.0, mixup_alpha=0.0, batch_size=16,
+                    seed=0):
     """`SpeechData` of any clip records (`RavdessRecord`s, or `ClipRecord`s of a CSV list).
 
     Args:
@@ -94,6 +95,8 @@ def speech_datasets(train, test, *, num_classes=len(RAVDESS_EMOTIONS), num_windo
             RAVDESS's whole utterance).
         mel_shift: int. Training clips moved up or down the mel axis by up to this many
             bands (`audio.mel_shift`); 0 = none.
+        time_stretch: float. Training clips sped up or slowed down by a random factor in
+            [1 - time_stretch, 1 + time_stretch] (`audio.time_stretch`); 0 = none.
         mixup_alpha: float. Training batches mixed (`soft_labels.mixup`) with this Beta
             parameter; 0 = none.
         batch_size: int. Clips per batch.
@@ -112,7 +115,7 @@ def speech_datasets(train, test, *, num_classes=len(RAVDESS_EMOTIONS), num_windo
 
     shared = dict(batch_size=batch_size, seed=seed)
     train_data = audio_clip_dataset(train, training=True, num_windows=num_windows, mel_shift=mel_shift,
-                                    **shared).map(one_hot)
+                                    time_stretch=time_stretch, **shared).map(one_hot)
     return SpeechData(
         train=mixup(train_data, mixup_alpha, seed=seed) if mixup_alpha else train_data,
         test=audio_clip_dataset(test, num_windows=test_windows, **shared) if test else None,
