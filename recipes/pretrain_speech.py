@@ -8,7 +8,8 @@ stream over 0.5 s log-mel windows, its window embeddings averaged over the clip,
 8-emotion softmax. It trains on random 2 s crops (`--num-windows 4`) moved up or down the
 mel axis by up to 3 bands (`--mel-shift`) and with SpecAugment masks, one-hot targets
 (optionally mixed up: `--mixup`, off by default, lowered the development actors'
-accuracy), AdamW with a warm-up and a cosine decay to 0, for a fixed number of epochs
+accuracy; optionally sped up or slowed down: `--time-stretch`, off by default, left it
+level), AdamW with a warm-up and a cosine decay to 0, for a fixed number of epochs
 (the decay lets the batch-norm statistics settle: recomputing them on clean clips
 afterwards, as `finetune.py` does after its step decay, lowered the development actors'
 accuracy, 0.442 -> 0.421). Clips are scored on their centred 4 s.
