@@ -1,7 +1,7 @@
 """In-graph training transforms of spectrograms: fixed-length crops, SpecAugment, mel shifts, speed.
 
-Both are stateless-random TensorFlow ops: the same seed gives the same crop and the same
-masks, so `tf.data` pipelines that pass per-example seeds are reproducible.
+All are stateless-random TensorFlow ops: the same seed gives the same crop, masks, shift
+and speed, so `tf.data` pipelines that pass per-example seeds are reproducible.
 """
 
 import numpy as np
@@ -178,7 +178,6 @@ def mel_shift(spectrogram, max_bins, *, seed=None):
     shift = tf.random.stateless_uniform([], _seed_pair(seed), minval=-max_bins, maxval=max_bins + 1, dtype=tf.int32)
     padded = tf.pad(spectrogram, [[0, 0], [max_bins, max_bins]], mode="SYMMETRIC")
     return padded[:, max_bins + shift:max_bins + shift + tf.shape(spectrogram)[1]]
-
 
 
 def time_stretch(spectrogram, max_change, *, seed=None):
