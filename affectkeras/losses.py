@@ -21,7 +21,7 @@ from keras import ops
 
 from affectkeras import _labels
 from affectkeras.constants import AU_MASK, EXPR_MASK, VA_MASK
-from affectkeras.errors import InvalidArgumentError
+from affectkeras.errors import InvalidArgumentError, check_fraction
 
 _EPSILON = 1e-7
 
@@ -247,10 +247,7 @@ class MaskedCategoricalCrossentropy(_MaskedLoss):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        if not 0.0 <= label_smoothing < 1.0:
-            raise InvalidArgumentError(
-                f"`label_smoothing` must be in [0, 1). Received: label_smoothing={label_smoothing!r}"
-            )
+        check_fraction("label_smoothing", label_smoothing)
         self.from_logits = from_logits
         self.class_weights = None if class_weights is None else [float(c) for c in class_weights]
         self.label_smoothing = float(label_smoothing)

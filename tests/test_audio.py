@@ -593,6 +593,7 @@ def test_mel_shift_moves_the_bands_by_up_to_max_bins_with_mirrored_edges():
     with pytest.raises(InvalidArgumentError, match="`max_bins`"):
         audio.mel_shift(tf.zeros([10, 64]), -1)
 
+
 def test_time_stretch_resamples_time_only_by_a_seeded_factor():
     steps = 200
     spectrogram = np.stack([np.sin(np.arange(steps) / 9.0 + band) for band in range(64)], axis=1).astype(np.float32)

@@ -82,7 +82,7 @@ from affectkeras.constants import (
     au_names,
     expression_names,
 )
-from affectkeras.errors import DataFormatError, InvalidArgumentError, MediaError, check_choice
+from affectkeras.errors import DataFormatError, InvalidArgumentError, MediaError, check_choice, check_fraction
 from affectkeras.media import _ffmpeg
 from affectkeras.media.audio import SAMPLE_RATE
 from affectkeras.testing._faces import _CROP_CENTER, _CROP_SIDE, _PARAMS, _PATCH, _background, _draw_face
@@ -466,12 +466,7 @@ def write_dataset(root, *, num_videos=6, frames=150, size=112, fps=FPS, num_expr
     fps = _check_int("fps", fps, 1)
     check_choice("num_expressions", num_expressions, (7, 8))
     check_choice("num_aus", num_aus, (8, 12))
-    fraction = unannotated_fraction
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
-        raise InvalidArgumentError(
-            "`unannotated_fraction` must be a number in [0, 1). "
-            f"Received: unannotated_fraction={unannotated_fraction!r}"
-        )
+    check_fraction("unannotated_fraction", unannotated_fraction)
     validation_videos = _check_int("validation_videos", validation_videos, 0, num_videos - 1)
     seed = _check_int("seed", seed, 0)
     if not isinstance(overwrite, bool):
