@@ -6,9 +6,9 @@
 The network (`affectkeras.pretraining.build_expression_network`) is MT-VGG's visual
 stream (VGG-Face conv blocks + fc6 at `--width`) with dropout and an 8-class expression
 head, on grey faces (the model turns colour crops grey itself). It trains on FER+ Train
-with flips, small rotations / zooms / shifts and brightness / contrast changes, against the
-10 annotators' vote distributions (cross-entropy, the FER+ paper's best protocol), AdamW
-with a warm-up and a cosine decay. The epoch with the best Valid accuracy is kept, then
+with flips, small rotations / zooms / shifts and brightness / contrast changes (and, with
+`--erase`, random erasing), against the 10 annotators' vote distributions (cross-entropy,
+the FER+ paper's best protocol), AdamW with a warm-up and a cosine decay. The epoch with the best Valid accuracy is kept, then
 the centre crop of the test-time views (`affectkeras.models.average_views`: each face,
 mirrored, a centre crop, mirrored, the predictions averaged) that scores best on Valid
 (Valid is the only split used for selection); Test is scored once, at the end, with one
@@ -50,6 +50,8 @@ class PretrainConfig:
     weight_decay: float = config_field(FERPLUS_WEIGHT_DECAY, "AdamW weight decay (Keras applies weight_decay x "
                                                               "learning rate per step)")
     precision: str = config_field("mixed_bfloat16", "Keras dtype policy", choices=PRECISIONS)
+    erase: float = config_field(0.0, "share of the training faces with a random patch replaced by noise "
+                                     "(random erasing; 0 = off)")
     limit: int = config_field(0, "use only the first N images of each split (quick runs); 0 = all")
     export: str = config_field("", "also write the selected weights to this .weights.h5 file")
     export_dtype: str = config_field("float16", "dtype of the exported file's weights (float16: half the size, "
@@ -73,7 +75,7 @@ def main(argv=None):
     if not config.data:
         raise InvalidArgumentError("--data is required: the FER+ folder. Received: data=''")
     data = pretraining.ferplus_datasets(config.data, size=config.image_size, batch_size=config.batch_size,
-                                        seed=config.seed, limit=config.limit or None)
+                                        seed=config.seed, limit=config.limit or None, erase=config.erase)
     run = RunFolder(config.run_dir, resume=config.resume, overwrite=config.overwrite)
     run.save_config(config)
     set_seed(config.seed)

@@ -138,6 +138,7 @@ def expression_image_dataset(
     padding=0.25,
     flip=False,
     augment=False,
+    erase=0.0,
     soft_labels=False,
     cache=True,
     num_parallel_calls=tf.data.AUTOTUNE,
@@ -156,6 +157,8 @@ def expression_image_dataset(
         flip: bool. Random horizontal flips (training augmentation).
         augment: bool. The full training augmentation of `face_augmentation` (flips, small
             rotations, zooms and shifts, brightness and contrast); implies `flip`.
+        erase: float in [0, 1). With `augment`: the probability that a random patch of a face
+            is replaced by noise (random erasing).
         soft_labels: bool. Targets are the records' `distribution` (float32 `(batch, C)`,
             e.g. FER+'s vote distributions) instead of their class index.
         cache: bool. Keep the decoded crops in memory after the first epoch (small
@@ -179,6 +182,9 @@ def expression_image_dataset(
         raise InvalidArgumentError("`records` is empty: no image to read. Received: records=[]")
     check_positive("size", size, integer=True)
     check_positive("batch_size", batch_size, integer=True)
+    if erase and not augment:
+        raise InvalidArgumentError(f"`erase` is part of the training augmentation: it needs augment=True. "
+                                   f"Received: erase={erase!r}, augment={augment!r}")
     images = [r.image for r in records]
     if soft_labels:
         labels = np.stack([np.asarray(r.distribution, np.float32) for r in records])
@@ -210,22 +216,25 @@ def expression_image_dataset(
         )
     ds = ds.batch(batch_size)
     if augment:
-        augmentation = face_augmentation(seed=seed)
+        augmentation = face_augmentation(erase=erase, seed=seed)
         ds = ds.map(lambda faces, label: (augmentation(faces, training=True), label),
                     num_parallel_calls=num_parallel_calls)
     ds = ds.map(lambda faces, label: ({FACES_INPUT: faces}, {EXPR_OUTPUT: label}))
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def face_augmentation(*, rotation=0.04, zoom=0.15, shift=0.08, brightness=0.25, contrast=0.3, seed=None):
+def face_augmentation(*, rotation=0.04, zoom=0.15, shift=0.08, brightness=0.25, contrast=0.3, erase=0.0,
+                      seed=None):
     """Keras's random image layers as one training augmentation of uint8 face batches.
 
     Crops in the wild are never as centred, upright and evenly lit as a database's: the
     network sees faces flipped, turned by up to `rotation` of a full turn (0.04 = 14
     degrees), zoomed in or out by up to `zoom`, shifted by up to `shift` of the side (edges
     reflected), and with brightness and contrast changed by up to `brightness` /
-    `contrast`. Runs inside `tf.data` (TensorFlow ops) on `(batch, size, size, 3)` uint8
-    and returns uint8.
+    `contrast`. With `erase`, that share of the faces (on average) also has a random
+    rectangle of 2-33 % of its area replaced by noise (random erasing, Zhong et al. 2020),
+    as a hand or a scarf would hide it. Runs inside `tf.data` (TensorFlow ops) on
+    `(batch, size, size, 3)` uint8 and returns uint8.
 
     Returns:
         A function `augment(faces, training=True)` over uint8 batches.
@@ -240,6 +249,8 @@ def face_augmentation(*, rotation=0.04, zoom=0.15, shift=0.08, brightness=0.25, 
         keras.layers.RandomBrightness(brightness, value_range=(0, 255), seed=seed),
         keras.layers.RandomContrast(contrast, value_range=(0, 255), seed=seed),
     ]
+    if check_fraction("erase", erase):
+        layers.append(keras.layers.RandomErasing(factor=(erase, erase), value_range=(0, 255), seed=seed))
     pipeline = keras.Sequential(layers, name="face_augmentation")
 
     def augment(faces, training=True):

@@ -55,7 +55,7 @@ class FerPlusData:
     steps_per_epoch: int
 
 
-def ferplus_datasets(root, *, size, batch_size, seed=0, limit=None):
+def ferplus_datasets(root, *, size, batch_size, seed=0, limit=None, erase=0.0):
     """Reads FER+ (`annotations.read_ferplus`) into training and scoring pipelines.
 
     Args:
@@ -64,6 +64,8 @@ def ferplus_datasets(root, *, size, batch_size, seed=0, limit=None):
         batch_size: int. Images per batch.
         seed: int. Seed of the shuffle and the augmentation.
         limit: int or None. Use only the first `limit` images of each split (quick runs, tests).
+        erase: float in [0, 1). Share of the Train faces with a random patch erased
+            (`face_augmentation`'s `erase`).
 
     Returns:
         `FerPlusData`.
@@ -74,8 +76,8 @@ def ferplus_datasets(root, *, size, batch_size, seed=0, limit=None):
     splits = {split: read_ferplus(root, split)[:limit] for split in ("train", "validation", "test")}
     shared = dict(size=size, batch_size=batch_size)
     return FerPlusData(
-        train=expression_image_dataset(splits["train"], shuffle=True, seed=seed, augment=True, soft_labels=True,
-                                       **shared),
+        train=expression_image_dataset(splits["train"], shuffle=True, seed=seed, augment=True, erase=erase,
+                                       soft_labels=True, **shared),
         validation_soft=expression_image_dataset(splits["validation"], soft_labels=True, **shared),
         validation=expression_image_dataset(splits["validation"], **shared),
         test=expression_image_dataset(splits["test"], **shared),
