@@ -214,6 +214,26 @@ def test_expression_images_with_soft_labels_and_augmentation(tmp_path):
     assert (changed > 1.0).mean() > 0.8  # nearly every face is moved or relit
 
 
+def test_face_augmentation_random_erasing_patches_the_chosen_share_of_faces():
+    # Uniform faces stay uniform under every other transform switched off (or a flip), so the
+    # pixels that change are the erased patch's.
+    augment = downstream.face_augmentation(rotation=0.0, zoom=0.0, shift=0.0, brightness=0.0, contrast=0.0,
+                                           erase=0.5, seed=0)
+    faces = np.full((400, 32, 32, 3), 128, np.uint8)
+    out = augment(faces).numpy()
+    assert out.dtype == np.uint8 and out.shape == faces.shape
+    patched = (out != 128).any(axis=-1).mean(axis=(1, 2))  # share of each face's pixels erased
+    erased = patched > 0
+    assert 0.4 < erased.mean() < 0.6
+    assert 0.005 < patched[erased].min() and patched[erased].max() < 0.45  # patches of 2-33 % of the area
+    assert (patched[~erased] == 0).all()
+    np.testing.assert_array_equal(augment(faces, training=False).numpy(), faces)
+    with pytest.raises(InvalidArgumentError, match="erase"):
+        downstream.face_augmentation(erase=1.0)
+    with pytest.raises(InvalidArgumentError, match="augment=True"):
+        downstream.expression_image_dataset([object()], erase=0.5)
+
+
 def test_load_face_image_arrays_alignment_fallback_and_errors(tmp_path):
     gray = np.arange(48 * 60, dtype=np.uint8).reshape(48, 60)  # FER2013-like pixels
     assert downstream.load_face_image(gray, size=32).shape == (32, 32, 3)
