@@ -139,12 +139,36 @@ class SpeechModel:
         """`(window_probabilities, clip_probabilities)` of one clip's `(windows, steps, n_mels, 1)` dB windows."""
         check_positive("batch_size", batch_size, integer=True)
         windows = np.asarray(windows, np.float32)
-        chunks = [self._embed.predict_on_batch({AUDIO_INPUT: windows[None, start:start + batch_size]})
-                  for start in range(0, len(windows), batch_size)]
+        chunks = []
+        for start in range(0, len(windows), batch_size):
+            chunk = windows[start:start + batch_size]
+            embedded = self._embed.predict_on_batch({AUDIO_INPUT: _padded_for_backend(chunk)[None]})
+            chunks.append({name: value[:, :len(chunk)] for name, value in embedded.items()})
         embeddings = [np.concatenate([chunk[f"embeddings_{i}"] for chunk in chunks], axis=1)
                       for i in range(len(self.networks))]
-        outputs = self._heads.predict_on_batch(embeddings)
-        return np.asarray(outputs["windows"][0], np.float32), np.asarray(outputs["clip"][0], np.float32)
+        outputs = self._heads.predict_on_batch([_padded_for_backend(e[0], fill=e[0].mean(axis=0))[None]
+                                                for e in embeddings])
+        return (np.asarray(outputs["windows"][0, :len(windows)], np.float32),
+                np.asarray(outputs["clip"][0], np.float32))
+
+
+def _padded_for_backend(rows, fill=0.0):
+    """`rows` (windows or their embeddings) padded with `fill` as this backend wants them.
+
+    JAX compiles a model once per input shape, which a clip's window count changes: the rows
+    are padded to the next power of two, a few compilations in all. The stream embeds each
+    window alone and the heads score each one alone, so the real windows' outputs do not
+    change; padding embeddings with their own mean changes neither their mean nor their
+    maximum, the two poolings of `models.audio_classifier`. TensorFlow relaxes the shape
+    itself after two calls: the rows go as they are.
+    """
+    import keras
+
+    if keras.backend.backend() != "jax":
+        return rows
+    padded = np.empty((1 << max(len(rows) - 1, 0).bit_length(), *rows.shape[1:]), rows.dtype)
+    padded[:len(rows)], padded[len(rows):] = rows, fill
+    return padded
 
 
 def load_speech_model(model=DEFAULT_SPEECH_MODEL):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from affectkeras import audio, cli, pretraining, speech
-from affectkeras.constants import RAVDESS_EMOTIONS
+from affectkeras.constants import AUDIO_WINDOW, RAVDESS_EMOTIONS
 from affectkeras.errors import InvalidArgumentError, MediaError
 from tests.conftest import load_recipe
 
@@ -64,6 +64,21 @@ def test_a_long_recording_predicted_in_chunks_equals_one_call(shared_data, tiny_
     assert len(windows) > 8
     np.testing.assert_allclose(per_window, whole_per_window, atol=1e-6)
     np.testing.assert_allclose(clip, whole_clip, atol=1e-6)
+
+
+@pytest.mark.keras_core  # on JAX the windows and embeddings are padded to a power of two
+@pytest.mark.parametrize("pooling", ["mean", "max"])
+def test_any_window_count_gives_the_network_on_exactly_those_windows(pooling):
+    network = pretraining.build_speech_network(width=0.1, pooling=pooling, name=f"{pooling}_speech")
+    model = speech.SpeechModel(network, RAVDESS_EMOTIONS)
+    rng = np.random.default_rng(0)
+    for count in (1, 5, 9):  # chunks of 4: 1; 4 + 1; 4 + 4 + 1
+        windows = rng.normal(-40.0, 20.0, size=(count, *AUDIO_WINDOW, 1)).astype(np.float32)
+        per_window, clip = model.predict_windows(windows, batch_size=4)
+        assert per_window.shape == (count, 8) and clip.shape == (8,)
+        np.testing.assert_allclose(clip, np.asarray(network({"audio": windows[None]})["expression"])[0], atol=1e-5)
+        last = np.asarray(network({"audio": windows[None, -1:]})["expression"])[0]
+        np.testing.assert_allclose(per_window[-1], last, atol=1e-5)
 
 
 def test_clip_files_have_the_promised_form(shared_data, tiny_network, tmp_path):
