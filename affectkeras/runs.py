@@ -13,6 +13,7 @@ run never leaves a config, model or metrics file that looks finished but is not.
 """
 
 import argparse
+import csv
 import dataclasses
 import datetime
 import json
@@ -24,7 +25,7 @@ import typing
 import zipfile
 
 from affectkeras._version import __version__
-from affectkeras.errors import AffectKerasError, InvalidArgumentError, WeightsError, one_line
+from affectkeras.errors import AffectKerasError, InvalidArgumentError, WeightsError, check_choice, one_line
 from affectkeras.files import atomic_path, write_json
 
 CONFIG_FILE = "config.json"
@@ -246,13 +247,14 @@ class RunFolder:
         """The config values (a dict) saved in `config.json`."""
         return json.loads(self.config_path.read_text())["config"]
 
-    def callbacks(self, *, monitor=None, mode="auto", tensorboard=True):
+    def callbacks(self, *, monitor=None, mode="max", tensorboard=True):
         """Keras callbacks that checkpoint, log and make the run resumable.
 
         Args:
             monitor: str or None. A logged metric (e.g. `"val_valence_arousal_ccc"`):
-                also keep `checkpoints/best.keras`.
-            mode: str. `"min"`, `"max"` or `"auto"` for `monitor`.
+                also keep `checkpoints/best.keras`, the best epoch by it (in a resumed run,
+                the best of all its epochs, those before the interruption included).
+            mode: str. `"max"` (a score) or `"min"` (a loss) for `monitor`.
             tensorboard: bool. Write TensorBoard logs.
 
         Returns:
@@ -269,12 +271,27 @@ class RunFolder:
             keras.callbacks.CSVLogger(str(self.history_path), append=self.resume),
         ]
         if monitor:
+            check_choice("mode", mode, ("max", "min"))
             callbacks.append(keras.callbacks.ModelCheckpoint(
-                str(self.checkpoints_dir / "best.keras"), monitor=monitor, mode=mode, save_best_only=True
+                str(self.checkpoints_dir / "best.keras"), monitor=monitor, mode=mode, save_best_only=True,
+                initial_value_threshold=self._best_logged(monitor, mode),
             ))
         if tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(self.logs_dir), write_graph=False))
         return callbacks
+
+    def _best_logged(self, monitor, mode):
+        """The best `monitor` of the epochs in `history.csv` when resuming (None otherwise).
+
+        A resumed run's new checkpoint callback would otherwise take its first epoch as the
+        best so far and overwrite `best.keras`, which holds a better epoch from before the
+        interruption.
+        """
+        if not (self.resume and self.history_path.is_file()):
+            return None
+        with open(self.history_path, newline="") as file:
+            logged = [float(row[monitor]) for row in csv.DictReader(file) if row.get(monitor)]
+        return (max if mode == "max" else min)(logged) if logged else None
 
     @classmethod
     def for_worker(cls, path, index):

@@ -108,6 +108,34 @@ def test_run_folder_refuses_a_used_folder_and_overwrite_keeps_the_records(tmp_pa
     assert (path / "records" / "train" / "a.tfrecord").read_bytes() == b"x"
 
 
+def test_a_resumed_run_keeps_the_best_epoch_from_before_the_interruption(tmp_path):
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 1), "float32")
+    scores = iter([0.5, 0.9, 0.6, 0.7])  # the best epoch (index 1) comes before the interruption
+    weights_by_epoch = {}
+
+    class Scored(keras.callbacks.Callback):  # logs a score per epoch, before the checkpoints read it
+        def on_epoch_end(self, epoch, logs=None):
+            logs["val_score"] = next(scores)
+            weights_by_epoch[epoch] = [w.copy() for w in self.model.get_weights()]
+
+    def fit(run, epochs):
+        model.fit(x, y, epochs=epochs, verbose=0, callbacks=[Scored(), *run.callbacks(monitor="val_score")])
+
+    run = RunFolder(tmp_path / "run")
+    run.save_config(Config())
+    fit(run, 2)  # interrupted after two of four epochs
+    fit(RunFolder(tmp_path / "run", resume=True), 4)
+    assert sorted(weights_by_epoch) == [0, 1, 2, 3]  # the resumed fit ran epochs 2 and 3 only
+    best = keras.saving.load_model(run.checkpoints_dir / "best.keras")
+    for kept, expected in zip(best.get_weights(), weights_by_epoch[1]):
+        np.testing.assert_array_equal(kept, expected)
+    with pytest.raises(InvalidArgumentError, match="mode"):
+        run.callbacks(monitor="val_score", mode="auto")
+
+
 def test_load_trained_model_from_a_file_or_a_run_folder(tmp_path):
     inputs = keras.Input((3,))
     model = keras.Model(inputs, keras.layers.Dense(2, name="valence_arousal")(inputs))
