@@ -13,6 +13,11 @@ def figure(width, height):
     return result
 
 
+def plain(text):
+    """`text` (a file or video name) shown as written: a `$` pair is not Matplotlib math text."""
+    return str(text).replace("$", r"\$")
+
+
 def save_png(fig, path):
     """Writes `fig` to `path` as PNG under a temporary name, renamed when complete."""
     with atomic_path(path) as staging:

@@ -6,6 +6,7 @@ exit with code 2 instead of a traceback.
 """
 
 import argparse
+import collections
 import os
 import pathlib
 import sys
@@ -164,7 +165,8 @@ def _register_predict(subparsers):
             "Audio files (" + ", ".join(AUDIO_EXTENSIONS) + "): writes OUT/<stem>.csv, the class probabilities "
             "of every 0.5 s window, and OUT/<stem>.json, the clip's {\"classes\": [...], "
             "\"probabilities\": [...]}. A file that fails is reported and the others still run; the exit "
-            "code is then 1."
+            "code is then 1. Two inputs with the same stem are refused before anything runs: their files "
+            "would replace each other's."
         ),
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="video files (anything ffmpeg reads), images, "
@@ -198,6 +200,8 @@ def _register_predict(subparsers):
             if not (weights.is_network_preset(args.model) and weights.get_preset(args.model).test_time_crop):
                 parser.error(f"--single-view changes only a shipped face preset with test-time views (ferplus); "
                              f"--model {args.model} is not one")
+        if os.path.exists(args.out) and not os.path.isdir(args.out):
+            parser.error(f"--out {args.out} exists and is not a folder")
         failed = []
         models = {}  # one model per kind of input, loaded once
         inputs = []
@@ -207,6 +211,12 @@ def _register_predict(subparsers):
             except OSError as error:
                 failed.append(given)
                 print(f"affectkeras predict: error: {error}", file=sys.stderr, flush=True)
+        inputs = list({os.path.normpath(path): path for path in inputs}.values())  # a file named twice runs once
+        clashes = _same_stems(inputs)
+        if clashes:  # refused before anything is written: one would replace the other's files
+            parser.error("; ".join(f"{' and '.join(paths)} would both write {os.path.join(args.out, stem)}.*"
+                                   for stem, paths in clashes.items())
+                         + ": rename one, or predict them into different --out folders")
         for number, path in enumerate(inputs, start=1):
             if len(inputs) > 1 and not args.quiet:
                 print(f"[{number}/{len(inputs)}] {path}", file=sys.stderr, flush=True)
@@ -235,6 +245,14 @@ def _input_kind(path, audio_extensions):
     if suffix in audio_extensions:
         return "audio"  # audio containers are speech clips; video containers (with sound or not) are videos
     return "image" if suffix in IMAGE_EXTENSIONS else "video"
+
+
+def _same_stems(paths):
+    """`{stem: paths}` for the stems that more than one of `paths` has (their outputs are `OUT/<stem>.*`)."""
+    by_stem = collections.defaultdict(list)
+    for path in paths:
+        by_stem[pathlib.Path(path).stem].append(path)
+    return {stem: found for stem, found in by_stem.items() if len(found) > 1}
 
 
 def _expand_input(path, audio_extensions):

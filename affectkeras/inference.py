@@ -72,9 +72,11 @@ from affectkeras.errors import (
     one_line,
 )
 from affectkeras.files import atomic_path
+from affectkeras.weights.presets import PresetName
 
-# The network `affectkeras predict` uses without --model: the FER+ expression preset.
-DEFAULT_MODEL = "ferplus"
+# The network `affectkeras predict` uses without --model: the FER+ expression preset (a
+# `PresetName`: a folder called ferplus in the working directory does not replace it).
+DEFAULT_MODEL = PresetName("ferplus")
 # Face side when a network leaves its input size open (the VGG-Face networks' 96 px).
 DEFAULT_FACE_SIZE = 96
 # Which faces `predict_video` follows: the main subject's, or every face with a track id.
@@ -163,6 +165,8 @@ class Predictor:
         Returns:
             `Predictor`.
         """
+        import keras
+
         from affectkeras.models import describe, inference_model
         from affectkeras.models.heads import output_dict
 
@@ -189,7 +193,9 @@ class Predictor:
 
         # Sequence networks with an RNN run over whole tracks; others (none here) on windows.
         parts = _sequence_parts(model) if description.sequence and recurrent_layers(model) else None
-        compute_policy = next(layer.dtype_policy.name for layer in model.layers if layer.weights)
+        # A nested stream model keeps a float32 policy of its own: its layers tell how it computes.
+        compute_policy = next(layer.dtype_policy.name for layer in model._flatten_layers(include_self=False)
+                              if layer.weights and not isinstance(layer, keras.Model))
         return cls(source=source, call=call, parts=parts, precision=compute_policy, **fields)
 
     @classmethod
@@ -474,7 +480,7 @@ def as_predictor(model, *, precision=None):
             )
         return model
     if isinstance(model, (str, os.PathLike)):
-        return _load_once(str(model), _modified(model), precision)
+        return _load_once(model if isinstance(model, PresetName) else str(model), _modified(model), precision)
     import keras
 
     if isinstance(model, keras.Model):
@@ -492,6 +498,8 @@ def _load_once(path, modified, precision):
 
 
 def _modified(path):
+    if isinstance(path, PresetName):
+        return None  # a shipped preset, whatever exists on disk under its name
     try:
         return os.stat(path).st_mtime_ns
     except OSError:  # a preset's name, or a missing file (load_predictor says so)
@@ -1073,15 +1081,16 @@ def write_predictions(table, out_dir, stem):
     with atomic_path(csv_path) as staging, open(staging, "w", encoding="utf-8", newline="") as file:
         file.writelines(line + "\n" for line in _format_rows(table))
     va_path = circumplex_path = expression_path = None
+    title = _figures.plain(stem)
     if "valence" in table.columns:
         va_path = out_dir / f"{stem}_va.png"
         circumplex_path = out_dir / f"{stem}_circumplex.png"
-        _figures.save_png(_plot_va(table, stem), va_path)
-        _figures.save_png(_plot_circumplex(table, stem), circumplex_path)
+        _figures.save_png(_plot_va(table, title), va_path)
+        _figures.save_png(_plot_circumplex(table, title), circumplex_path)
     classes = [name for name in EXPRESSIONS_8 if name in table.columns]
     if classes:
         expression_path = out_dir / f"{stem}_expressions.png"
-        _figures.save_png(_plot_expressions(table, stem, classes), expression_path)
+        _figures.save_png(_plot_expressions(table, title, classes), expression_path)
     return PredictionFiles(csv_path, va_path, circumplex_path, expression_path)
 
 

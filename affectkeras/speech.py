@@ -32,9 +32,10 @@ import numpy as np
 from affectkeras.constants import AUDIO_CNN, AUDIO_INPUT, AUDIO_WINDOW, EXPR_OUTPUT, TEMPORAL_POOLING
 from affectkeras.errors import InvalidArgumentError, check_positive
 from affectkeras.files import atomic_path
+from affectkeras.weights.presets import PresetName
 
 # The speech-emotion network `affectkeras predict CLIP` uses without --model.
-DEFAULT_SPEECH_MODEL = "ravdess_audio"
+DEFAULT_SPEECH_MODEL = PresetName("ravdess_audio")
 # Windows per model call: a 10-minute recording is 1,200 windows.
 DEFAULT_CLIP_BATCH = 256
 
@@ -248,7 +249,9 @@ def clip_windows(waveform):
 
     config = audio.SpectrogramConfig()
     spectrogram = audio.log_mel_spectrogram(waveform, config)
-    count = max(1, math.ceil(len(spectrogram) / config.steps))
+    # Counted in samples: centred framing gives 1 + n // hop frames, one too many for a clip of
+    # whole windows, whose extra window would hold one frame of sound and silence.
+    count = max(1, math.ceil(len(waveform) / (config.steps * config.hop_length)))
     return downstream.clip_windows(spectrogram, count, config, align="start").numpy()
 
 

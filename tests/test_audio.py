@@ -405,6 +405,15 @@ def test_decode_errors_name_the_file(decode, tmp_path):
         decode(broken, sample_rate=0)
 
 
+def test_load_audio_refuses_nan_samples_naming_the_file(tmp_path):
+    signal = np.zeros(1600, "float32")
+    signal[100] = np.nan  # a float WAV can hold one; every spectrogram of the clip would be NaN
+    path = tmp_path / "nan.wav"
+    soundfile.write(path, signal, 16000, subtype="FLOAT")
+    with pytest.raises(MediaError, match="nan.wav.*NaN or infinite"):
+        audio.load_audio(path)
+
+
 def test_load_audio_reads_opus_and_aac_through_ffmpeg(tmp_path):
     # Opus in Ogg: libsndfile; AAC in mp4 (m4a): not libsndfile's, so the bundled ffmpeg.
     for name, codec in (("tone.opus", "libopus"), ("tone.m4a", "aac")):

@@ -354,6 +354,8 @@ def test_write_predictions_csv_and_plots(tmp_path):
     assert sorted(p.name for p in files.csv.parent.iterdir()) == [
         "clip.csv", "clip_circumplex.png", "clip_va.png"
     ]
+    priced = write_predictions(_table(), tmp_path / "priced", "price_$5_vs_$10")  # not Matplotlib math text
+    assert priced.va_plot.name == "price_$5_vs_$10_va.png" and priced.va_plot.read_bytes()[:4] == b"\x89PNG"
 
 
 def test_plots_of_several_faces_draw_each_face_with_its_gaps(tmp_path):
@@ -658,6 +660,12 @@ def test_precision_rebuilds_the_network_with_float32_heads(av_model, tmp_path):
         load_predictor(tmp_path / "saved", precision="mixed_bfloat16")
     with pytest.raises(InvalidArgumentError, match="precision='half'"):
         Predictor.from_model(av_model, precision="half")
+    # A stream nested as a model of its own (the ferplus network's visual_cnn) keeps a float32
+    # policy itself: the predictor reports how its layers compute, and accepts that precision.
+    from affectkeras.pretraining import build_expression_network
+
+    nested = Predictor.from_model(build_expression_network(width=0.05, input_size=32), precision="mixed_bfloat16")
+    assert nested.precision == "mixed_bfloat16" and as_predictor(nested, precision="mixed_bfloat16") is nested
 
 
 def test_the_face_size_is_read_without_loading_the_network(av_model, av_model_file, tmp_path):

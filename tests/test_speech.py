@@ -151,12 +151,48 @@ def test_the_shipped_preset_loads_by_name_or_path(shipped, tmp_path, monkeypatch
     assert loaded.classes == shipped.classes == RAVDESS_EMOTIONS and loaded.source == "ravdess_audio"
 
 
-def test_predict_without_model_writes_the_speech_json(shared_data, tmp_path, capsys):
+def test_predict_without_model_writes_the_speech_json(shared_data, tmp_path, capsys, monkeypatch):
     clip = _clips(shared_data, 22, emotions={5})[0]  # angry
-    assert cli.main(["predict", str(clip), "--out", str(tmp_path), "--quiet"]) == 0
-    document = json.loads((tmp_path / f"{clip.stem}.json").read_text())
-    assert document["classes"] == list(RAVDESS_EMOTIONS)
-    assert str(tmp_path / f"{clip.stem}.json") in capsys.readouterr().out
+    monkeypatch.chdir(tmp_path)
+    # The output folder is called like the preset: the default model is still the shipped one,
+    # on the second run too (a folder of that name used to take its place).
+    for _ in range(2):
+        assert cli.main(["predict", str(clip), "--out", "ravdess_audio", "--quiet"]) == 0
+        document = json.loads((tmp_path / "ravdess_audio" / f"{clip.stem}.json").read_text())
+        assert document["classes"] == list(RAVDESS_EMOTIONS)
+        assert str(pathlib.Path("ravdess_audio") / f"{clip.stem}.json") in capsys.readouterr().out
+
+
+def test_cli_refuses_inputs_that_would_write_the_same_files_and_an_out_that_is_a_file(shared_data, tmp_path,
+                                                                                          capsys):
+    clip = _clips(shared_data, 3)[0]
+    for folder in ("d1", "d2"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "take.flac").write_bytes(clip.read_bytes())
+    out = tmp_path / "out"
+    first, second = str(tmp_path / "d1" / "take.flac"), str(tmp_path / "d2" / "take.flac")
+    with pytest.raises(SystemExit) as info:  # refused before any model loads or any file is written
+        cli.main(["predict", first, second, "--out", str(out), "--quiet"])
+    message = capsys.readouterr().err
+    assert info.value.code == 2 and first in message and second in message and "take.*" in message
+    assert not out.exists()
+    # The same file named twice (or in its folder and by name) is predicted once.
+    assert cli.main(["predict", str(tmp_path / "d1"), first, "--out", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["take.csv", "take.json"]
+    assert capsys.readouterr().out.count("take.json") == 1
+    occupied = tmp_path / "occupied"
+    occupied.write_text("keep me")
+    with pytest.raises(SystemExit) as info:
+        cli.main(["predict", first, "--out", str(occupied), "--quiet"])
+    assert info.value.code == 2 and f"--out {occupied} exists and is not a folder" in capsys.readouterr().err
+    assert occupied.read_text() == "keep me"
+
+
+def test_a_clip_of_whole_windows_has_no_extra_window():
+    samples = audio.SpectrogramConfig().sample_rate // 2  # one 0.5 s window
+    counts = [len(speech.clip_windows(np.zeros(n, "float32"))) for n in (1, samples - 1, samples, samples + 1,
+                                                                          2 * samples, 2 * samples + 1)]
+    assert counts == [1, 1, 1, 2, 2, 3]
 
 
 @pytest.mark.filterwarnings("ignore:fold.*collapsed")  # one epoch of a tiny network

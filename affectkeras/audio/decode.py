@@ -87,8 +87,8 @@ def load_audio(path, *, sample_rate=SAMPLE_RATE):
     Raises:
         FileNotFoundError: the file does not exist.
         InvalidArgumentError: the extension is not an audio one, or a bad `sample_rate`.
-        MediaError: the file cannot be decoded (corrupt, truncated, no samples); the
-            message names it.
+        MediaError: the file cannot be decoded (corrupt, truncated, no samples, NaN or
+            infinite samples); the message names it.
 
     Example:
         >>> load_audio("Actor_01/03-01-05-01-01-01-01.flac").shape
@@ -110,6 +110,8 @@ def load_audio(path, *, sample_rate=SAMPLE_RATE):
         signal = resample(samples.mean(axis=1), rate, sample_rate)
     if signal.size == 0:
         raise MediaError(path, "no audio samples")
+    if not np.isfinite(signal).all():  # a float file can hold them; every spectrogram would be NaN
+        raise MediaError(path, "NaN or infinite audio samples")
     return signal
 
 

@@ -65,7 +65,7 @@ into a model with a new top (`allow_missing`). Three file layouts are read:
 - Keras 3 model archives (`.keras`), through the `model.weights.h5` they contain.
 
 Modules: `affectkeras.weights.presets` holds the preset data (`WeightsPreset`, `PRESETS`,
-`list_presets`, `get_preset`, `is_network_preset`; no Keras); `affectkeras.weights.loading`
+`list_presets`, `get_preset`, `is_network_preset`, `PresetName`; no Keras); `affectkeras.weights.loading`
 fetches presets and loads files (`fetch_preset`, `resolve_weights`, `load_weights`,
 `load_preset_model`, `load_preset_networks`, `LoadReport`, `legacy_layer_name`);
 `affectkeras.weights.provenance` records which layers of a network hold weights read from
@@ -77,7 +77,7 @@ a file (`mark_pretrained`, `weight_layers`: what training strategy (i) keeps fix
 
 import importlib
 
-from affectkeras.weights.presets import PRESETS, WeightsPreset, get_preset, is_network_preset, list_presets
+from affectkeras.weights.presets import PRESETS, PresetName, WeightsPreset, get_preset, is_network_preset, list_presets
 from affectkeras.weights.saving import read_weights, save_weights
 
 # Loaded on first use: they import Keras, and the presets are read without it (the predictor
@@ -103,6 +103,7 @@ def __getattr__(name):
 __all__ = [
     "PRESETS",
     "LoadReport",
+    "PresetName",
     "WeightsPreset",
     "fetch_preset",
     "get_preset",

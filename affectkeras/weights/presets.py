@@ -14,7 +14,7 @@ import pathlib
 from affectkeras.constants import RAVDESS_EMOTIONS
 from affectkeras.errors import InvalidArgumentError
 
-__all__ = ["PACKAGE_DIR", "PRESETS", "WeightsPreset", "get_preset", "is_network_preset", "list_presets"]
+__all__ = ["PACKAGE_DIR", "PRESETS", "PresetName", "WeightsPreset", "get_preset", "is_network_preset", "list_presets"]
 
 # The folder `WeightsPreset.package_file` is relative to (`files/` below it holds the
 # bundled weights files, installed as package data).
@@ -260,11 +260,26 @@ def get_preset(name):
     return PRESETS[name]
 
 
+class PresetName(str):
+    """A preset's name that never means a path.
+
+    A plain string that names a preset means the preset only where no file or folder of that
+    name exists (`is_network_preset`). The library's defaults (`inference.DEFAULT_MODEL`,
+    `speech.DEFAULT_SPEECH_MODEL`) are `PresetName`s, so that a folder called `ferplus` or
+    `ravdess_audio` in the working directory (an output folder, a run) cannot take the place
+    of the shipped model when no model is given.
+    """
+
+    __slots__ = ()
+
+
 def is_network_preset(name):
     """True when `name` names a preset holding a whole network and no file or folder of that name exists.
 
     Where a model is given by path (`affectkeras predict --model`, `finetune.py --model`),
-    this is how a shipped network (`"ferplus"`) is told apart from a path.
+    this is how a shipped network (`"ferplus"`) is told apart from a path. A `PresetName`
+    is a preset whatever exists on disk.
     """
     preset = PRESETS.get(str(name)) if isinstance(name, (str, os.PathLike)) else None
-    return preset is not None and preset.network is not None and not os.path.exists(name)
+    return (preset is not None and preset.network is not None
+            and (isinstance(name, PresetName) or not os.path.exists(name)))
