@@ -18,7 +18,6 @@ Example:
 import dataclasses
 import json
 import pathlib
-import re
 import typing
 import warnings
 
@@ -115,7 +114,7 @@ def _continuous_records(data, subject_pattern):
     folder = data / "labels"
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no labels folder (expected <data>/labels/<video>.csv)")
-    pattern = re.compile(subject_pattern) if subject_pattern else None
+    pattern = annotations.compile_subject_pattern(subject_pattern) if subject_pattern else None
     records = []
     for path in sorted(folder.glob("*.csv")):
         subject = path.stem
@@ -228,12 +227,19 @@ def run_folds(folds, run, train_fold, *, subject_of, config, resume=False, class
     for index, (train, test) in enumerate(folds, start=1):
         fold_dir = run.path / f"fold_{index}"
         done = fold_dir / "metrics.json"
+        test_subjects = sorted({subject_of(r) for r in test}, key=str)
         if resume and done.is_file():
-            results.append(json.loads(done.read_text()))
+            finished = json.loads(done.read_text())
+            if finished.get("test_subjects") != json.loads(json.dumps(test_subjects)):
+                raise InvalidArgumentError(
+                    f"{done}: fold {index} of this run held out {finished.get('test_subjects')}, this split holds "
+                    f"out {test_subjects}: resume with the folds the run was started with (--folds, "
+                    "--leave-one-subject-out, --subject-pattern, --data), or start a new --run-dir"
+                )
+            results.append(finished)
             print(f"fold {index}/{len(folds)}: finished before, skipped")
             continue
         fold = RunFolder(fold_dir, resume=resume and (fold_dir / "config.json").is_file(), overwrite=True)
-        test_subjects = sorted({subject_of(r) for r in test}, key=str)
         fold.save_config({**config, "fold": index, "test_subjects": test_subjects})
         scores = {"fold": index, "test_subjects": test_subjects, "train_examples": len(train),
                   **train_fold(index, train, test, fold)}

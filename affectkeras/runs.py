@@ -17,11 +17,13 @@ import csv
 import dataclasses
 import datetime
 import json
+import math
 import pathlib
 import platform
 import sys
 import tempfile
 import typing
+import warnings
 import zipfile
 
 from affectkeras._version import __version__
@@ -151,9 +153,11 @@ def parse_config(config_cls, argv=None, *, description=None, prog=None):
     parser = build_parser(config_cls, description=description, prog=prog)
     namespace = vars(parser.parse_args(argv))
     config_path = namespace.pop("config", None)
-    if config_path is None and namespace.get("resume") and namespace.get("run_dir"):
-        # `--run-dir X --resume` continues the run with the options it was started with.
-        saved = pathlib.Path(namespace["run_dir"]) / CONFIG_FILE
+    run_dir = namespace.get("run_dir") or next(
+        (field.default for field in dataclasses.fields(config_cls) if field.name == "run_dir"), None)
+    if config_path is None and namespace.get("resume") and run_dir:
+        # `[--run-dir X] --resume` continues the run with the options it was started with.
+        saved = pathlib.Path(run_dir) / CONFIG_FILE
         config_path = saved if saved.is_file() else None
     values = _read_config_file(config_path, config_cls, parser) if config_path else {}
     values.update(namespace)
@@ -258,27 +262,47 @@ class RunFolder:
             tensorboard: bool. Write TensorBoard logs.
 
         Returns:
-            A list of callbacks for `model.fit` (`BackupAndRestore` first).
+            A list of callbacks for `model.fit` (`BackupAndRestore` last: an epoch counts as
+            done only once its checkpoints and its `history.csv` row are written).
         """
         import keras
 
+        if self.resume:
+            self._forget_unfinished_epochs()
         callbacks = [
-            # Restores weights, optimizer state and the epoch of an interrupted run; it keeps
-            # the backup after training too (delete_checkpoint=False) so a finished run can be
-            # resumed for more epochs.
-            keras.callbacks.BackupAndRestore(str(self.backup_dir), delete_checkpoint=False),
-            keras.callbacks.ModelCheckpoint(str(self.checkpoints_dir / "last.keras")),
+            _keras_file_checkpoint(self.checkpoints_dir / "last.keras"),
             keras.callbacks.CSVLogger(str(self.history_path), append=self.resume),
         ]
         if monitor:
             check_choice("mode", mode, ("max", "min"))
-            callbacks.append(keras.callbacks.ModelCheckpoint(
-                str(self.checkpoints_dir / "best.keras"), monitor=monitor, mode=mode, save_best_only=True,
-                initial_value_threshold=self._best_logged(monitor, mode),
-            ))
+            callbacks.append(_keras_file_checkpoint(self.checkpoints_dir / "best.keras", monitor=monitor, mode=mode,
+                                                  best=self._best_logged(monitor, mode)))
         if tensorboard:
             callbacks.append(keras.callbacks.TensorBoard(str(self.logs_dir), write_graph=False))
+        # Restores weights, optimizer state and the epoch of an interrupted run. It keeps the
+        # backup after training (delete_checkpoint=False), so a finished run can be resumed for
+        # more epochs, and the one before it (double_checkpoint): the backup is written in
+        # place, and a kill during the write falls back to the previous epoch.
+        callbacks.append(keras.callbacks.BackupAndRestore(str(self.backup_dir), double_checkpoint=True,
+                                                          delete_checkpoint=False))
         return callbacks
+
+    def _forget_unfinished_epochs(self):
+        """Drops the `history.csv` rows of epochs after the backup's last one.
+
+        An epoch counts as done once the backup is written, after its row: a run killed in
+        between trains that epoch again, and logs it once.
+        """
+        metadata = self.backup_dir / "training_metadata.json"
+        if not (self.history_path.is_file() and metadata.is_file()):
+            return
+        done = json.loads(metadata.read_text())["epoch"]
+        with open(self.history_path, newline="") as file:
+            rows = list(csv.reader(file))
+        kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) < done]
+        if len(kept) < len(rows):
+            with atomic_path(self.history_path) as staging, open(staging, "w", newline="") as file:
+                csv.writer(file).writerows(kept)
 
     def _best_logged(self, monitor, mode):
         """The best `monitor` of the epochs in `history.csv` when resuming (None otherwise).
@@ -319,6 +343,38 @@ class RunFolder:
     def write_metrics(self, metrics):
         """Writes the run's final figures to `metrics.json`, atomically."""
         return write_json(self.metrics_path, metrics)
+
+
+def _keras_file_checkpoint(path, *, monitor=None, mode="max", best=None):
+    """A callback saving the model to the `.keras` file `path` after every epoch, or only after
+    those where `monitor` beats `best` (`mode` "max" or "min"; None: any first value).
+
+    Unlike Keras's `ModelCheckpoint` it writes under a temporary name and renames, so a run
+    killed during the write keeps its previous checkpoint whole.
+    """
+    import keras
+
+    better = (lambda new, old: new > old) if mode == "max" else (lambda new, old: new < old)
+
+    class KerasFileCheckpoint(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best = best
+
+        def on_epoch_end(self, epoch, logs=None):
+            if monitor:
+                value = (logs or {}).get(monitor)
+                if value is None:
+                    warnings.warn(f"{path.name} not saved: the logs have no {monitor!r} (they have: "
+                                  f"{sorted(logs or {})})", stacklevel=2)
+                    return
+                if not math.isfinite(value) or (self.best is not None and not better(value, self.best)):
+                    return
+                self.best = value
+            with atomic_path(path) as staging:
+                self.model.save(staging)
+
+    return KerasFileCheckpoint()
 
 
 def run_recipe(main, argv=None):

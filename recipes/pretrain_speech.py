@@ -87,16 +87,19 @@ def train_and_score(config, data, callbacks=()):
                                             learning_rate=config.learning_rate, weight_decay=config.weight_decay,
                                             total_steps=config.epochs * data.steps_per_epoch)
     started = time.perf_counter()
-    model.fit(data.train, epochs=config.epochs, callbacks=list(callbacks), verbose=config.verbose, shuffle=False)
+    history = model.fit(data.train, epochs=config.epochs, callbacks=list(callbacks), verbose=config.verbose,
+                        shuffle=False)
     seconds = time.perf_counter() - started
+    epochs_run = len(history.history.get("loss", []))  # fewer after --resume; 0 for a finished run
     training.set_precision("float32")  # scored as it ships
     shipped = pretraining.build_speech_network(**network)
     shipped.set_weights(model.get_weights())
     scores = None
     if data.test is not None:
         scores = evaluation.score_classes(shipped, data.test, num_classes=8, batch_size=config.batch_size)
-    return shipped, {"scores": scores, "train_seconds": round(seconds, 1),
-                     "train_clips_per_second": round(data.sizes["train"] * config.epochs / seconds, 1)}
+    rate = round(data.sizes["train"] * epochs_run / seconds, 1) if epochs_run else None
+    return shipped, {"scores": scores, "train_seconds": round(seconds, 1), "epochs_run": epochs_run,
+                     "train_clips_per_second": rate}
 
 
 def main(argv=None):
@@ -111,7 +114,12 @@ def main(argv=None):
 
     if not config.data:
         raise InvalidArgumentError("--data is required: the RAVDESS speech folder. Received: data=''")
-    train, test = pretraining.split_ravdess(config.data, held_out=[int(a) for a in config.held_out.split(",")])
+    try:
+        held_out = [int(actor) for actor in config.held_out.split(",")]
+    except ValueError:
+        raise InvalidArgumentError(f"--held-out must list actor numbers separated by commas (e.g. 21,22,23,24). "
+                                   f"Received: {config.held_out!r}") from None
+    train, test = pretraining.split_ravdess(config.data, held_out=held_out)
     if config.limit:  # a quick run: clips spread over every actor
         train, test = (records[::max(1, len(records) // config.limit)][:config.limit] for records in (train, test))
     shared = dict(num_windows=config.num_windows, mel_shift=config.mel_shift, time_stretch=config.time_stretch,

@@ -428,6 +428,27 @@ def test_recipe_audio_clips_leave_one_subject_out(tmp_path):
     assert resumed["folds"] == metrics["folds"]
 
 
+def test_resumed_folds_must_hold_out_the_subjects_they_held_out_before(tmp_path, capsys):
+    from affectkeras.finetuning import run_folds
+    from affectkeras.runs import RunFolder
+
+    records = [{"subject": subject} for subject in "aabbcc"]
+
+    def split(*held_out):
+        return [([r for r in records if r["subject"] != held], [r for r in records if r["subject"] == held])
+                for held in held_out]
+
+    def train_fold(index, train, test, fold):
+        return {"accuracy": 0.25 * index}
+
+    run = RunFolder(tmp_path / "run")
+    shared = dict(subject_of=lambda record: record["subject"], config={})
+    first = run_folds(split("a", "b"), run, train_fold, **shared)
+    assert run_folds(split("a", "b"), run, None, resume=True, **shared) == first  # nothing trained again
+    with pytest.raises(InvalidArgumentError, match=r"fold 1 of this run held out \['a'\].*\['c'\]"):
+        run_folds(split("c", "a", "b"), run, train_fold, resume=True, **shared)
+
+
 def _write_clip_list(root):
     """RAVDESS-like clips listed in a CSV with free class names and speakers, as EMO-DB or CREMA-D are."""
     ravdess = _write_ravdess(root / "clips")
@@ -532,6 +553,9 @@ def test_recipe_bad_input_names_the_problem(tmp_path):
                      "--run-dir", str(tmp_path / "r3")] + base)
     with pytest.raises(InvalidArgumentError, match="subject_pattern"):
         recipe.main(["--kind", "expression_images", "--data", str(root), "--run-dir", str(tmp_path / "r4")] + base)
+    with pytest.raises(InvalidArgumentError, match="not a regular expression"):
+        recipe.main(["--kind", "expression_images", "--data", str(root), "--subject-pattern", r"(S\d+",
+                     "--run-dir", str(tmp_path / "r6")] + base)
     assert not (tmp_path / "r1").exists()  # no run folder for a run that could not start
     empty = tmp_path / "empty"
     empty.mkdir()

@@ -1,5 +1,6 @@
 """affectkeras.runs: recipe configs as command lines, run folders, loading trained models."""
 
+import csv
 import dataclasses
 import json
 import typing
@@ -94,6 +95,13 @@ def test_resume_starts_from_the_runs_saved_config(tmp_path):
     assert saved["affectkeras_version"] and saved["config"]["epochs"] == 11
 
 
+def test_resume_in_the_default_run_folder_starts_from_its_saved_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # Config's run_dir defaults to runs/x
+    RunFolder("runs/x").save_config(Config(video="a.mp4", epochs=11, learning_rate=0.01))
+    config = parse_config(Config, ["--resume", "--epochs", "12"])
+    assert (config.video, config.epochs, config.learning_rate, config.run_dir) == ("a.mp4", 12, 0.01, "runs/x")
+
+
 def test_run_folder_refuses_a_used_folder_and_overwrite_keeps_the_records(tmp_path):
     path = tmp_path / "run"
     (path / "records" / "train").mkdir(parents=True)
@@ -127,13 +135,45 @@ def test_a_resumed_run_keeps_the_best_epoch_from_before_the_interruption(tmp_pat
     run = RunFolder(tmp_path / "run")
     run.save_config(Config())
     fit(run, 2)  # interrupted after two of four epochs
+    with open(run.history_path, "a", newline="") as file:  # killed after epoch 2's row, before its backup
+        file.write("2,0.1,0.99\r\n")
     fit(RunFolder(tmp_path / "run", resume=True), 4)
     assert sorted(weights_by_epoch) == [0, 1, 2, 3]  # the resumed fit ran epochs 2 and 3 only
+    with open(run.history_path, newline="") as file:  # epoch 2 logged once, as trained after the resume
+        logged = [(row["epoch"], row["val_score"]) for row in csv.DictReader(file)]
+    assert logged == [("0", "0.5"), ("1", "0.9"), ("2", "0.6"), ("3", "0.7")]
     best = keras.saving.load_model(run.checkpoints_dir / "best.keras")
     for kept, expected in zip(best.get_weights(), weights_by_epoch[1]):
         np.testing.assert_array_equal(kept, expected)
     with pytest.raises(InvalidArgumentError, match="mode"):
         run.callbacks(monitor="val_score", mode="auto")
+
+
+def test_a_kill_while_a_checkpoint_is_written_keeps_the_previous_one_and_the_backup_comes_last(tmp_path):
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    model.compile(optimizer="sgd", loss="mse")
+    run = RunFolder(tmp_path / "run")
+    callbacks = run.callbacks(monitor="loss", mode="min", tensorboard=False)
+    # An epoch counts as done (the backup) only after its checkpoints and history row are written;
+    # the backup keeps the epoch before too.
+    assert isinstance(callbacks[-1], keras.callbacks.BackupAndRestore) and callbacks[-1].double_checkpoint
+    x, y = np.ones((8, 3), "float32"), np.zeros((8, 1), "float32")
+    model.fit(x, y, epochs=1, verbose=0, callbacks=callbacks)
+    saved = [w.copy() for w in keras.saving.load_model(run.checkpoints_dir / "best.keras").get_weights()]
+
+    def killed(path, *args, **kwargs):  # the process dies with the file half-written
+        with open(path, "wb") as file:
+            file.write(b"PK\x03\x04 half a zip")
+        raise KeyboardInterrupt
+
+    model.save = killed
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=run.callbacks(monitor="loss", mode="min", tensorboard=False))
+    for name in ("best.keras", "last.keras"):  # whole, and still the first epoch's
+        for kept, expected in zip(keras.saving.load_model(run.checkpoints_dir / name).get_weights(), saved):
+            np.testing.assert_array_equal(kept, expected)
+    assert sorted(p.name for p in run.checkpoints_dir.iterdir()) == ["best.keras", "last.keras"]
 
 
 def test_load_trained_model_from_a_file_or_a_run_folder(tmp_path):

@@ -215,6 +215,13 @@ def test_pretrain_speech_recipe_cross_validates_trains_and_scores_held_out_actor
     with pytest.raises(InvalidArgumentError, match="held_out"):
         recipe.main(["--data", str(shared_data / RAVDESS), "--run-dir", str(tmp_path / "other"),
                      "--held-out", "99"])
+    with pytest.raises(InvalidArgumentError, match="--held-out must list actor numbers.*'21;22'"):
+        recipe.main(["--data", str(shared_data / RAVDESS), "--run-dir", str(tmp_path / "other"),
+                     "--held-out", "21;22"])
+    # Resumed once finished: nothing is trained again, and no throughput is made up.
+    resumed = recipe.main(["--run-dir", str(tmp_path / "run"), "--resume"])
+    assert resumed["epochs_run"] == 0 and resumed["train_clips_per_second"] is None
+    assert metrics["epochs_run"] == 1 and metrics["train_clips_per_second"] > 0
 
 
 def test_the_av_network_starts_from_a_trained_audio_stream(tmp_path):

@@ -312,6 +312,28 @@ def test_keras3_file_with_nested_variables_and_batch_norm(tmp_path):
             )
 
 
+@pytest.mark.parametrize("wrapper", [keras.layers.TimeDistributed, "folded"])
+def test_keras3_file_loads_the_model_a_wrapper_holds(tmp_path, wrapper):
+    from affectkeras.layers import FoldedTimeDistributed
+
+    wrap = FoldedTimeDistributed if wrapper == "folded" else wrapper
+
+    def build(seed):
+        keras.utils.set_random_seed(seed)
+        inner = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="inner_dense")], name="inner")
+        inputs = keras.Input((5, 4))
+        x = wrap(inner, name="per_step")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(2, name="out")(x))
+
+    source, model = build(0), build(1)
+    path = tmp_path / "wrapped.weights.h5"
+    source.save_weights(path)
+    report = load_weights(model, path, strict=True)  # the wrapped model's layers were skipped, unreported
+    assert set(report.loaded) == {"inner_dense", "out"} and not (report.missing or report.unused)
+    for ours, theirs in zip(model.get_weights(), source.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 def test_load_into_a_single_layer(tmp_path):
     path = tmp_path / "vgg.h5"
     written = _write_legacy_h5(path, _vgg())

@@ -34,6 +34,7 @@ __all__ = [
     "JAFFE_CODES",
     "RAFDB_CLASS_MAP",
     "ExpressionRecord",
+    "compile_subject_pattern",
     "read_expression_csv",
     "read_expression_folder",
     "read_fer2013",
@@ -178,10 +179,16 @@ def _subject(pattern, relative, path, line):
     return match.group(1)
 
 
-def _compile(subject_pattern):
+def compile_subject_pattern(subject_pattern):
+    """`subject_pattern` compiled; it must be a regular expression with a group for the subject id."""
     if subject_pattern is None:
         return None
-    pattern = re.compile(subject_pattern)
+    try:
+        pattern = re.compile(subject_pattern)
+    except re.error as error:
+        raise InvalidArgumentError(
+            f"`subject_pattern` is not a regular expression ({error}). Received: subject_pattern={subject_pattern!r}"
+        ) from None
     if pattern.groups < 1:
         raise InvalidArgumentError(
             "`subject_pattern` needs a group for the subject id, e.g. r'^(S\\d+)/'. "
@@ -233,7 +240,7 @@ def read_expression_folder(
     if not root.is_dir():
         raise FileNotFoundError(f"Expression database folder not found: {root}")
     resolve = _Resolver(class_map, unknown, num_classes)
-    pattern = _compile(subject_pattern)
+    pattern = compile_subject_pattern(subject_pattern)
     records = []
     for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
         try:
@@ -307,7 +314,7 @@ def read_expression_csv(
             f"subject_pattern={subject_pattern!r}"
         )
     resolve = _Resolver(class_map, unknown, num_classes)
-    pattern = _compile(subject_pattern)
+    pattern = compile_subject_pattern(subject_pattern)
     base = pathlib.Path(root) if root is not None else path.parent
     records = []
     with open(path, encoding="utf-8-sig", newline="") as f:

@@ -518,9 +518,11 @@ def _keras3_units(group, under_layers=False):
         if key == "layers":
             yield from _keras3_units(child, under_layers=True)
         elif under_layers:
-            # A nested model keeps its own layers in `<model group>/layers`.
-            if "layers" in child and isinstance(child["layers"], h5py.Group):
-                yield from _keras3_units(child["layers"], under_layers=True)
+            # A nested model keeps its own layers in `<model group>/layers`; a wrapper
+            # (`TimeDistributed`) the model it holds in `<wrapper group>/layer/layers`.
+            for holder in (child, child.get("layer")):
+                if isinstance(holder, h5py.Group) and isinstance(holder.get("layers"), h5py.Group):
+                    yield from _keras3_units(holder["layers"], under_layers=True)
 
 
 def _keras3_datasets(group, prefix=""):
@@ -538,11 +540,14 @@ def _keras3_datasets(group, prefix=""):
 
 
 def _flatten_layers(model_or_layer):
-    """Layers with weights, in order, looking through nested models."""
+    """Layers with weights, in order, looking through nested models and the models that
+    wrappers (`TimeDistributed`) hold, as a Keras 3 file stores them."""
     if not isinstance(model_or_layer, keras.Model):
         return [model_or_layer] if model_or_layer.weights else []
     found = []
     for layer in model_or_layer.layers:
+        if isinstance(layer, keras.layers.Wrapper) and isinstance(layer.layer, keras.Model):
+            layer = layer.layer
         if isinstance(layer, keras.Model):
             found.extend(_flatten_layers(layer))
         elif layer.weights:
