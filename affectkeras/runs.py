@@ -315,6 +315,7 @@ class RunFolder:
             return None
         with open(self.history_path, newline="") as file:
             logged = [float(row[monitor]) for row in csv.DictReader(file) if row.get(monitor)]
+        logged = [value for value in logged if math.isfinite(value)]  # a diverged epoch is no best
         return (max if mode == "max" else min)(logged) if logged else None
 
     @classmethod

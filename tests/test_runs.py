@@ -116,12 +116,16 @@ def test_run_folder_refuses_a_used_folder_and_overwrite_keeps_the_records(tmp_pa
     assert (path / "records" / "train" / "a.tfrecord").read_bytes() == b"x"
 
 
-def test_a_resumed_run_keeps_the_best_epoch_from_before_the_interruption(tmp_path):
+@pytest.mark.parametrize("scores, best_epoch", [
+    ([0.5, 0.9, 0.6, 0.7], 1),  # the best epoch comes before the interruption
+    ([float("nan"), 0.5, 0.9, 0.7], 2),  # a diverged first epoch is no best to beat
+])
+def test_a_resumed_run_keeps_the_best_epoch_from_before_the_interruption(tmp_path, scores, best_epoch):
     inputs = keras.Input((3,))
     model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
     model.compile(optimizer="sgd", loss="mse")
     x, y = np.ones((8, 3), "float32"), np.zeros((8, 1), "float32")
-    scores = iter([0.5, 0.9, 0.6, 0.7])  # the best epoch (index 1) comes before the interruption
+    logged_scores, scores = [str(score) for score in scores], iter(scores)
     weights_by_epoch = {}
 
     class Scored(keras.callbacks.Callback):  # logs a score per epoch, before the checkpoints read it
@@ -141,9 +145,9 @@ def test_a_resumed_run_keeps_the_best_epoch_from_before_the_interruption(tmp_pat
     assert sorted(weights_by_epoch) == [0, 1, 2, 3]  # the resumed fit ran epochs 2 and 3 only
     with open(run.history_path, newline="") as file:  # epoch 2 logged once, as trained after the resume
         logged = [(row["epoch"], row["val_score"]) for row in csv.DictReader(file)]
-    assert logged == [("0", "0.5"), ("1", "0.9"), ("2", "0.6"), ("3", "0.7")]
+    assert logged == list(zip("0123", logged_scores))
     best = keras.saving.load_model(run.checkpoints_dir / "best.keras")
-    for kept, expected in zip(best.get_weights(), weights_by_epoch[1]):
+    for kept, expected in zip(best.get_weights(), weights_by_epoch[best_epoch]):
         np.testing.assert_array_equal(kept, expected)
     with pytest.raises(InvalidArgumentError, match="mode"):
         run.callbacks(monitor="val_score", mode="auto")
