@@ -571,7 +571,8 @@ def _plot_bars(labels, series, *, title, ylabel):
         heights = [np.nan if value is None else value for value in values]
         axes.bar(np.arange(len(labels)) + (offset - (len(series) - 1) / 2) * width, heights, width, label=name)
     crowded = len(labels) > 6
-    axes.set_xticks(range(len(labels)), [_figures.plain(label) for label in labels], rotation=45 if crowded else 0, ha="right" if crowded else "center")
+    axes.set_xticks(range(len(labels)), [_figures.plain(label) for label in labels],
+                    rotation=45 if crowded else 0, ha="right" if crowded else "center")
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.axhline(0.0, color="black", linewidth=0.5)

@@ -230,7 +230,7 @@ def run_folds(folds, run, train_fold, *, subject_of, config, resume=False, class
         test_subjects = sorted({subject_of(r) for r in test}, key=str)
         if resume and done.is_file():
             finished = json.loads(done.read_text())
-            if finished.get("test_subjects") != json.loads(json.dumps(test_subjects)):
+            if finished.get("test_subjects") != json.loads(json.dumps(test_subjects)):  # as the file holds them
                 raise InvalidArgumentError(
                     f"{done}: fold {index} of this run held out {finished.get('test_subjects')}, this split holds "
                     f"out {test_subjects}: resume with the folds the run was started with (--folds, "

@@ -296,7 +296,10 @@ class RunFolder:
         metadata = self.backup_dir / "training_metadata.json"
         if not (self.history_path.is_file() and metadata.is_file()):
             return
-        done = json.loads(metadata.read_text())["epoch"]
+        try:
+            done = json.loads(metadata.read_text())["epoch"]
+        except (ValueError, KeyError):  # half-written: Keras falls back to the backup before it
+            return
         with open(self.history_path, newline="") as file:
             rows = list(csv.reader(file))
         kept = rows[:1] + [row for row in rows[1:] if row and int(row[0]) < done]
