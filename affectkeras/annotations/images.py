@@ -180,7 +180,21 @@ def _subject(pattern, relative, path, line):
 
 
 def compile_subject_pattern(subject_pattern):
-    """`subject_pattern` compiled; it must be a regular expression with a group for the subject id."""
+    """Compiles the regular expression that finds a record's subject id (its first group).
+
+    Args:
+        subject_pattern: str or None. A regular expression with a group, e.g. `r"^(S\d+)/"`.
+
+    Returns:
+        `re.Pattern`, or None for None.
+
+    Raises:
+        InvalidArgumentError: not a regular expression, or one without a group.
+
+    Example:
+        >>> compile_subject_pattern(r"^(S\d+)_").search("S05_happy.png").group(1)
+        'S05'
+    """
     if subject_pattern is None:
         return None
     try:
