@@ -804,9 +804,8 @@ class _FaceRows:
         sources = np.array([source for source, _ in shown], np.int64)
         found = np.array([face is not None for _, face in shown], bool)
         boxes = np.array([face.box if face else (np.nan,) * 4 for _, face in shown], np.float64).reshape(-1, 4)
-        persons = persons or {}
-        tracks = np.array([np.nan if face is None or face.track_id is None else persons.get(face.track_id, face.track_id)
-                           for _, face in shown])
+        tracks = np.array([np.nan if face is None or face.track_id is None
+                           else persons[face.track_id] if persons else face.track_id for _, face in shown])
         values = np.full((len(shown), self.columns), np.nan)
         for row, (_, face) in enumerate(shown):
             if face is not None:
@@ -1080,18 +1079,23 @@ def write_predictions(table, out_dir, stem):
     csv_path = out_dir / f"{stem}.csv"
     with atomic_path(csv_path) as staging, open(staging, "w", encoding="utf-8", newline="") as file:
         file.writelines(line + "\n" for line in _format_rows(table))
-    va_path = circumplex_path = expression_path = None
     title = _figures.plain(stem)
-    if "valence" in table.columns:
-        va_path = out_dir / f"{stem}_va.png"
-        circumplex_path = out_dir / f"{stem}_circumplex.png"
-        _figures.save_png(_plot_va(table, title), va_path)
-        _figures.save_png(_plot_circumplex(table, title), circumplex_path)
     classes = [name for name in EXPRESSIONS_8 if name in table.columns]
-    if classes:
-        expression_path = out_dir / f"{stem}_expressions.png"
-        _figures.save_png(_plot_expressions(table, title, classes), expression_path)
-    return PredictionFiles(csv_path, va_path, circumplex_path, expression_path)
+    has_va = "valence" in table.columns
+    plots = [  # (file, whether this network's outputs allow it, the figure)
+        (f"{stem}_va.png", has_va, lambda: _plot_va(table, title)),
+        (f"{stem}_circumplex.png", has_va, lambda: _plot_circumplex(table, title)),
+        (f"{stem}_expressions.png", bool(classes), lambda: _plot_expressions(table, title, classes)),
+    ]
+    written = []
+    for name, allowed, plot in plots:
+        path = out_dir / name
+        if allowed:
+            _figures.save_png(plot(), path)
+        else:  # an earlier prediction's plot must not pass for this one's
+            path.unlink(missing_ok=True)
+        written.append(path if allowed else None)
+    return PredictionFiles(csv_path, *written)
 
 
 # Plots with several faces (`faces="all"`) draw the persons with the most rows, one line (or

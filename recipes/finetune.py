@@ -145,14 +145,19 @@ def class_datasets(config, model, train, test):
 
 
 def va_records(config, run_dir, records, network):
-    """Preprocesses every video once into `<run>/records` (labels as Aff-Wild2 VA files)."""
+    """Preprocesses every video once into `<run>/records` (labels as Aff-Wild2 VA files).
+
+    The records are a cache that `--overwrite` keeps: videos already done from the same
+    files and labels are skipped, the rest (or all, for a network that needs other crops
+    or audio) made again."""
     from affectkeras.data import downstream, run_preprocess
 
     annotations = run_dir / "annotations"
     downstream.write_va_annotations({r["name"]: r["labels"] for r in records}, annotations, split="train")
     out = run_dir / "records"
     result = run_preprocess(config.data, out, split="train", tasks="va", annotations=annotations,
-                            audio=network.audio_shape is not None, size=network.face_size, progress=None)
+                            audio=network.audio_shape is not None, size=network.face_size, replace_other_settings=True,
+                            progress=None)
     if result.failed:
         name, error = next(iter(result.failed.items()))
         raise FileNotFoundError(f"preprocessing {len(result.failed)} video(s) failed; {name}: {error}")

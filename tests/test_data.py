@@ -9,6 +9,7 @@ The synthetic dataset of `affectkeras.testing` is tested end to end too.
 
 import filecmp
 import io
+import os
 import shutil
 import subprocess
 
@@ -307,6 +308,31 @@ def test_restarted_job_skips_finished_videos_and_gives_identical_shards(job, aff
     with pytest.raises(InvalidArgumentError, match="other settings"):
         run_preprocess(affwild, copy, size=64, progress=None)
 
+
+
+def test_restart_redoes_the_entries_whose_sources_changed(job, affwild, tmp_path):
+    _, out, _ = job
+    copy = tmp_path / "records"
+    shutil.copytree(out, copy)
+    # New labels for mute, and pair.mp4 written again (both its entries read it).
+    va_file = affwild / "annotations" / "VA_Estimation_Challenge" / "Train_Set" / "mute.txt"
+    original = va_file.read_text()
+    video = affwild / "videos" / "pair.mp4"
+    stat = video.stat()
+    try:
+        va_file.write_text(original.replace(original.splitlines()[1], "0.5,-0.5", 1))
+        os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+        result = run_preprocess(affwild, copy, progress=None)
+    finally:
+        va_file.write_text(original)
+        os.utime(video, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert sorted(result.done) == ["mute", "pair_left", "pair_right"] and result.skipped == ["alpha"]
+    first = records.decode_frame(next(iter(tf.data.TFRecordDataset(str(copy / "mute.tfrecord")))).numpy())
+    assert first["frame_index"] == 1 and first["va"].tolist() == [0.5, -0.5]
+    # A cache made with other settings is emptied and made again when the caller allows it.
+    result = run_preprocess(affwild, copy, size=64, replace_other_settings=True, progress=None)
+    assert sorted(result.done) == ["alpha", "mute", "pair_left", "pair_right"] and not result.skipped
+    assert read_manifest(copy)["config"]["size"] == 64
 
 @pytest.mark.slow
 def test_process_pool_gives_the_same_shards(job, affwild, tmp_path):

@@ -356,6 +356,13 @@ def test_write_predictions_csv_and_plots(tmp_path):
     ]
     priced = write_predictions(_table(), tmp_path / "priced", "price_$5_vs_$10")  # not Matplotlib math text
     assert priced.va_plot.name == "price_$5_vs_$10_va.png" and priced.va_plot.read_bytes()[:4] == b"\x89PNG"
+    # The same stem again from an expression-only network: no valence/arousal plots of the first one remain.
+    expressions = PredictionTable("clip.mp4", FRAME_COLUMNS + EXPRESSIONS_8, {
+        **{name: _table().data[name] for name in FRAME_COLUMNS}, **{name: np.full(5, 1 / 8) for name in EXPRESSIONS_8}
+    })
+    again = write_predictions(expressions, tmp_path / "out", "clip")
+    assert again.va_plot is None and again.circumplex_plot is None
+    assert sorted(p.name for p in files.csv.parent.iterdir()) == ["clip.csv", "clip_expressions.png"]
 
 
 def test_plots_of_several_faces_draw_each_face_with_its_gaps(tmp_path):

@@ -614,6 +614,7 @@ def test_float16_weights_file_is_half_the_size_and_loads_back_into_float32(tmp_p
     assert half.is_file()  # a refused write leaves the earlier file
 
 
+@pytest.mark.filterwarnings("ignore:Skipping nested container")  # Keras, on the file of another network
 def test_int8_weights_file_is_a_quarter_of_the_size_and_reads_back_within_half_a_step(tmp_path):
     from affectkeras.weights.saving import INT8_SCALE, read_weights, save_weights
 
@@ -647,6 +648,13 @@ def test_int8_weights_file_is_a_quarter_of_the_size_and_reads_back_within_half_a
             assert np.all(np.abs(ours - theirs) <= channel_max / 254 * (1 + 1e-5))  # half a step of 1/127
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(copy.get_layer("dense").kernel)[:, 7], 0)
     read_weights(keras.models.clone_model(model), full)  # a float32 file reads as Keras reads it
+    wider = keras.Model(inputs, keras.layers.Dense(128, name="dense")(model.get_layer("norm").output))
+    for path in (full, small):  # a file of another network: its name and the shapes that differ
+        with pytest.raises(WeightsError, match=rf"{path.name}: does not fit .*shape=\(2304, 128\)") as caught:
+            read_weights(wider, path)
+        assert "value=" not in str(caught.value)
+    with pytest.raises(WeightsError, match=r"test_weights.py: cannot be read as a weights file"):
+        read_weights(model, __file__)
 
 
 def test_an_int8_dataset_with_scales_of_the_wrong_shape_is_refused(tmp_path):

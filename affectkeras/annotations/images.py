@@ -180,7 +180,7 @@ def _subject(pattern, relative, path, line):
 
 
 def compile_subject_pattern(subject_pattern):
-    """Compiles the regular expression that finds a record's subject id (its first group).
+    r"""Compiles the regular expression that finds a record's subject id (its first group).
 
     Args:
         subject_pattern: str or None. A regular expression with a group, e.g. `r"^(S\d+)/"`.

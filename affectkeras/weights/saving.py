@@ -17,11 +17,12 @@ The effect of the rounding on the shipped networks' accuracy is measured (README
 """
 
 import os
+import re
 import tempfile
 
 import numpy as np
 
-from affectkeras.errors import WeightsError, check_choice
+from affectkeras.errors import WeightsError, check_choice, one_line
 from affectkeras.files import atomic_path
 
 STORAGE_DTYPES = ("float32", "float16", "int8")
@@ -72,19 +73,34 @@ def read_weights(model, path):
 
     Returns:
         `model`, its weights loaded (int8 kernels multiplied back by their scales).
+
+    Raises:
+        WeightsError: `path` is no weights file, or one of another network (the message
+            names the file).
     """
     import h5py
 
-    with h5py.File(path, "r") as source:
-        quantized = _has_quantized(source)
+    try:
+        with h5py.File(path, "r") as source:
+            quantized = _has_quantized(source)
+    except OSError as error:  # missing, or not HDF5
+        raise WeightsError(f"{path}: cannot be read as a weights file ({one_line(error)})") from None
     if not quantized:
-        model.load_weights(path)
-        return model
+        return _load_or_explain(model, path, path)
     with tempfile.TemporaryDirectory() as folder:
         full = os.path.join(folder, "full.weights.h5")
         with h5py.File(path, "r") as source, h5py.File(full, "w") as target:
             _copy(source, target, lambda dataset: (stored_array(dataset), {}))
-        model.load_weights(full)
+        return _load_or_explain(model, full, path)
+
+
+def _load_or_explain(model, file, path):
+    """`model.load_weights(file)`; Keras's error for a file of another network names `path`."""
+    try:
+        model.load_weights(file)
+    except ValueError as error:  # Keras's text prints whole variables: their shapes say enough
+        reason = re.sub(r", value=[^>]*>", ">", one_line(error))
+        raise WeightsError(f"{path}: does not fit model {model.name!r}: {reason}") from None
     return model
 
 

@@ -2,11 +2,18 @@
 
 Each finished entry leaves `<out>/<name>.done.json` (with the settings) or
 `<out>/<name>.failed.json` (with the error); `build_manifest` collects them into
-`<out>/manifest.json`.
+`<out>/manifest.json`. A done marker also holds its entry's source fingerprint: a restart
+redoes an entry whose video, labels or crops changed since (e.g. another `--data` folder
+with videos of the same names).
 """
 
+import dataclasses
+import hashlib
 import json
+import os
 import pathlib
+
+import numpy as np
 
 from affectkeras.files import write_json
 
@@ -42,8 +49,28 @@ def read_manifest(out):
     return json.loads(path.read_text())
 
 
-def _is_done(out, name, config):
-    """True: a complete shard made with `config`; False: made with other settings; None: not done."""
+def source_fingerprint(video_path, table, crops_dir):
+    """str. What one entry's shard is made from: its video file and crop folder (path, size,
+    modification time: not their bytes, which would cost a read of the whole database) and
+    its labels (`FrameTable`, every value)."""
+    digest = hashlib.sha256()
+    for path in (video_path, crops_dir):
+        if path is not None:
+            try:
+                stat = os.stat(path)
+                digest.update(f"{os.path.realpath(path)}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+            except OSError:  # gone: the entry fails when it is processed
+                digest.update(f"{path}|missing\n".encode())
+    for field in dataclasses.fields(table):
+        value = getattr(table, field.name)
+        digest.update(field.name.encode())
+        digest.update(np.ascontiguousarray(value).tobytes() if isinstance(value, np.ndarray) else repr(value).encode())
+    return digest.hexdigest()
+
+
+def _is_done(out, name, config, source):
+    """True: a complete shard made with `config` from `source` (its `source_fingerprint`);
+    False: made with other settings; None: not done, or made from other sources."""
     from affectkeras.data.records import RECORD_SUFFIX
 
     marker = marker_path(out, name)
@@ -52,7 +79,18 @@ def _is_done(out, name, config):
     entry = json.loads(marker.read_text())
     if entry.get("config") != config.as_dict():
         return False
+    if entry.get("source") != source:
+        return None
     return True if (pathlib.Path(out) / f"{name}{RECORD_SUFFIX}").is_file() else None
+
+
+def made_with_other_settings(out, config):
+    """bool. Whether `out`'s manifest or a done marker there was written with settings other than `config`'s."""
+    out = pathlib.Path(out)
+    previous = read_manifest(out)
+    if previous is not None and previous.get("config") != config.as_dict():
+        return True
+    return any(json.loads(marker.read_text()).get("config") != config.as_dict() for marker in out.glob(f"*{DONE_SUFFIX}"))
 
 
 def record_result(out, result, config):
@@ -78,6 +116,7 @@ def build_manifest(out, config):
         for marker in sorted(pathlib.Path(out).glob(f"*{suffix}")):
             entry = json.loads(marker.read_text())
             entry.pop("config", None)
+            entry.pop("source", None)
             videos[marker.name[: -len(suffix)]] = entry
     done = [v for v in videos.values() if v["status"] == "done"]
     return {
@@ -98,7 +137,9 @@ __all__ = [
     "FAILED_SUFFIX",
     "MANIFEST",
     "build_manifest",
+    "made_with_other_settings",
     "marker_path",
     "read_manifest",
     "record_result",
+    "source_fingerprint",
 ]

@@ -10,6 +10,7 @@ import dataclasses
 import multiprocessing
 import os
 import pathlib
+import shutil
 import sys
 import time
 
@@ -19,9 +20,11 @@ from affectkeras.data.preprocess.manifest import (
     _is_done,
     _write_json,
     build_manifest,
+    made_with_other_settings,
     marker_path,
     read_manifest,
     record_result,
+    source_fingerprint,
 )
 from affectkeras.data.preprocess.plan import VideoJob, plan
 from affectkeras.data.preprocess.transform import process_job
@@ -107,6 +110,7 @@ def run_preprocess(
     crops=None,
     only=None,
     overwrite=False,
+    replace_other_settings=False,
     progress=_print_progress,
 ):
     """Turns an Aff-Wild2 split into TFRecord shards, one per annotated video (see the module notes).
@@ -131,6 +135,8 @@ def run_preprocess(
         crops: str, path or None. See `plan`.
         only: sequence of str or None. Annotation or source video names to process.
         overwrite: bool. Redo every video, also those already done (or done with other settings).
+        replace_other_settings: bool. `out` is a cache: when it holds records made with other
+            settings, empty it first (instead of refusing); records made with these are kept.
         progress: callable or None. Called with one line of text per finished video and at
             the start and end; default prints to stderr.
 
@@ -151,7 +157,8 @@ def run_preprocess(
                          audio_dtype=audio_dtype, jpeg_quality=jpeg_quality, spectrogram=spectrogram,
                          landmarks=landmarks)
     run = start_run(root, out, config, annotations=annotations, videos=videos, crops=crops, only=only,
-                    overwrite=overwrite, progress=progress, workers=workers)
+                    overwrite=overwrite, replace_other_settings=replace_other_settings, progress=progress,
+                    workers=workers)
     for _, results in _run_jobs(run.todo, run.out, config, workers):
         for result in results:
             run.finished(result)
@@ -210,7 +217,7 @@ class Run:
 
 
 def start_run(root, out, config, *, annotations=None, videos=None, crops=None, only=None, overwrite=False,
-              progress=_print_progress, workers=1):
+              replace_other_settings=False, progress=_print_progress, workers=1):
     """Plans a run: lists the videos, checks `out`'s settings, leaves out the entries already done.
 
     Args:
@@ -218,6 +225,7 @@ def start_run(root, out, config, *, annotations=None, videos=None, crops=None, o
         out: str or path. The records folder (created).
         config: `PreprocessConfig`.
         overwrite: bool. Redo everything.
+        replace_other_settings: bool. Empty `out` first when it holds records made with other settings.
         progress: callable or None. Receives one line of text per event.
         workers: int. Only reported.
 
@@ -234,6 +242,10 @@ def start_run(root, out, config, *, annotations=None, videos=None, crops=None, o
         progress(f"note: {note}")
     out.mkdir(parents=True, exist_ok=True)
     remove_stale(out)  # left by a crashed run (one job per folder at a time)
+    if replace_other_settings and made_with_other_settings(out, config):
+        progress(f"note: {out} holds records made with other settings; they are made again")
+        shutil.rmtree(out)
+        out.mkdir()
     previous = read_manifest(out)
     if previous is not None and previous.get("config") != config.as_dict() and not overwrite:
         raise InvalidArgumentError(
@@ -242,7 +254,8 @@ def start_run(root, out, config, *, annotations=None, videos=None, crops=None, o
         )
     todo, skipped = [], []
     for job in jobs:
-        states = {name: (None if overwrite else _is_done(out, name, config)) for name, _, _ in job.entries}
+        states = {name: None if overwrite else _is_done(out, name, config, source_fingerprint(job.video_path, table, crops))
+                  for name, table, crops in job.entries}
         if any(state is False for state in states.values()):
             raise InvalidArgumentError(
                 f"{out} holds records of {job.source} made with other settings; use another --out or --overwrite"

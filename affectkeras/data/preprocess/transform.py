@@ -17,6 +17,7 @@ import numpy as np
 
 from affectkeras.constants import FPS, LANDMARK_POINTS
 from affectkeras.data.preprocess.config import VIDEO_EXTENSIONS
+from affectkeras.data.preprocess.manifest import source_fingerprint
 from affectkeras.errors import one_line
 
 _AUDIO_CHUNK = 1024  # frames whose audio windows are cut at once (bounded memory)
@@ -195,9 +196,10 @@ def process_job(job, out, config):
         return [{"name": n, "status": "failed", "error": one_line(error), **base} for n in names]
     results = []
     for name, table, crops_dir in job.entries:
+        source = source_fingerprint(job.video_path, table, crops_dir)  # before the files are read
         try:
             stats = _write_entry(out, name, table, crops_dir, shared, config)
-            results.append({"name": name, "status": "done", **base, **stats})
+            results.append({"name": name, "status": "done", **base, **stats, "source": source})
         except Exception as error:  # noqa: BLE001
             results.append({"name": name, "status": "failed", "error": one_line(error), **base})
     elapsed = time.perf_counter() - started
