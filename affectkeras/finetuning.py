@@ -54,7 +54,11 @@ class Database:
         return sorted({self.subject_of(r) for r in (self.records if records is None else records)}, key=str)
 
 
-def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_classes="error"):
+# Numbered expression classes of database exports (`--class-map`): number -> library class.
+CLASS_MAPS = {"affectnet": "AFFECTNET_CLASS_MAP", "rafdb": "RAFDB_CLASS_MAP"}
+
+
+def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_classes="error", class_map=""):
     """Reads a downstream database of `kind` from `data`.
 
     Args:
@@ -63,9 +67,11 @@ def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_clas
             folders or a CSV `path,label` list) or `"continuous_va"` (`videos/`, `labels/`).
         data: str or Path. The database folder (or the CSV list of clips or images).
         subject_pattern: str. Regex on image paths (continuous VA: label file names),
-            group 1 = the subject; required for images.
+            group 1 = the subject; required for images unless their CSV has a `subject` column.
         num_classes: int. Expression classes of image databases (7 or 8).
         unknown_classes: str. `"error"` or `"drop"` for class folders that are no expression.
+        class_map: str. `""` (numbered classes are the library's indices), or a key of
+            `CLASS_MAPS` (`"affectnet"`, `"rafdb"`) for that database's numbering.
 
     Returns:
         `Database`.
@@ -91,20 +97,35 @@ def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_clas
             raise FileNotFoundError(f"{data}: no audio file ({', '.join(audio.AUDIO_EXTENSIONS)}) in RAVDESS naming")
         return Database(kind, records, lambda r: r.actor, RAVDESS_EMOTIONS)
     if kind == "expression_images":
-        if not subject_pattern:
+        check_choice("class_map", class_map, ("", *CLASS_MAPS))
+        listed = data.suffix.lower() == ".csv"
+        subject_column = "subject" if listed and not subject_pattern and _has_column(data, "subject") else None
+        if not subject_pattern and not subject_column:
             raise InvalidArgumentError(
                 "--subject-pattern is required for a subject-independent split of images, e.g. "
-                "'^[^/]+/(S\\d+)_' (group 1 = subject id). Received: subject_pattern=''"
+                "'^[^/]+/(S\\d+)_' (group 1 = subject id), unless a CSV list has a `subject` column. "
+                "Received: subject_pattern=''"
             )
-        read = dict(subject_pattern=subject_pattern, unknown=unknown_classes, num_classes=num_classes)
-        if data.suffix.lower() == ".csv":
-            records = annotations.read_expression_csv(data, **read)
+        read = dict(subject_pattern=subject_pattern or None, unknown=unknown_classes, num_classes=num_classes,
+                    class_map=getattr(annotations, CLASS_MAPS[class_map]) if class_map else None)
+        if listed:
+            records = annotations.read_expression_csv(data, subject_column=subject_column, **read)
         else:
             records = annotations.read_expression_folder(data, **read)
         if not records:
             raise FileNotFoundError(f"{data}: no image in any <class>/ folder")
         return Database(kind, records, lambda r: r.subject, expression_names(num_classes))
     return Database(kind, _continuous_records(data, subject_pattern), lambda r: r["subject"], VA_NAMES)
+
+
+def _has_column(path, name):
+    """Whether the header of CSV file `path` names column `name` (without case)."""
+    from affectkeras.annotations._text import csv_rows
+
+    if not path.is_file():
+        return False  # the reader says what is missing
+    header = next(csv_rows(path), [])
+    return name in (column.strip().lower() for column in header)
 
 
 def _continuous_records(data, subject_pattern):
@@ -276,6 +297,7 @@ def summary_line(summary):
 
 
 __all__ = [
+    "CLASS_MAPS",
     "KINDS",
     "LEARNING_RATES",
     "Database",

@@ -8,7 +8,9 @@ starting from the audio stream of an A/V-MT-VGG-RNN run (or from a fresh audio C
         --model runs/av_mt --leave-one-subject-out --epochs 30 --run-dir runs/ravdess
 
 Expression images in `<root>/<class>/<image>` folders (AffectNet, RAF-DB or CK+ exports;
-a CSV `path,label` list works too), subjects from the file names, 5 folds by subject:
+numbered class folders need `--class-map affectnet` or `rafdb`; a CSV `path,label` list
+works too, its subjects from a `subject` column if it has one), subjects from the file
+names, 5 folds by subject:
 
     python recipes/finetune.py --kind expression_images --data CK+ \\
         --subject-pattern '/(S\\d{3})_' --folds 5 --model runs/mt_vgg_rnn --run-dir runs/ckplus
@@ -60,7 +62,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
-from affectkeras.finetuning import KINDS  # noqa: E402
+from affectkeras.finetuning import CLASS_MAPS, KINDS  # noqa: E402
 from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
 from affectkeras.training import PRECISIONS  # noqa: E402
 
@@ -80,6 +82,9 @@ class FinetuneConfig:
     test_fraction: float = config_field(0.25, "fraction of the subjects held out (one split)")
     num_classes: int = config_field(8, "expression classes of image databases (7 = no Other)", choices=(7, 8))
     unknown_classes: str = config_field("error", "class folders that are no expression", choices=("error", "drop"))
+    class_map: str = config_field("", "numbered classes as a database numbers them (affectnet: 0 Neutral ... 6 Anger; "
+                                  "rafdb: 1 Surprise ... 7 Neutral); default: the library's indices (0 Neutral ... 7 Other)",
+                                  choices=("", *CLASS_MAPS))
     image_size: int = config_field(96, "face size of a fresh image network")
     align_faces: bool = config_field(False, "detect and align faces in the images (else centre crop)")
     flip: bool = config_field(True, "random horizontal flips of training images")
@@ -188,7 +193,8 @@ def main(argv=None):
 
     # Bad data fails before a run folder exists.
     database = finetuning.read_database(config.kind, config.data, subject_pattern=config.subject_pattern,
-                                        num_classes=config.num_classes, unknown_classes=config.unknown_classes)
+                                        num_classes=config.num_classes, unknown_classes=config.unknown_classes,
+                                        class_map=config.class_map)
     folds = finetuning.subject_folds(database, folds=config.folds, leave_one_subject_out=config.leave_one_subject_out,
                                      test_fraction=config.test_fraction, seed=config.seed)
     run = RunFolder(config.run_dir, resume=config.resume, overwrite=config.overwrite)

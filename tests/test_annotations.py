@@ -542,7 +542,7 @@ def test_read_expression_folder_extra_classes(tmp_path):
 
 
 def test_read_expression_folder_numbered_and_subject_errors(tmp_path):
-    make_images(tmp_path, ["1/train_0001.jpg", "7/test_0002.jpg", "4/train_0003.jpg"])
+    make_images(tmp_path, ["1/train_0001.jpg", "7/test_0002.jpg", "4/train_0003.jpg", "4/._train_0003.jpg"])
     records = ann.read_expression_folder(tmp_path, class_map=ann.RAFDB_CLASS_MAP)
     assert [(r.label_name, r.subject) for r in records] == [
         ("Surprise", None),
@@ -554,18 +554,23 @@ def test_read_expression_folder_numbered_and_subject_errors(tmp_path):
     assert "test_0002.jpg" in str(error.value) and "subject_pattern" in str(error.value)
     with pytest.raises(InvalidArgumentError, match="group"):
         ann.read_expression_folder(tmp_path, subject_pattern=r"S\d+")
+    with pytest.warns(UserWarning, match="classes given as numbers"):  # RAF-DB's 1 is no Anger
+        assert [r.label_name for r in ann.read_expression_folder(tmp_path, num_classes=8)] == [
+            "Anger", "Happiness", "Other"]
     with pytest.raises(FileNotFoundError):
         ann.read_expression_folder(tmp_path / "missing")
 
 
 def test_read_expression_csv(tmp_path):
+    make_images(tmp_path, ["img/a.png", "img/b.png", "affectnet/12/x.jpg"])
     path = write(
         tmp_path / "list.csv",
-        "File,Emotion,Person\nimg/a.png,happy,p1\nimg/b.png,5,p2\n\nimg/c.png,Contempt,p1\n",
+        "File,Emotion,Person\nimg/a.png,happy,p1\nimg\\b.png,5,p2\n\nimg/c.png,Contempt,p1\n",
     )
-    records = ann.read_expression_csv(
-        path, path_column="file", label_column="emotion", subject_column="person", unknown="drop"
-    )
+    with pytest.warns(UserWarning, match=r"list.csv: classes given as numbers.*RAFDB_CLASS_MAP"):
+        records = ann.read_expression_csv(
+            path, path_column="file", label_column="emotion", subject_column="person", unknown="drop"
+        )
     assert [(r.image, r.label, r.subject) for r in records] == [
         (str(tmp_path / "img/a.png"), 4, "p1"),
         (str(tmp_path / "img/b.png"), 5, "p2"),
@@ -580,11 +585,18 @@ def test_read_expression_csv(tmp_path):
         label_column="expression",
         class_map=ann.AFFECTNET_CLASS_MAP,
         subject_pattern=r"^(\d+)/",
-        root="/data/affectnet",
+        root=tmp_path / "affectnet",
     )
     assert [(r.image, r.label_name, r.subject) for r in records] == [
-        ("/data/affectnet/12/x.jpg", "Anger", "12")
+        (str(tmp_path / "affectnet/12/x.jpg"), "Anger", "12")
     ]
+    missing = write(tmp_path / "missing.csv", "path,label\nimg/a.png,happy\nimg/gone.png,sad\n")
+    with pytest.raises(DataFormatError, match=r"missing.csv:3: image 'img/gone.png' not found"):
+        ann.read_expression_csv(missing)
+    latin = tmp_path / "latin.csv"  # a spreadsheet's Windows-1252 export
+    latin.write_bytes("path,label\nimg/a.png,happy\nimg/b.png,d\u00e9go\u00fbt\n".encode("cp1252"))
+    with pytest.raises(DataFormatError, match=r"latin.csv:3: not UTF-8 text \(byte 0xe9\)"):
+        ann.read_expression_csv(latin)
     with pytest.raises(DataFormatError) as error:
         ann.read_expression_csv(path, path_column="image", label_column="emotion")
     assert_names(error, path, 1)
@@ -738,6 +750,52 @@ def test_read_continuous_csv_errors(tmp_path):
     assert gold.values.shape == (2, 1)  # 2 frames at 25 fps = 2.4 -> 2 at 30 fps
 
 
+@pytest.mark.parametrize("cell", ["5", "-1.5", "1.0001", "inf", "-inf"])
+def test_read_continuous_csv_refuses_values_out_of_range(tmp_path, cell):
+    path = write(tmp_path / "vid1.csv", f"time,Valence,arousal\n0.00,0.1,0.2\n\n0.04,0.3,{cell}\n0.08,0,0\n")
+    with pytest.raises(DataFormatError) as error:
+        ann.read_continuous_csv(path)
+    assert_names(error, path, 4)  # the blank line 3 still counts
+    message = str(error.value)
+    assert "\n" not in message and f"arousal = {cell} is not valid" in message
+    assert "expected a number in [-1, 1]" in message
+
+
+def test_read_continuous_csv_bounds_and_empty_cells(tmp_path):
+    path = write(tmp_path / "vid1.csv", "time,valence,arousal\n0.00,-1,1\n0.04,,nan\n0.08,1.0,-1.000\n")
+    raw = ann.read_continuous_csv(path, dst_fps=None)
+    np.testing.assert_array_equal(raw.mask, [[True, True], [False, False], [True, True]])
+    np.testing.assert_array_equal(raw.values[raw.mask], [-1, 1, 1, -1])
+
+
+@pytest.mark.parametrize("fps", [30, 25, fractions.Fraction(30000, 1001)])
+@pytest.mark.parametrize("decimals", [3, 6])
+def test_read_continuous_csv_infers_rate_of_rounded_times(tmp_path, fps, decimals):
+    times = 12.5 + np.arange(300) / float(fps)  # 30 fps in ms: steps of 0.033 and 0.034 s
+    lines = ["time,valence,arousal"] + [f"{t:.{decimals}f},0.5,-0.5" for t in times]
+    path = write(tmp_path / "vid1.csv", "\n".join(lines) + "\n")
+    raw = ann.read_continuous_csv(path, dst_fps=None)
+    assert raw.fps == float(fps) and raw.values.shape == (300, 2)
+    gold = ann.read_continuous_csv(path)
+    assert gold.fps == 30.0 and len(gold.values) == ann.resampled_length(300, fps, 30)
+    assert gold.mask.all() and gold.times[0] == pytest.approx(12.5)
+
+
+@pytest.mark.parametrize("change", ["missing row", "10 % jump"])
+def test_read_continuous_csv_uneven_rounded_times_name_the_line(tmp_path, change):
+    times = np.arange(90) / 30
+    if change == "missing row":
+        times = np.delete(times, 40)  # row 40 (file line 42) comes two steps after row 39
+    else:
+        times[40:] += 0.1 / 30
+    lines = ["time,valence,arousal"] + [f"{t:.3f},0.5,-0.5" for t in times]
+    path = write(tmp_path / "vid1.csv", "\n".join(lines) + "\n")
+    with pytest.raises(DataFormatError, match="not evenly spaced") as error:
+        ann.read_continuous_csv(path)
+    assert_names(error, path, 42)
+    assert ann.read_continuous_csv(path, src_fps=30, dst_fps=None).fps == 30.0  # src_fps skips the check
+
+
 # ----------------------------------------------------------------------------------------
 # RAVDESS
 
@@ -778,7 +836,8 @@ def test_parse_ravdess_name_and_errors(tmp_path):
 
 def test_read_ravdess_follows_linked_actor_folders_once(tmp_path):
     """A subset of actors assembled from links (no copy), with a link back up that must not loop."""
-    make_images(tmp_path / "all", ["Actor_01/03-01-02-01-01-01-01.wav", "Actor_02/03-01-03-02-02-01-02.wav"])
+    make_images(tmp_path / "all", ["Actor_01/03-01-02-01-01-01-01.wav", "Actor_02/03-01-03-02-02-01-02.wav",
+                                   "Actor_02/._03-01-03-02-02-01-02.wav"])  # macOS's companion file: no clip
     subset = tmp_path / "subset"
     subset.mkdir()
     (subset / "Actor_02").symlink_to(tmp_path / "all" / "Actor_02", target_is_directory=True)
@@ -840,7 +899,7 @@ def _write_ferplus(root, rows, split="train"):
     for name, votes in rows:
         Image.new("L", (48, 48)).save(folder / name)
         lines.append(f'{name},"(0, 0, 48, 48)",{",".join(map(str, votes))}')
-    (folder / "label.csv").write_text("\n".join(lines) + "\n")
+    (folder / "label.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")  # a BOM, as editors write
     return folder / "label.csv"
 
 

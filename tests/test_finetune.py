@@ -250,6 +250,43 @@ def test_load_face_image_arrays_alignment_fallback_and_errors(tmp_path):
         downstream.load_face_image(tmp_path / "missing.png")
 
 
+def test_read_database_takes_a_subject_column_and_a_database_numbering(tmp_path):
+    from affectkeras import finetuning
+
+    root = _write_image_folder(tmp_path / "db", classes=("1", "7"))  # RAF-DB's Surprise and Neutral
+    database = finetuning.read_database("expression_images", root, subject_pattern=r"/(S\d+)_", class_map="rafdb")
+    assert {r.label_name for r in database.records} == {"Surprise", "Neutral"}
+    rows = ["path,label,subject"] + [f"{pathlib.Path(r.image).relative_to(root)},{r.label_name},{r.subject}"
+                                     for r in database.records]
+    (root / "list.csv").write_text("\n".join(rows) + "\n")
+    listed = finetuning.read_database("expression_images", root / "list.csv")  # no --subject-pattern needed
+    assert [(r.label_name, r.subject) for r in listed.records] == [(r.label_name, r.subject) for r in database.records]
+    (root / "plain.csv").write_text("\n".join(row.rsplit(",", 1)[0] for row in rows) + "\n")
+    with pytest.raises(InvalidArgumentError, match="--subject-pattern is required.*`subject` column"):
+        finetuning.read_database("expression_images", root / "plain.csv")
+    with pytest.raises(InvalidArgumentError, match="class_map"):
+        finetuning.read_database("expression_images", root, subject_pattern=r"/(S\d+)_", class_map="ckplus")
+
+
+def test_load_face_image_scales_deep_images_and_turns_photos_upright(tmp_path):
+    from PIL import Image
+
+    ramp = np.tile(np.linspace(0, 1, 32), (32, 1))  # dark left, bright right
+    Image.fromarray((ramp * 65535).astype(np.uint16)).save(tmp_path / "deep.png")  # 16-bit grey
+    Image.fromarray(ramp.astype(np.float32)).save(tmp_path / "float.tif")  # floats in [0, 1]
+    expected = np.repeat(np.rint(ramp * 255).astype(np.uint8)[:, :, None], 3, axis=2)
+    for name in ("deep.png", "float.tif"):  # Pillow's convert("RGB") would clip them to white / black
+        np.testing.assert_allclose(downstream.load_face_image(tmp_path / name, size=32), expected, atol=1)
+    # A phone photo stored sideways: EXIF orientation 6 (shown turned 90 degrees clockwise).
+    stored = np.zeros((32, 32, 3), np.uint8)
+    stored[:8] = 255  # a white band at the top of the stored pixels
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "phone.jpg", exif=exif, quality=100)
+    shown = downstream.load_face_image(tmp_path / "phone.jpg", size=32)
+    assert shown[:, -8:].mean() > 200 and shown[:, :8].mean() < 50  # the band is on the right as shown
+
+
 def test_audio_clip_dataset_windows_labels_and_determinism(tmp_path):
     root = _write_ravdess(tmp_path / "ravdess")
     records = annotations.read_ravdess(root)
@@ -478,6 +515,11 @@ def test_read_clip_csv_free_labels_and_bad_rows(tmp_path):
             annotations.read_clip_csv(tmp_path / name)
     with pytest.raises(DataFormatError, match="'joy' is not one of the classes"):
         annotations.read_clip_csv(listing, classes=("calm speech", "ärger"))
+    shouted = tmp_path / "shouted.csv"  # one class however it is written
+    shouted.write_text("\n".join(text[:2] + [line.replace(",joy,", ",JOY ,") for line in text[2:]]) + "\n")
+    records, classes = annotations.read_clip_csv(shouted)
+    assert [name.casefold() for name in classes] == ["calm speech", "joy", "ärger"]
+    assert {r.label_name for r in records} == set(classes) and len(records) == 12
 
 
 def test_collapse_to_one_class_is_detected_and_warned(tmp_path, capsys):

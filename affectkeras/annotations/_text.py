@@ -4,12 +4,36 @@ Every error raised here names the file and the 1-based line number, so a user ca
 file at the offending line.
 """
 
+import csv
+import io
 import os
 import pathlib
 
 import numpy as np
 
 from affectkeras.errors import DataFormatError
+
+
+def read_text(path):
+    """The text of a UTF-8 file (a byte-order mark, written by some spreadsheet tools, dropped).
+
+    Raises:
+        DataFormatError: the file is in another encoding (e.g. a spreadsheet's Windows-1252
+            export); the message names the first line that is not UTF-8.
+    """
+    data = pathlib.Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataFormatError(
+            path, line, f"not UTF-8 text (byte 0x{data[error.start]:02x}); save the file as UTF-8"
+        ) from None
+
+
+def csv_rows(path, **reader_options):
+    """`csv.reader` over a UTF-8 file (see `read_text`); its `line_num` numbers the file's lines."""
+    return csv.reader(io.StringIO(read_text(path), newline=""), **reader_options)
 
 
 def read_lines(path):
@@ -31,8 +55,7 @@ def read_lines(path):
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Annotation file not found: {path}")
-    with open(path, encoding="utf-8-sig", newline=None) as f:
-        lines = f.read().split("\n")
+    lines = read_text(path).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     while lines and not lines[-1].strip():
         lines.pop()
     return lines
@@ -62,6 +85,8 @@ def list_files(folder, extensions):
 
     Linked folders are followed (a database assembled from links to another's folders), each
     real folder once (a link back up does not loop); `Path.rglob` skips them before Python 3.13.
+    Hidden files and folders (a name starting with `.`: macOS's `._name.png` companions of
+    copied files, `.cache/`) are no data and are skipped.
     """
     found, seen = [], set()
     for top, folders, files in os.walk(folder, followlinks=True):
@@ -70,7 +95,9 @@ def list_files(folder, extensions):
             folders.clear()
             continue
         seen.add(real)
-        found += [pathlib.Path(top, name) for name in files if pathlib.Path(name).suffix.lower() in extensions]
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found += [pathlib.Path(top, name) for name in files
+                  if not name.startswith(".") and pathlib.Path(name).suffix.lower() in extensions]
     return sorted(p for p in found if p.is_file())
 
 

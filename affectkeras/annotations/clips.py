@@ -2,14 +2,14 @@
 
 Speech emotion corpora name their classes differently (CREMA-D's six, EMO-DB's seven in
 German, RAVDESS's eight), so a clip list keeps its own class names: the classes are the
-distinct labels of the file, sorted, unless the caller fixes them (`classes=`).
+distinct labels of the file, sorted, unless the caller fixes them (`classes=`). Labels are
+matched without case ("Happy" and "happy" are one class, named as first written).
 """
 
-import csv
 import dataclasses
 import pathlib
 
-from affectkeras.annotations._text import column_index
+from affectkeras.annotations._text import column_index, csv_rows
 from affectkeras.errors import DataFormatError
 
 
@@ -20,7 +20,7 @@ class ClipRecord:
     Args:
         path: str. The audio file.
         label: int. Index of `label_name` in the corpus's classes.
-        label_name: str. The class as the CSV names it.
+        label_name: str. The class, as `classes` names it.
         subject: str. The speaker (the unit no split divides).
     """
 
@@ -37,7 +37,7 @@ def read_clip_csv(path, *, classes=None, root=None, path_column="path", label_co
     Args:
         path: str or path. The CSV file, with a header naming at least the three columns.
         classes: sequence of str or None. The class names, in the order of the model's
-            outputs; None = the distinct labels of the file, sorted.
+            outputs; None = the distinct labels of the file (without case), sorted.
         root: str or path or None. Folder that relative clip paths are relative to;
             default the CSV file's folder.
         path_column, label_column, subject_column: str. Column names (matched without case).
@@ -61,34 +61,40 @@ def read_clip_csv(path, *, classes=None, root=None, path_column="path", label_co
         raise FileNotFoundError(f"CSV file not found: {path}")
     base = pathlib.Path(root) if root is not None else path.parent
     rows = []
-    with open(path, encoding="utf-8-sig", newline="") as file:
-        reader = csv.reader(file)
-        header = next(reader, None)
-        if header is None:
-            raise DataFormatError(path, 1, f"empty file; expected a header {path_column},{label_column},{subject_column}")
-        columns = [column_index(path, header, name) for name in (path_column, label_column, subject_column)]
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) <= max(columns):
-                raise DataFormatError(path, line, f"expected {len(header)} values, found {len(row)}")
-            clip, label, subject = (row[i].strip() for i in columns)
-            if not label or not subject:
-                raise DataFormatError(path, line, f"empty {label_column if not label else subject_column}")
-            clip_path = base / clip
-            if not clip_path.is_file():
-                raise DataFormatError(path, line, f"audio file {clip!r} not found (looked for {clip_path})")
-            rows.append((line, str(clip_path), label, subject))
+    reader = csv_rows(path)
+    header = next(reader, None)
+    if header is None:
+        raise DataFormatError(path, 1, f"empty file; expected a header {path_column},{label_column},{subject_column}")
+    columns = [column_index(path, header, name) for name in (path_column, label_column, subject_column)]
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(columns):
+            raise DataFormatError(path, line, f"expected {len(header)} values, found {len(row)}")
+        clip, label, subject = (row[i].strip() for i in columns)
+        if not label or not subject:
+            raise DataFormatError(path, line, f"empty {label_column if not label else subject_column}")
+        clip = clip.replace("\\", "/")  # a list written on Windows
+        clip_path = base / clip
+        if not clip_path.is_file():
+            raise DataFormatError(path, line, f"audio file {clip!r} not found (looked for {clip_path})")
+        rows.append((line, str(clip_path), label, subject))
     if not rows:
         raise DataFormatError(path, None, "lists no clip")
-    classes = tuple(classes) if classes is not None else tuple(sorted({label for _, _, label, _ in rows}))
-    index = {name: i for i, name in enumerate(classes)}
+    if classes is None:  # each class named as first written ("Happy", "happy ", "HAPPY" are one)
+        first = {}
+        for _, _, label, _ in rows:
+            first.setdefault(label.casefold(), label)
+        classes = sorted(first.values(), key=str.casefold)
+    classes = tuple(classes)
+    index = {name.casefold(): i for i, name in enumerate(classes)}
     records = []
     for line, clip_path, label, subject in rows:
-        if label not in index:
+        if label.casefold() not in index:
             raise DataFormatError(path, line, f"label {label!r} is not one of the classes {list(classes)}")
-        records.append(ClipRecord(clip_path, index[label], label, subject))
+        k = index[label.casefold()]
+        records.append(ClipRecord(clip_path, k, classes[k], subject))
     return records, classes
 
 

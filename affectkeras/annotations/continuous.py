@@ -2,12 +2,14 @@
 
 import csv
 import dataclasses
+import decimal
 import fractions
+import io
 import pathlib
 
 import numpy as np
 
-from affectkeras.annotations._text import column_index
+from affectkeras.annotations._text import column_index, read_text
 from affectkeras.annotations.fusion import resample_to_fps
 from affectkeras.constants import FPS
 from affectkeras.errors import DataFormatError, check_positive
@@ -47,16 +49,20 @@ def read_continuous_csv(
 
     RECOLA's gold standard is at 25 fps (40 ms steps); the papers train at 30 fps, so by
     default the values are resampled linearly to 30 fps with `resample_to_fps` (time
-    convention: output frame j at `times[0] + j / dst_fps`). An empty cell or `nan` is a
-    frame not annotated. For RECOLA's individual ratings (one column per annotator), read
-    the annotator columns and fuse them with `choose_fusion`.
+    convention: output frame j at `times[0] + j / dst_fps`). Values must lie in [-1, 1]; an
+    empty cell or `nan` is a frame not annotated. For RECOLA's individual ratings (one column
+    per annotator), read the annotator columns and fuse them with `choose_fusion`.
+
+    Without `src_fps`, the rate is inferred from the span of the times,
+    `(n - 1) / (t_last - t_first)`, and every step must match it within the rounding of the
+    printed times (30 fps printed in ms: steps of 0.033 and 0.034 s) or 1 %.
 
     Args:
         path: str or path. The CSV file (first line a header).
         time_column: str. Column of the times in seconds (matched without case).
         value_columns: sequence of str. Columns of the values.
-        src_fps: number or None. Source frame rate; None infers it from the time steps
-            (which must then be even).
+        src_fps: number or None. Source frame rate; None infers it from the times (which
+            must then be evenly spaced).
         dst_fps: number or None. Target frame rate (default `FPS` = 30); None keeps the
             source frames.
         delimiter: str or None. The CSV delimiter; None picks `;` when the header has one
@@ -67,8 +73,9 @@ def read_continuous_csv(
 
     Raises:
         FileNotFoundError: the file does not exist.
-        DataFormatError: a missing column, a short row, a non-number, times that do not
-            increase or are unevenly spaced; the message names the file and line.
+        DataFormatError: a missing column, a short row, a non-number, a value outside
+            [-1, 1] (`inf` included), times that do not increase or are unevenly spaced
+            (e.g. a missing row); the message names the file and line.
 
     Example:
         >>> gold = read_continuous_csv("recola/gs_train_1.csv", time_column="time",
@@ -80,28 +87,27 @@ def read_continuous_csv(
     if not path.is_file():
         raise FileNotFoundError(f"CSV file not found: {path}")
     value_columns = tuple(value_columns)
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        first = f.readline()
-        if not first.strip():
+    text = read_text(path)
+    first = text.split("\n", 1)[0]
+    if not first.strip():
+        raise DataFormatError(
+            path, 1, f"empty file; expected a header with {time_column!r} and {value_columns}"
+        )
+    if delimiter is None:
+        delimiter = ";" if ";" in first and "," not in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    header = next(reader)
+    columns = [column_index(path, header, c) for c in (time_column,) + value_columns]
+    lines, rows = [], []
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) <= max(columns):
             raise DataFormatError(
-                path, 1, f"empty file; expected a header with {time_column!r} and {value_columns}"
+                path, reader.line_num, f"expected {len(header)} values, found {len(row)}"
             )
-        if delimiter is None:
-            delimiter = ";" if ";" in first and "," not in first else ","
-        f.seek(0)
-        reader = csv.reader(f, delimiter=delimiter)
-        header = next(reader)
-        columns = [column_index(path, header, c) for c in (time_column,) + value_columns]
-        lines, rows = [], []
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) <= max(columns):
-                raise DataFormatError(
-                    path, reader.line_num, f"expected {len(header)} values, found {len(row)}"
-                )
-            lines.append(reader.line_num)
-            rows.append([row[c].strip() for c in columns])
+        lines.append(reader.line_num)
+        rows.append([row[c].strip() for c in columns])
     data = np.empty((len(rows), len(columns)), np.float64)
     for i, row in enumerate(rows):
         for j, cell in enumerate(row):
@@ -115,25 +121,22 @@ def read_continuous_csv(
     if not np.isfinite(times).all():
         i = int(np.argmin(np.isfinite(times)))
         raise DataFormatError(path, lines[i], f"{time_column} must be a finite number")
+    # NaN (not annotated) compares False; `inf` is a value out of range, not a missing one.
+    invalid = np.abs(values) > 1.0
+    if invalid.any():
+        i, j = (int(k) for k in np.argwhere(invalid)[0])
+        raise DataFormatError(
+            path,
+            lines[i],
+            f"{header[columns[j + 1]].strip()} = {rows[i][j + 1]} is not valid; "
+            "expected a number in [-1, 1] or an empty cell (not annotated)",
+        )
     steps = np.diff(times)
     if (steps <= 0).any():
         i = int(np.argmax(steps <= 0)) + 1
         raise DataFormatError(path, lines[i], f"times must increase; {times[i]:g} follows {times[i - 1]:g}")
     if src_fps is None:
-        if len(times) < 2:
-            raise DataFormatError(
-                path, None, "cannot infer the frame rate from fewer than 2 rows; pass src_fps"
-            )
-        step = float(np.median(steps))
-        uneven = np.abs(steps - step) > 0.01 * step
-        if uneven.any():
-            i = int(np.argmax(uneven)) + 1
-            raise DataFormatError(
-                path,
-                lines[i],
-                f"times are not evenly spaced (step {steps[i - 1]:g} s, expected {step:g} s); pass src_fps",
-            )
-        src_fps = float(fractions.Fraction(1 / step).limit_denominator(1001))
+        src_fps = _infer_fps(path, lines, times, [row[0] for row in rows])
     check_positive("src_fps", src_fps)
     mask = np.isfinite(values)
     if dst_fps is None:
@@ -143,3 +146,46 @@ def read_continuous_csv(
     return ContinuousLabels(value_columns, out_times, out.astype(np.float32), out_mask, float(dst_fps))
 
 
+def _infer_fps(path, lines, times, cells):
+    """Infers the frame rate of evenly spaced times (see `read_continuous_csv`).
+
+    Args:
+        path: str or path. The file, for error messages.
+        lines: list of int. The 1-based file line of each time.
+        times: np.ndarray of float64. The times in seconds, increasing.
+        cells: list of str. The times as printed in the file.
+
+    Returns:
+        float: an integer or NTSC rate (`k * 1000 / 1001`) when the times allow it, else
+        the rate of the mean step.
+
+    Raises:
+        DataFormatError: fewer than 2 times, or a step that differs from the mean step by
+            more than the rounding of the printed times and 1 % (e.g. a missing row); the
+            message names the line of the worst step.
+    """
+    if len(times) < 2:
+        raise DataFormatError(path, None, "cannot infer the frame rate from fewer than 2 rows; pass src_fps")
+    intervals = len(times) - 1
+    step = (times[-1] - times[0]) / intervals  # the span's mean; a median would be one rounded step
+    # Each printed time is within half a unit of its last decimal, so a printed step is within
+    # one unit of the true step, and the mean step within unit / intervals of it. The finest
+    # unit counts: formats such as %g drop trailing zeros (0.1 for 0.100). 1e-9 * step covers
+    # the float error of the subtractions.
+    unit = min(10.0 ** decimal.Decimal(cell).as_tuple().exponent for cell in cells)
+    eps = 1e-9 * step
+    steps = np.diff(times)
+    deviation = np.abs(steps - step)
+    if (deviation > max(0.01 * step, unit * (1 + 1 / intervals)) + eps).any():
+        i = int(np.argmax(deviation)) + 1  # the worst step: a missing row rather than its neighbours
+        raise DataFormatError(
+            path,
+            lines[i],
+            f"times are not evenly spaced (step {steps[i - 1]:g} s, expected {step:g} s); pass src_fps",
+        )
+    # Rounded times cannot tell 30 from 29.99 fps: take the usual rate the rounding allows.
+    fps = 1 / step
+    for candidate in (fractions.Fraction(round(fps)), fractions.Fraction(round(fps * 1.001) * 1000, 1001)):
+        if candidate > 0 and abs(1 / candidate - step) <= unit / intervals + eps:
+            return float(candidate)
+    return float(fractions.Fraction(fps).limit_denominator(1001))

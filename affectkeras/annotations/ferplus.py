@@ -9,7 +9,7 @@ Each image becomes a `FerPlusRecord` with both of the FER+ paper's targets:
 - `label`: the majority vote, the column with the most votes; a tie goes to the first of
   the tied columns in `FERPLUS_COLUMNS` order (about 5 % of the images have a tied top
   vote). Images whose majority is unknown or not-a-face are dropped (the paper's
-  protocol), as are images without a single vote.
+  protocol); a row without a single vote is an error naming its line.
 - `distribution`: the 8 emotions' votes as probabilities (unknown and not-a-face votes
   left out), the soft target of the paper's best protocol (cross-entropy on the vote
   distribution).
@@ -21,12 +21,12 @@ Use the folders' `label.csv` files: the later `fer2013new.csv` differs from them
 rows and repeats 4 names.
 """
 
-import csv
 import dataclasses
 import pathlib
 
 import numpy as np
 
+from affectkeras.annotations._text import csv_rows
 from affectkeras.constants import EXPRESSIONS_8
 from affectkeras.errors import DataFormatError, check_choice
 
@@ -120,25 +120,24 @@ def read_ferplus(root, split):
     if not path.is_file():
         raise FileNotFoundError(f"FER+ labels not found: {path} (expected {FERPLUS_SPLITS[split]}/{LABEL_FILE} under {root})")
     records = []
-    with open(path, newline="", encoding="utf-8") as file:
-        reader = csv.reader(file)
-        for row in reader:
-            line = reader.line_num
-            if not row or not any(cell.strip() for cell in row):
-                continue
-            votes = _votes(path, line, row)
-            majority = int(np.argmax(votes))  # ties: the first tied column
-            if majority >= len(FERPLUS_EMOTIONS):  # unknown or not-a-face
-                continue
-            image = folder / row[0].strip()
-            if not image.is_file():
-                raise DataFormatError(path, line, f"image {row[0].strip()!r} not found in {folder}")
-            distribution = np.zeros(len(EXPRESSIONS_8), np.float32)
-            np.add.at(distribution, _LIBRARY_INDEX, votes[: len(FERPLUS_EMOTIONS)])
-            label = int(_LIBRARY_INDEX[majority])
-            records.append(FerPlusRecord(
-                str(image), label, EXPRESSIONS_8[label], distribution / distribution.sum(), votes, split,
-            ))
+    reader = csv_rows(path)
+    for row in reader:
+        line = reader.line_num
+        if not row or not any(cell.strip() for cell in row):
+            continue
+        votes = _votes(path, line, row)
+        majority = int(np.argmax(votes))  # ties: the first tied column
+        if majority >= len(FERPLUS_EMOTIONS):  # unknown or not-a-face
+            continue
+        image = folder / row[0].strip()
+        if not image.is_file():
+            raise DataFormatError(path, line, f"image {row[0].strip()!r} not found in {folder}")
+        distribution = np.zeros(len(EXPRESSIONS_8), np.float32)
+        np.add.at(distribution, _LIBRARY_INDEX, votes[: len(FERPLUS_EMOTIONS)])
+        label = int(_LIBRARY_INDEX[majority])
+        records.append(FerPlusRecord(
+            str(image), label, EXPRESSIONS_8[label], distribution / distribution.sum(), votes, split,
+        ))
     return records
 
 

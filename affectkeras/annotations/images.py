@@ -13,7 +13,6 @@ records) or a `class_map` says what to do with it (`{"contempt": "Other"}` keeps
 Other, `{"contempt": None}` drops it).
 """
 
-import csv
 import dataclasses
 import pathlib
 import re
@@ -21,7 +20,7 @@ import warnings
 
 import numpy as np
 
-from affectkeras.annotations._text import column_index, list_files
+from affectkeras.annotations._text import column_index, csv_rows, list_files
 from affectkeras.constants import EXPRESSIONS_8, expression_names
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice
 
@@ -125,6 +124,7 @@ class _Resolver:
         check_choice("num_classes", num_classes, (7, 8))
         self.names = expression_names(num_classes)
         self.unknown = unknown
+        self.numbered = False  # a number was read as a library index (no `class_map` entry)
         self.class_map = {}
         for key, target in (class_map or {}).items():
             index = None if target is None else self._library_index(target)
@@ -154,6 +154,17 @@ class _Resolver:
         parts = [f"{n.lower()} ({'/'.join(aliases[n])})" if n in aliases else n.lower() for n in self.names]
         return ", ".join(parts) + f", or an index 0-{len(self.names) - 1}"
 
+    def warn_if_numbered(self, source):
+        """Numbered classes are the library's order only by chance: databases number theirs their own way."""
+        if self.numbered:
+            warnings.warn(
+                f"{source}: classes given as numbers were read as the library's indices "
+                f"({', '.join(f'{i} {name}' for i, name in enumerate(self.names))}); AffectNet and RAF-DB "
+                "number theirs otherwise: pass class_map=AFFECTNET_CLASS_MAP or RAFDB_CLASS_MAP "
+                "(finetune.py: --class-map affectnet or rafdb)",
+                stacklevel=3,
+            )
+
     def __call__(self, label):
         """Returns the index, None to drop, or raises ValueError with the reason."""
         key = str(label).strip().lower()
@@ -161,6 +172,7 @@ class _Resolver:
             return self.class_map[key]
         index = self._library_index(label)
         if index is not None:
+            self.numbered |= key.isdigit()
             return index
         if self.unknown == "drop":
             return None
@@ -270,6 +282,7 @@ def read_expression_folder(
                     str(image), label, resolve.names[label], _subject(pattern, relative, image, None)
                 )
             )
+    resolve.warn_if_numbered(root)
     return records
 
 
@@ -331,34 +344,37 @@ def read_expression_csv(
     pattern = compile_subject_pattern(subject_pattern)
     base = pathlib.Path(root) if root is not None else path.parent
     records = []
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, delimiter=delimiter)
-        header = next(reader, None)
-        if header is None:
-            raise DataFormatError(
-                path, 1, f"empty file; expected a header with columns {path_column!r} and {label_column!r}"
-            )
-        columns = [column_index(path, header, path_column), column_index(path, header, label_column)]
+    reader = csv_rows(path, delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        raise DataFormatError(
+            path, 1, f"empty file; expected a header with columns {path_column!r} and {label_column!r}"
+        )
+    columns = [column_index(path, header, path_column), column_index(path, header, label_column)]
+    if subject_column is not None:
+        columns.append(column_index(path, header, subject_column))
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue  # blank line
+        if len(row) <= max(columns):
+            raise DataFormatError(path, line, f"expected {len(header)} values, found {len(row)}")
+        image, label_text = row[columns[0]].strip(), row[columns[1]]
+        try:
+            label = resolve(label_text)
+        except ValueError as e:
+            raise DataFormatError(path, line, str(e)) from None
+        if label is None:
+            continue
+        image = image.replace("\\", "/")  # a list written on Windows
         if subject_column is not None:
-            columns.append(column_index(path, header, subject_column))
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue  # blank line
-            if len(row) <= max(columns):
-                raise DataFormatError(path, line, f"expected {len(header)} values, found {len(row)}")
-            image, label_text = row[columns[0]].strip(), row[columns[1]]
-            try:
-                label = resolve(label_text)
-            except ValueError as e:
-                raise DataFormatError(path, line, str(e)) from None
-            if label is None:
-                continue
-            if subject_column is not None:
-                subject = row[columns[2]].strip() or None
-            else:
-                subject = _subject(pattern, image.replace("\\", "/"), path, line)
-            records.append(ExpressionRecord(str(base / image), label, resolve.names[label], subject))
+            subject = row[columns[2]].strip() or None
+        else:
+            subject = _subject(pattern, image, path, line)
+        if not (base / image).is_file():
+            raise DataFormatError(path, line, f"image {image!r} not found (looked for {base / image})")
+        records.append(ExpressionRecord(str(base / image), label, resolve.names[label], subject))
+    resolve.warn_if_numbered(path)
     return records
 
 
@@ -404,30 +420,29 @@ def read_fer2013(path, *, num_classes=8):
         raise FileNotFoundError(f"FER2013 CSV not found: {path}")
     names = expression_names(num_classes)
     records = []
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f)
-        header = next(reader, None)
-        if header is None:
-            raise DataFormatError(path, 1, "empty file; expected the header emotion,pixels,Usage")
-        emotion_col, pixels_col = column_index(path, header, "emotion"), column_index(path, header, "pixels")
-        lowered = [h.strip().lower() for h in header]
-        usage_col = lowered.index("usage") if "usage" in lowered else None
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(header):
-                raise DataFormatError(path, line, f"expected {len(header)} values, found {len(row)}")
-            code = row[emotion_col].strip()
-            if not code.isdigit() or int(code) >= len(FER2013_EMOTIONS):
-                raise DataFormatError(path, line, f"emotion must be an integer 0-6, found {code!r}")
-            name = FER2013_EMOTIONS[int(code)]
-            usage = row[usage_col].strip() if usage_col is not None else None
-            records.append(
-                ExpressionRecord(
-                    _fer_pixels(path, line, row[pixels_col]), names.index(name), name, None, usage
-                )
+    reader = csv_rows(path)
+    header = next(reader, None)
+    if header is None:
+        raise DataFormatError(path, 1, "empty file; expected the header emotion,pixels,Usage")
+    emotion_col, pixels_col = column_index(path, header, "emotion"), column_index(path, header, "pixels")
+    lowered = [h.strip().lower() for h in header]
+    usage_col = lowered.index("usage") if "usage" in lowered else None
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            raise DataFormatError(path, line, f"expected {len(header)} values, found {len(row)}")
+        code = row[emotion_col].strip()
+        if not code.isdigit() or int(code) >= len(FER2013_EMOTIONS):
+            raise DataFormatError(path, line, f"emotion must be an integer 0-6, found {code!r}")
+        name = FER2013_EMOTIONS[int(code)]
+        usage = row[usage_col].strip() if usage_col is not None else None
+        records.append(
+            ExpressionRecord(
+                _fer_pixels(path, line, row[pixels_col]), names.index(name), name, None, usage
             )
+        )
     return records
 
 

@@ -68,6 +68,21 @@ def _centre_square(image, size):
     return np.asarray(square.resize((size, size), Image.BILINEAR), np.uint8)
 
 
+def _rgb_pixels(image):
+    """uint8 `(h, w, 3)` pixels of a PIL image as it is meant to be seen: turned upright by its
+    EXIF orientation (phone photos are stored sideways), more-than-8-bit grey scaled to 0-255
+    (Pillow's `convert("RGB")` clips 16-bit values, so nearly every pixel would be white)."""
+    from PIL import ImageOps
+
+    image = ImageOps.exif_transpose(image)
+    if image.mode.startswith("I") or image.mode == "F":  # 16/32-bit integers, or floats
+        values = np.asarray(image, np.float64)
+        top = 65535.0 if image.mode.startswith("I") else (1.0 if values.max(initial=0) <= 1 else 255.0)
+        grey = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return np.repeat(grey[:, :, None], 3, axis=2)
+    return np.asarray(image.convert("RGB"), np.uint8)
+
+
 def load_face_image(image, *, size=96, align=False, padding=0.25, detector=None):
     """Reads one face image of an expression database as a uint8 `(size, size, 3)` crop.
 
@@ -104,7 +119,7 @@ def load_face_image(image, *, size=96, align=False, padding=0.25, detector=None)
             raise FileNotFoundError(f"Image file not found: {path}")
         try:
             with Image.open(path) as opened:
-                pixels = np.asarray(opened.convert("RGB"), np.uint8)
+                pixels = _rgb_pixels(opened)
         except (UnidentifiedImageError, OSError, ValueError) as error:
             raise DataFormatError(path, None, f"cannot read the image: {error}") from None
     if pixels.ndim == 2:
@@ -516,7 +531,9 @@ def write_va_annotations(labels, root, *, split="train", fps=FPS):
         start = float(item.times[0]) if len(item.times) else 0.0
         lead = max(round(start * fps), 0)  # frames before the first annotated time
         rows = np.full((lead + len(values), 2), VA_MASK)
-        rows[lead:] = np.where(mask & np.isfinite(values), np.clip(values, -1.0, 1.0), VA_MASK)
+        # No clip: `read_continuous_csv` refuses values outside [-1, 1] and linear resampling
+        # stays between its neighbours; anything else reaches the ABAW reader, which names it.
+        rows[lead:] = np.where(mask & np.isfinite(values), values, VA_MASK)
         rows[(rows == VA_MASK).any(axis=1)] = VA_MASK  # ABAW files mask both values of a frame
         path = folder / f"{name}.txt"
         with open(path, "w", encoding="utf-8") as f:
