@@ -470,10 +470,10 @@ def score_predictions(videos, *, edition=LATEST_EDITION, threshold=0.5, model=No
                 stacklevel=2,
             )
         result["expression_names"] = expression_names(num_classes)
-        result["confusion_matrix"] = confusion_counts(expr_true, expr_pred, num_classes=num_classes)
         counts["expr"] = int(np.sum(expr_true != EXPR_MASK))
         scores["expr"] = {"f1": np.nan, "accuracy": np.nan, "score": np.nan}
-        if counts["expr"]:
+        if counts["expr"]:  # Aff-Wild2's VA, EXPR and AU sets are different videos: often none here
+            result["confusion_matrix"] = confusion_counts(expr_true, expr_pred, num_classes=num_classes)
             scores["expr"] = expr_score(expr_true, expr_pred, edition=edition)
 
     if "au" in tasks:

@@ -162,6 +162,11 @@ def test_scores_of_a_task_without_labels_are_undefined_not_zero():
     assert result.scores["va"]["score"] is None and result.counts["va"] == 0
     assert "mtl" not in result.scores  # needs every task
     assert json.loads(json.dumps(result.to_dict()))["scores"]["va"]["valence"] is None
+    for video in videos.values():  # no expression label either (Aff-Wild2's VA videos): no crash
+        video.targets[EXPR_OUTPUT][:] = -1
+    result = evaluation.score_predictions(videos)
+    assert result.scores["expr"]["score"] is None and result.counts["expr"] == 0
+    assert result.confusion_matrix is None and result.scores["au"]["score"] is not None
 
 
 def test_expression_labels_outside_the_model_classes_are_refused():
