@@ -135,6 +135,10 @@ def export_tflite(model, path, *, overwrite=False):
         raise InvalidArgumentError(f"`path` must end in .tflite. Received: path={str(path)!r}")
     if path.exists() and not overwrite:
         raise InvalidArgumentError(f"{path} exists; pass overwrite=True to replace it. Received: path={str(path)!r}")
+    if any(layer.dtype_policy.compute_dtype != "float32" for layer in model._flatten_layers()):
+        from affectkeras.models.surgery import with_precision
+
+        model = with_precision(model, "float32")  # TFLite's builtin kernels have no bfloat16
     with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as scratch:
         saved = export_saved_model(model, pathlib.Path(scratch) / "saved_model")
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[SIGNATURE])
@@ -210,7 +214,8 @@ def export_model(model, out_dir, *, tflite=True, overwrite=False):
     model = inference_model(model)
     network = describe(model)
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / DESCRIPTION_FILE).unlink(missing_ok=True)  # an old description must not outlive its files
+    for old in (DESCRIPTION_FILE, TFLITE_FILE):  # an earlier export's files must not outlive this one
+        (out_dir / old).unlink(missing_ok=True)
     export_saved_model(model, out_dir / SAVED_MODEL_DIR, overwrite=overwrite)
     skipped = None
     if not tflite:
@@ -221,9 +226,7 @@ def export_model(model, out_dir, *, tflite=True, overwrite=False):
             "the builtin TFLite runtime lacks; serve the SavedModel instead"
         )
     if skipped is None:
-        export_tflite(model, out_dir / TFLITE_FILE, overwrite=overwrite)
-    else:
-        (out_dir / TFLITE_FILE).unlink(missing_ok=True)  # a stale file from an earlier export
+        export_tflite(model, out_dir / TFLITE_FILE)
     description = {
         "model": model.name,
         "network": network.network,

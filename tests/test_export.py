@@ -48,3 +48,14 @@ def test_per_frame_network_converts_to_tflite(tmp_path):
         np.testing.assert_allclose(got[key], expected[key], atol=1e-5)
     with pytest.raises(InvalidArgumentError, match=r"\.tflite"):
         export_tflite(model, tmp_path / "model.bin")
+    # A network trained in bf16 (`--precision mixed_bfloat16`) converts as its float32 twin.
+    from affectkeras.export import export_model
+    from affectkeras.models.surgery import with_precision
+
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "model.tflite").write_bytes(b"an earlier export's")
+    description = export_model(with_precision(model, "mixed_bfloat16"), tmp_path / "deploy", overwrite=True)
+    assert description["tflite"] == "model.tflite"
+    runner = tf.lite.Interpreter(model_path=str(tmp_path / "deploy" / "model.tflite")).get_signature_runner(SIGNATURE)
+    for key, value in runner(faces=x["faces"]).items():
+        np.testing.assert_allclose(value, expected[key], atol=0.05)  # bf16 weights' rounding

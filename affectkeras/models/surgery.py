@@ -266,8 +266,10 @@ def with_precision(model, precision):
     _check_model(model)
     check_choice("precision", precision, PRECISIONS)
     outputs = set(model.output_names) | set(_OUTPUT_TASKS)
-    if all(layer.dtype_policy.name == precision for layer in model.layers
-           if layer.name not in outputs and not isinstance(layer, keras.layers.InputLayer)):
+    # The layers that compute: a nested stream model keeps a float32 policy of its own.
+    computing = [layer for layer in model._flatten_layers(include_self=False)
+                 if layer.name not in outputs and layer.weights and not isinstance(layer, keras.Model)]
+    if all(layer.dtype_policy.name == precision for layer in computing):
         return model
     config = model.get_config()
     _set_policies(config, precision, outputs)
