@@ -614,9 +614,11 @@ def test_recipe_continuous_va_end_to_end(tmp_path):
     labels = root / "labels"  # RECOLA-style CSVs at 25 fps from the synthetic 30-fps VA files
     labels.mkdir()
     for name, table in annotations.read_annotation_set(synthetic.annotations_root, "VA", "train").items():
-        values = np.asarray(table.values, float)
+        values = np.where(table.mask[:, None], np.asarray(table.values, float), np.nan)  # no label: empty cells
         t30, t25 = np.arange(len(values)) / 30.0, np.arange(len(values) * 25 // 30) / 25.0
-        rows = [f"{t:.2f},{np.interp(t, t30, values[:, 0]):.4f},{np.interp(t, t30, values[:, 1]):.4f}\n" for t in t25]
+        cell = lambda v: "" if np.isnan(v) else f"{v:.4f}"  # noqa: E731
+        rows = [f"{t:.2f},{cell(np.interp(t, t30, values[:, 0]))},{cell(np.interp(t, t30, values[:, 1]))}\n"
+                for t in t25]
         (labels / f"{name}.csv").write_text("time,valence,arousal\n" + "".join(rows))
     import shutil
 
