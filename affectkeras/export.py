@@ -135,10 +135,9 @@ def export_tflite(model, path, *, overwrite=False):
         raise InvalidArgumentError(f"`path` must end in .tflite. Received: path={str(path)!r}")
     if path.exists() and not overwrite:
         raise InvalidArgumentError(f"{path} exists; pass overwrite=True to replace it. Received: path={str(path)!r}")
-    if any(layer.dtype_policy.compute_dtype != "float32" for layer in model._flatten_layers()):
-        from affectkeras.models.surgery import with_precision
+    from affectkeras.models.surgery import with_precision
 
-        model = with_precision(model, "float32")  # TFLite's builtin kernels have no bfloat16
+    model = with_precision(model, "float32")  # a bf16-trained network: TFLite's builtin kernels have no bf16
     with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as scratch:
         saved = export_saved_model(model, pathlib.Path(scratch) / "saved_model")
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[SIGNATURE])

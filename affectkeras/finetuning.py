@@ -21,6 +21,7 @@ import pathlib
 import typing
 import warnings
 
+from affectkeras.annotations.images import AFFECTNET_CLASS_MAP, RAFDB_CLASS_MAP
 from affectkeras.constants import AUDIO_WINDOW, RAVDESS_EMOTIONS, SEQUENCE_LENGTH, VA_NAMES
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice
 
@@ -55,7 +56,7 @@ class Database:
 
 
 # Numbered expression classes of database exports (`--class-map`): number -> library class.
-CLASS_MAPS = {"affectnet": "AFFECTNET_CLASS_MAP", "rafdb": "RAFDB_CLASS_MAP"}
+CLASS_MAPS = {"affectnet": AFFECTNET_CLASS_MAP, "rafdb": RAFDB_CLASS_MAP}
 
 
 def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_classes="error", class_map=""):
@@ -107,7 +108,7 @@ def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_clas
                 "Received: subject_pattern=''"
             )
         read = dict(subject_pattern=subject_pattern or None, unknown=unknown_classes, num_classes=num_classes,
-                    class_map=getattr(annotations, CLASS_MAPS[class_map]) if class_map else None)
+                    class_map=CLASS_MAPS.get(class_map))
         if listed:
             records = annotations.read_expression_csv(data, subject_column=subject_column, **read)
         else:
