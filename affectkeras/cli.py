@@ -323,6 +323,15 @@ def _register_evaluate(subparsers):
     """Adds `affectkeras evaluate --model PATH --records DIR --out DIR` (`affectkeras.evaluation`)."""
     from affectkeras.constants import ABAW_EDITIONS, LATEST_EDITION  # light: no TensorFlow
 
+    def probability(text):  # as `metrics.au_score` checks it, but before any model is loaded
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0.0 < value < 1.0:  # NaN too
+            raise argparse.ArgumentTypeError(f"must be a number in (0, 1) (received {text!r})")
+        return value
+
     parser = subparsers.add_parser(
         "evaluate",
         help="ABAW scores and a report of a trained model on preprocessed records",
@@ -345,8 +354,8 @@ def _register_evaluate(subparsers):
                         help=f"ABAW edition whose scoring to apply (default: {LATEST_EDITION})")
     parser.add_argument("--batch-size", type=_positive_int, default=8, metavar="N",
                         help="windows (sequence networks) or frames (per-frame networks) per batch (default: 8)")
-    parser.add_argument("--threshold", type=float, default=0.5, metavar="P",
-                        help="AU probability above which an AU counts as present (default: 0.5)")
+    parser.add_argument("--threshold", type=probability, default=0.5, metavar="P",
+                        help="AU probability in (0, 1) from which an AU counts as present (default: 0.5)")
     parser.add_argument("--no-plots", dest="plots", action="store_false", help="write no PNG plots")
     _precision_argument(parser)
 
@@ -354,6 +363,13 @@ def _register_evaluate(subparsers):
         from affectkeras import evaluation  # loads TensorFlow: only when the command runs
         from affectkeras.runs import load_trained_model
 
+        # Wrong --out or --records must fail now, not after loading the model (or after the evaluation).
+        existing = next((path for path in (pathlib.Path(args.out), *pathlib.Path(args.out).parents)
+                         if path.exists()), None)
+        if existing is not None and not existing.is_dir():
+            parser.error(f"--out {args.out}: {existing} is an existing file; --out must be a folder (created if "
+                         "missing)")
+        evaluation.check_records(args.records)
         model = load_trained_model(args.model)
         result = evaluation.evaluate(model, args.records, tasks=args.tasks, edition=args.edition,
                                      batch_size=args.batch_size, threshold=args.threshold, precision=args.precision)
@@ -375,7 +391,8 @@ def _register_export(subparsers):
             "Writes OUT/saved_model (serving signature on raw uint8 faces and audio windows; ArcFace "
             "networks without their labels input), OUT/model.tflite for per-frame networks (sequence "
             "networks are skipped: their RNNs need TF Select ops), and OUT/export.json describing the "
-            "inputs, outputs and signature."
+            "inputs, outputs (with the class names a fine-tuning run recorded in its metrics.json) and "
+            "signature."
         ),
     )
     parser.add_argument("--model", required=True, metavar="PATH",
@@ -388,9 +405,12 @@ def _register_export(subparsers):
     def run(args):
         from affectkeras.export import export_model  # loads TensorFlow: only when the command runs
         from affectkeras.runs import load_trained_model
+        from affectkeras.speech import run_classes
 
-        description = export_model(load_trained_model(args.model), args.out, tflite=args.tflite,
-                                   overwrite=args.overwrite)
+        model = load_trained_model(args.model)
+        # A fine-tuned network's classes are its database's (metrics.json), not Aff-Wild2's.
+        description = export_model(model, args.out, classes=run_classes(pathlib.Path(args.model)),
+                                   tflite=args.tflite, overwrite=args.overwrite)
         print(os.path.join(args.out, description["saved_model"]))
         if description["tflite"]:
             print(os.path.join(args.out, description["tflite"]))

@@ -26,6 +26,7 @@ Command line: `affectkeras evaluate --model PATH --records DIR --out DIR`.
 import dataclasses
 import math
 import pathlib
+import re
 import warnings
 
 import numpy as np
@@ -49,6 +50,7 @@ from affectkeras.constants import (
 )
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice, check_positive
 from affectkeras.metrics import au_score, ccc, expr_score, mtl_score, va_score
+from affectkeras.metrics.abaw import check_threshold
 from affectkeras.files import atomic_write, write_json
 
 
@@ -162,6 +164,74 @@ def _json_ready(value):
 # ---------------------------------------------------------------------------- predictions
 
 
+def _tf_message(error):
+    """A TensorFlow op error's message without its op and function decorations."""
+    text = re.sub(r"\{\{.*?\}\}\s*", "", error.message)
+    return " ".join(re.sub(r"\s*\[Op:.*$", "", text, flags=re.S).split())
+
+
+def check_records(records):
+    """The record shards `records` names, each checked to be TFRecord data.
+
+    Reads the first record of every shard, so that a text file or a folder given by
+    mistake fails here, in one line naming it, not deep inside a TensorFlow pipeline.
+
+    Args:
+        records: str, path or list. A folder of `.tfrecord` shards (written by
+            `affectkeras preprocess`), a glob pattern or shard files.
+
+    Returns:
+        list of str: the shard paths, sorted.
+
+    Raises:
+        FileNotFoundError: no records match `records`.
+        DataFormatError: a shard that is not TFRecord data (the message names it), or
+            shards that hold no record at all.
+
+    Example:
+        >>> check_records("records/validation")
+        ['records/validation/shard-00000.tfrecord', ...]
+    """
+    import tensorflow as tf
+
+    from affectkeras.data.dataset import list_shards
+
+    shards = list_shards(records)
+    empty = True
+    for shard in shards:
+        try:
+            found = bool(list(tf.data.TFRecordDataset(shard).take(1)))
+            # A few bytes of text are shorter than a record header: TensorFlow then reads no record.
+            bad = not found and tf.io.gfile.stat(shard).length > 0
+        except tf.errors.DataLossError:
+            bad = True
+        except tf.errors.OpError as error:  # a folder named *.tfrecord, an unreadable file
+            raise DataFormatError(shard, None, f"cannot be read as a TFRecord file: {_tf_message(error)}") from None
+        if bad:
+            raise DataFormatError(shard, None, "not a TFRecord file, or a truncated one (expected the .tfrecord "
+                                  "shards that `affectkeras preprocess` writes)")
+        empty = empty and not found
+    if empty:
+        raise DataFormatError(records, None, "holds no record (expected the .tfrecord shards that "
+                              "`affectkeras preprocess` writes)")
+    return shards
+
+
+def _batches(dataset, records):
+    """Iterates `dataset`; a shard corrupt past its first record fails in one line naming `records`."""
+    import tensorflow as tf
+
+    iterator = iter(dataset)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except tf.errors.DataLossError as error:
+            raise DataFormatError(records, None, f"corrupt TFRecord data ({_tf_message(error)})") from None
+        yield batch
+
+
 def _check_tasks(tasks, model, description):
     """`tasks` checked against the outputs `description` (of `model`) lists; None = all of them."""
     available = description.tasks
@@ -238,7 +308,9 @@ def predict_records(model, records, *, tasks=None, modalities=None, batch_size=8
         FileNotFoundError: no records match `records`.
         InvalidArgumentError: a task the model does not output, or records whose AU set
             does not match the model's.
-        DataFormatError: a frame found twice (e.g. the same video in two shards).
+        DataFormatError: a file that is not TFRecord data or is corrupt, records without
+            any record (`check_records`), or a frame found twice (e.g. the same video in
+            two shards).
 
     Example:
         >>> videos = predict_records(model, "records/validation")
@@ -246,7 +318,7 @@ def predict_records(model, records, *, tasks=None, modalities=None, batch_size=8
         (1832, 2)
     """
     from affectkeras.data import records as records_lib
-    from affectkeras.data.dataset import list_shards, make_frame_dataset, make_sequence_dataset
+    from affectkeras.data.dataset import make_frame_dataset, make_sequence_dataset
     from affectkeras.models import describe, inference_model
 
     check_positive("batch_size", batch_size, integer=True)
@@ -268,7 +340,7 @@ def predict_records(model, records, *, tasks=None, modalities=None, batch_size=8
     sequence = description.sequence
     if sequence and seq_len is None:
         seq_len = description.sequence_length
-    shards = list_shards(records)
+    shards = check_records(records)
     info = records_lib.peek_record_info(shards)
     if face_size is None:
         face_size = description.face_size or (info.face_size if info else 96)
@@ -287,7 +359,7 @@ def predict_records(model, records, *, tasks=None, modalities=None, batch_size=8
         dataset = make_frame_dataset(shards, **pipeline)
     names = [TASK_OUTPUTS[task] for task in tasks]
     collected = {}
-    for inputs, targets in dataset:
+    for inputs, targets in _batches(dataset, records):
         predicted = predict_batch(model, {name: inputs[name] for name in description.inputs}, batch_size)
         frame_index = inputs["frame_index"].numpy().reshape(-1)
         real = frame_index > 0  # padding frames have frame_index 0
@@ -333,11 +405,20 @@ def _stack(videos, kind, name):
     return np.concatenate([getattr(video, kind)[name] for video in videos.values()])
 
 
+def _annotated(targets, mask_value):
+    """bool, per element: a label, neither the sentinel nor NaN (as `affectkeras.metrics` counts)."""
+    targets = np.asarray(targets)
+    keep = targets != mask_value
+    if targets.dtype.kind in "fc":
+        keep &= ~np.isnan(targets)
+    return keep
+
+
 def confusion_counts(y_true, y_pred, *, num_classes):
     """Expression confusion matrix over the annotated frames.
 
     Args:
-        y_true: array-like `(frames,)` of class indices; -1 = not annotated.
+        y_true: array-like `(frames,)` of class indices; -1 or NaN = not annotated.
         y_pred: array-like `(frames,)` of class indices or `(frames, C)` probabilities.
         num_classes: int. C.
 
@@ -347,11 +428,10 @@ def confusion_counts(y_true, y_pred, *, num_classes):
     Raises:
         InvalidArgumentError: an annotated class outside `[0, num_classes)`.
     """
-    y_true = np.asarray(y_true).astype(int)
+    keep = _annotated(y_true, EXPR_MASK)  # before astype(int), which makes NaN a huge negative class
+    y_true = np.asarray(y_true)[keep].astype(int)
     y_pred = np.asarray(y_pred)
-    y_pred = y_pred.argmax(axis=-1) if y_pred.ndim == 2 else y_pred.astype(int)
-    keep = y_true != EXPR_MASK
-    y_true, y_pred = y_true[keep], y_pred[keep]
+    y_pred = (y_pred.argmax(axis=-1) if y_pred.ndim == 2 else y_pred.astype(int))[keep]
     bad = (y_true < 0) | (y_true >= num_classes)
     if bad.any():
         raise InvalidArgumentError(
@@ -428,18 +508,23 @@ def score_predictions(videos, *, edition=LATEST_EDITION, threshold=0.5, model=No
     Args:
         videos: dict video -> `VideoPredictions`.
         edition: int. ABAW edition (2020 ... 2025); sets the F1 / accuracy weights.
-        threshold: float. AU probability above which an AU counts as present.
+        threshold: float in (0, 1). AU probability from which an AU counts as present.
         model: str or None. Model name recorded in the result.
         records: str or None. Records recorded in the result.
 
     Returns:
-        `EvaluationResult`.
+        `EvaluationResult`. A task without any annotated frame has NaN scores (None in
+        `metrics.json`); an AU without any is left out of the mean AU F1 (its F1 NaN).
+
+    Raises:
+        InvalidArgumentError: no video, an unknown `edition`, or `threshold` not in (0, 1).
 
     Example:
         >>> result = score_predictions(predict_records(model, "records/validation"), edition=2021)
         >>> result.scores["expr"]["score"]  # 0.67 F1 + 0.33 accuracy in 2021
     """
     check_choice("edition", edition, ABAW_EDITIONS)
+    check_threshold(threshold)
     if not videos:
         raise InvalidArgumentError("There is nothing to score: no video has a frame. Received: videos={}")
     names = list(next(iter(videos.values())).predictions)
@@ -454,11 +539,11 @@ def score_predictions(videos, *, edition=LATEST_EDITION, threshold=0.5, model=No
 
     if "va" in tasks:
         va_true, va_pred = _stack(videos, "targets", VA_OUTPUT), _stack(videos, "predictions", VA_OUTPUT)
-        counts["va"] = int(np.sum(np.any(va_true != VA_MASK, axis=-1)))
+        counts["va"] = int(np.sum(np.any(_annotated(va_true, VA_MASK), axis=-1)))
         scores["va"] = va_score(va_true, va_pred)  # NaN (None in JSON) without an annotated frame
         for name, video in videos.items():
             target = video.targets[VA_OUTPUT]
-            per_video[name]["va_frames"] = int(np.sum(np.any(target != VA_MASK, axis=-1)))
+            per_video[name]["va_frames"] = int(np.sum(np.any(_annotated(target, VA_MASK), axis=-1)))
             per_video[name].update(zip(VA_NAMES, ccc(target, video.predictions[VA_OUTPUT])))
 
     if "expr" in tasks:
@@ -470,7 +555,7 @@ def score_predictions(videos, *, edition=LATEST_EDITION, threshold=0.5, model=No
                 stacklevel=2,
             )
         result["expression_names"] = expression_names(num_classes)
-        counts["expr"] = int(np.sum(expr_true != EXPR_MASK))
+        counts["expr"] = int(np.sum(_annotated(expr_true, EXPR_MASK)))
         scores["expr"] = {"f1": np.nan, "accuracy": np.nan, "score": np.nan}
         if counts["expr"]:  # Aff-Wild2's VA, EXPR and AU sets are different videos: often none here
             result["confusion_matrix"] = confusion_counts(expr_true, expr_pred, num_classes=num_classes)
@@ -481,7 +566,7 @@ def score_predictions(videos, *, edition=LATEST_EDITION, threshold=0.5, model=No
         num_aus = au_pred.shape[-1]
         if num_aus != spec["num_aus"]:
             warnings.warn(f"ABAW {edition} scores {spec['num_aus']} AUs; the model has {num_aus}.", stacklevel=2)
-        counts["au"] = int(np.sum(np.any(au_true != AU_MASK, axis=-1)))
+        counts["au"] = int(np.sum(np.any(_annotated(au_true, AU_MASK), axis=-1)))
         scores["au"] = {"f1": np.nan, "accuracy": np.nan, "score": np.nan}
         result["per_au_f1"] = dict.fromkeys(au_names(num_aus), np.nan)
         if counts["au"]:
@@ -519,7 +604,7 @@ def evaluate(model, records, *, tasks=None, edition=LATEST_EDITION, batch_size=8
         edition: int. ABAW edition (2020 ... 2025; default the latest).
         batch_size: int. Windows or frames per batch.
         seq_len: int or None. Window length of a sequence network; None = its time length.
-        threshold: float. AU probability above which an AU counts as present.
+        threshold: float in (0, 1). AU probability from which an AU counts as present.
         precision: str or None. Predict under this dtype policy (`"float32"`,
             `"mixed_bfloat16"`, `"mixed_float16"`, or `"auto"`: the device's fastest);
             None = as the model is.
@@ -532,6 +617,7 @@ def evaluate(model, records, *, tasks=None, edition=LATEST_EDITION, batch_size=8
         >>> result.scores["mtl"]["score"]
     """
     check_choice("edition", edition, ABAW_EDITIONS)
+    check_threshold(threshold)  # before predicting: a wrong value must not cost a whole pass over the records
     if precision is not None:
         from affectkeras.distribute import resolve_precision
         from affectkeras.models.surgery import with_precision
@@ -641,7 +727,9 @@ def write_report(result, out_dir, *, plots=True):
 
     Every file is written under a temporary name and renamed when complete, so a reader
     never sees a half-written file. Plots (PNG, matplotlib Agg): the expression confusion
-    matrix, per-AU F1 bars, per-video CCC bars, each only for the tasks evaluated.
+    matrix, per-AU F1 bars, per-video CCC bars, each only for the tasks evaluated. A plot
+    of `PLOT_FILES` that this result does not draw (or every one, with `plots=False`) is
+    deleted from `out_dir`, so that an earlier evaluation's plot never passes for this one's.
 
     Args:
         result: `EvaluationResult`.
@@ -652,16 +740,26 @@ def write_report(result, out_dir, *, plots=True):
         dict name -> `pathlib.Path` of the files written: `metrics`, `report` and the plots'
         names (`confusion_matrix`, `au_f1`, `per_video_ccc`).
 
+    Raises:
+        InvalidArgumentError: `out_dir` (or a folder above it) is an existing file.
+
     Example:
         >>> paths = write_report(evaluate(model, "records/validation"), "runs/av_mt/evaluation")
         >>> json.loads(paths["metrics"].read_text())["scores"]["va"]["score"]
     """
     out_dir = pathlib.Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):  # a file in the way: `out_dir` itself or a folder above it
+        blocking = next(path for path in (out_dir, *out_dir.parents) if path.exists())
+        raise InvalidArgumentError(
+            f"`out_dir` must be a folder (created if missing), but {blocking} is an existing file. "
+            f"Received: out_dir={str(out_dir)!r}"
+        ) from None
     paths = {}
+    drawn = {}
     if plots:
         data = result.to_dict()
-        drawn = {}
         if data["confusion_matrix"] is not None:
             drawn["confusion_matrix"] = _plot_confusion(result)
         if data["per_au_f1"] is not None:
@@ -673,8 +771,11 @@ def write_report(result, out_dir, *, plots=True):
                 list(rows), {name: [row[name] for row in rows.values()] for name in VA_NAMES},
                 title="Per-video CCC", ylabel="CCC",
             )
-        for name, figure in drawn.items():
-            paths[name] = _figures.save_png(figure, out_dir / PLOT_FILES[name])
+    for name, file in PLOT_FILES.items():
+        if name not in drawn:  # an earlier evaluation's plot must not pass for this one's
+            (out_dir / file).unlink(missing_ok=True)
+    for name, figure in drawn.items():
+        paths[name] = _figures.save_png(figure, out_dir / PLOT_FILES[name])
     paths["metrics"] = out_dir / METRICS_FILE
     write_json(paths["metrics"], result.to_dict())
     paths["report"] = out_dir / REPORT_FILE
@@ -685,6 +786,7 @@ def write_report(result, out_dir, *, plots=True):
 __all__ = [
     "EvaluationResult",
     "VideoPredictions",
+    "check_records",
     "confusion_counts",
     "evaluate",
     "predict_batch",

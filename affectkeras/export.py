@@ -8,7 +8,10 @@ client-side preprocessing. The signature returns the named outputs (`valence_aro
 when complete, so an interrupted export never leaves something that looks finished.
 """
 
+import contextlib
+import os
 import pathlib
+import shutil
 import tempfile
 
 import keras
@@ -57,6 +60,49 @@ def call_signature(signature, inputs):
     specs = signature.structured_input_signature[1]
     tensors = {name: tf.constant(value, dtype=specs[name].dtype) for name, value in inputs.items()}
     return {name: value.numpy() for name, value in signature(**tensors).items()}
+
+
+# Characters TensorFlow's file globbing treats as a pattern: the SavedModel loader globs its
+# `variables/variables` path, so a folder named `model[v2]` matches nothing.
+_GLOB_CHARACTERS = frozenset("*?[]{}\\")
+
+
+@contextlib.contextmanager
+def _glob_free(path):
+    """Yields `path`, or a symlink to it with a plain name while `path` holds glob characters."""
+    path = pathlib.Path(path)
+    if not _GLOB_CHARACTERS & set(str(path.absolute())):
+        yield path
+        return
+    scratch = tempfile.mkdtemp(prefix="affectkeras_saved_model_")
+    try:
+        link = pathlib.Path(scratch) / "saved_model"
+        os.symlink(path.resolve(), link, target_is_directory=True)
+        yield link
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # the link only, never its target
+
+
+def load_saved_model(path):
+    """`tf.saved_model.load(path)`, also for folders whose path holds glob characters.
+
+    TensorFlow globs the variables' path of a SavedModel, so one under `out/model[v2]`
+    would not load; such a folder is loaded through a temporary symlink with a plain name
+    (the variables are read while loading; the link is removed afterwards).
+
+    Args:
+        path: str or Path. A SavedModel folder.
+
+    Returns:
+        The loaded object (`.signatures` holds its signatures).
+
+    Example:
+        >>> served = load_saved_model("deploy/model[v2]/saved_model").signatures["serving_default"]
+    """
+    import tensorflow as tf
+
+    with _glob_free(path) as plain:
+        return tf.saved_model.load(str(plain))
 
 
 def export_saved_model(model, path, *, signature_name=SIGNATURE, overwrite=False):
@@ -140,8 +186,9 @@ def export_tflite(model, path, *, overwrite=False):
     model = with_precision(model, "float32")  # a bf16-trained network: TFLite's builtin kernels have no bf16
     with tempfile.TemporaryDirectory(dir=path.parent if path.parent.exists() else None) as scratch:
         saved = export_saved_model(model, pathlib.Path(scratch) / "saved_model")
-        converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=[SIGNATURE])
-        flat_buffer = converter.convert()
+        with _glob_free(saved) as plain:  # the scratch lies in `path`'s folder, which may be `out/model[v2]`
+            converter = tf.lite.TFLiteConverter.from_saved_model(str(plain), signature_keys=[SIGNATURE])
+            flat_buffer = converter.convert()
     return atomic_write(path, flat_buffer)
 
 
@@ -152,15 +199,21 @@ TFLITE_FILE = "model.tflite"
 DESCRIPTION_FILE = "export.json"
 
 
-def _labels(name, size):
-    """Names of the columns of output `name` (None when its size fits no known set)."""
+def _labels(name, size, classes=None, clip_classifier=False):
+    """Names of the columns of output `name` (None when its size fits no known set).
+
+    `classes` name the expression output's columns; without them a clip classifier's
+    expression columns are unnamed: its classes are a clip database's, not Aff-Wild2's.
+    """
     from affectkeras.constants import AU_OUTPUT, EXPR_OUTPUT, VA_NAMES, VA_OUTPUT, au_names, expression_names
 
     try:
         if name == VA_OUTPUT:
             return list(VA_NAMES)
         if name == EXPR_OUTPUT:
-            return list(expression_names(size))
+            if classes is not None:
+                return list(classes)
+            return None if clip_classifier else list(expression_names(size))
         if name == AU_OUTPUT:
             return list(au_names(size))
     except InvalidArgumentError:
@@ -168,12 +221,35 @@ def _labels(name, size):
     return None
 
 
+def _checked_classes(classes, outputs):
+    """`classes` as a list of str, checked against the size of the `expression` output."""
+    from affectkeras.constants import EXPR_OUTPUT
+
+    if classes is None:
+        return None
+    if isinstance(classes, str) or not all(isinstance(name, str) and name for name in classes):
+        raise InvalidArgumentError(f"`classes` must be a sequence of class names. Received: classes={classes!r}")
+    classes = list(classes)
+    if EXPR_OUTPUT not in outputs:
+        raise InvalidArgumentError(
+            f"`classes` name the columns of the `{EXPR_OUTPUT}` output, which this model lacks (outputs: "
+            f"{sorted(outputs)}). Received: classes={classes!r}"
+        )
+    size = outputs[EXPR_OUTPUT].shape[-1]
+    if len(classes) != size:
+        raise InvalidArgumentError(
+            f"`classes` must name the {size} columns of the `{EXPR_OUTPUT}` output. Received: "
+            f"classes={classes!r} ({len(classes)} names)"
+        )
+    return classes
+
+
 def _spec(tensor):
     shape = [None] + [None if dim is None else int(dim) for dim in tensor.shape[1:]]
     return {"shape": shape, "dtype": str(tensor.dtype)}
 
 
-def export_model(model, out_dir, *, tflite=True, overwrite=False):
+def export_model(model, out_dir, *, classes=None, tflite=True, overwrite=False):
     """Writes a deployment folder: SavedModel, TFLite where it works, and a JSON description.
 
     - `out_dir/saved_model/`: `export_saved_model` of the inference network (ArcFace
@@ -182,11 +258,17 @@ def export_model(model, out_dir, *, tflite=True, overwrite=False):
       their GRU / LSTM / IndRNN loops need TF Select ops, which the builtin TFLite runtime
       lacks; the description says so.
     - `out_dir/export.json`: inputs and outputs (shape, dtype, column names), the signature
-      name, the files written and why TFLite was skipped; written last.
+      name, the files written and why TFLite was skipped; written last. The columns of
+      `expression` are named by `classes`; without them, by `constants.expression_names`
+      (Aff-Wild2's classes), except a clip classifier's (`models.audio_classifier`), whose
+      classes are unknown then (null).
 
     Args:
         model: keras.Model. A network of `affectkeras.models`.
         out_dir: str or Path. Folder to create.
+        classes: sequence of str or None. Names of the `expression` output's columns, e.g.
+            the classes a fine-tuning run recorded in its `metrics.json` or a preset's
+            `weights.get_preset(name).classes`.
         tflite: bool. Also convert to TFLite where the network allows it.
         overwrite: bool. Replace what an earlier export left in `out_dir`; False refuses a
             folder that is not empty.
@@ -195,14 +277,20 @@ def export_model(model, out_dir, *, tflite=True, overwrite=False):
         dict: the content of `export.json`.
 
     Raises:
-        InvalidArgumentError: `out_dir` is not empty and `overwrite` is False.
+        InvalidArgumentError: `out_dir` is not empty and `overwrite` is False, or
+            `classes` do not match the `expression` output.
 
     Example:
         >>> export_model(load_trained_model("runs/mt_vgg"), "deploy/mt_vgg")["tflite"]
         'model.tflite'
+        >>> classes = json.loads(pathlib.Path("runs/emodb/metrics.json").read_text())["classes"]
+        >>> export_model(load_trained_model("runs/emodb"), "deploy/emodb", classes=classes)["outputs"][
+        ...     "expression"]["labels"] == classes
+        True
     """
     from affectkeras._version import __version__
     from affectkeras.models import describe, inference_model
+    from affectkeras.speech import is_clip_classifier
 
     out_dir = pathlib.Path(out_dir)
     if out_dir.is_file() or (out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite):
@@ -212,6 +300,9 @@ def export_model(model, out_dir, *, tflite=True, overwrite=False):
         )
     model = inference_model(model)
     network = describe(model)
+    outputs = named_outputs(model)
+    classes = _checked_classes(classes, outputs)  # before anything is written
+    clip_classifier = is_clip_classifier(model)
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in (DESCRIPTION_FILE, TFLITE_FILE):  # an earlier export's files must not outlive this one
         (out_dir / old).unlink(missing_ok=True)
@@ -233,8 +324,8 @@ def export_model(model, out_dir, *, tflite=True, overwrite=False):
         "signature": SIGNATURE,
         "inputs": {tensor.name: _spec(tensor) for tensor in model.inputs},
         "outputs": {
-            name: {**_spec(tensor), "labels": _labels(name, tensor.shape[-1])}
-            for name, tensor in named_outputs(model).items()
+            name: {**_spec(tensor), "labels": _labels(name, tensor.shape[-1], classes, clip_classifier)}
+            for name, tensor in outputs.items()
         },
         "saved_model": SAVED_MODEL_DIR,
         "tflite": None if skipped else TFLITE_FILE,
@@ -254,4 +345,5 @@ __all__ = [
     "export_model",
     "export_saved_model",
     "export_tflite",
+    "load_saved_model",
 ]

@@ -39,8 +39,9 @@ class Database:
 
     Attributes:
         kind: str. One of `KINDS`.
-        records: list. `ExpressionRecord`s, `RavdessRecord`s, or dicts `{"name", "subject",
-            "labels"}` (continuous VA, one per video).
+        records: list. `ExpressionRecord`s, `RavdessRecord`s, `ClipRecord`s, or dicts
+            `{"name", "subject", "labels", "video", "crops"}` (continuous VA, one per video:
+            its video file or None, whether it has a `cropped_aligned/<name>/` folder).
         subject_of: callable. Record -> its subject id (the unit no split divides).
         classes: tuple of str. Class names (`valence`, `arousal` for continuous VA).
     """
@@ -77,10 +78,16 @@ def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_clas
     Returns:
         `Database`.
 
+    Every image is checked to be readable (`annotations.images.verify_image`: ~0.1 ms a
+    small PNG), so that a damaged one fails here, before a run folder exists, and not in
+    the middle of training; audio clips are decoded by `decode_clips` and videos looked
+    for by `check_videos`.
+
     Raises:
         FileNotFoundError: nothing of `kind` in `data`.
         InvalidArgumentError: a missing `data` or `subject_pattern`.
-        DataFormatError: a file that cannot be read (the message names it and the line).
+        DataFormatError: a file that cannot be read, an unknown class (the message names
+            the file and the line, and the recipe's options that help).
     """
     from affectkeras import annotations, audio
     from affectkeras.constants import expression_names
@@ -108,11 +115,24 @@ def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_clas
                 "Received: subject_pattern=''"
             )
         read = dict(subject_pattern=subject_pattern or None, unknown=unknown_classes, num_classes=num_classes,
-                    class_map=CLASS_MAPS.get(class_map))
-        if listed:
-            records = annotations.read_expression_csv(data, subject_column=subject_column, **read)
-        else:
-            records = annotations.read_expression_folder(data, **read)
+                    class_map=CLASS_MAPS.get(class_map), verify_images=True)
+        try:
+            if listed:
+                records = annotations.read_expression_csv(data, subject_column=subject_column, **read)
+            else:
+                records = annotations.read_expression_folder(data, **read)
+        except annotations.images.UnknownClassError as error:  # the reader's advice names its own arguments
+            raise DataFormatError(
+                error.path, error.line,
+                f"unknown expression class {error.label!r}; valid: {error.valid}. Pass --unknown-classes drop to "
+                f"skip such {'rows' if listed else 'folders'}, or --class-map affectnet / rafdb for a "
+                "database's numbered classes",
+            ) from None
+        except DataFormatError as error:  # a path the pattern does not match: named as the recipe's option
+            if "subject_pattern" not in error.message:
+                raise
+            raise DataFormatError(error.path, error.line,
+                                  error.message.replace("subject_pattern", "--subject-pattern")) from None
         if not records:
             raise FileNotFoundError(f"{data}: no image in any <class>/ folder")
         return Database(kind, records, lambda r: r.subject, expression_names(num_classes))
@@ -143,12 +163,54 @@ def _continuous_records(data, subject_pattern):
         if pattern is not None:
             match = pattern.search(path.stem)
             if match is None or match.group(1) is None:
-                raise DataFormatError(path, None, f"{path.stem!r} does not match subject_pattern {pattern.pattern!r}")
+                raise DataFormatError(path, None, f"{path.stem!r} does not match --subject-pattern {pattern.pattern!r}")
             subject = match.group(1)
         records.append({"name": path.stem, "subject": subject, "labels": annotations.read_continuous_csv(path)})
     if not records:
         raise FileNotFoundError(f"{folder}: no <video>.csv label file")
+    # Found as the preprocessing job finds them (`run_preprocess(data)`): <data>/videos/ if
+    # it exists, else <data>, searched recursively; crops in <data>/cropped_aligned/<name>/.
+    from affectkeras.data.preprocess.plan import _index_videos
+
+    videos = _index_videos(data / "videos" if (data / "videos").is_dir() else data)
+    for record in records:
+        video = videos.get(record["name"])
+        record["video"] = None if video is None else str(video)
+        record["crops"] = (data / "cropped_aligned" / record["name"]).is_dir()
     return records
+
+
+def check_videos(database, *, audio=False):
+    """Raises unless every video a continuous VA database needs is there.
+
+    A video is needed for its audio (a network with an audio stream) and for face
+    detection (no `cropped_aligned/<name>/` folder of crops). Checked before a run starts:
+    the preprocessing job would find a missing video only once the run folder exists.
+
+    Args:
+        database: `Database` of kind `"continuous_va"` (`read_database`).
+        audio: bool. The network has an audio input (`models.describe(model).audio_shape`).
+
+    Returns:
+        None.
+
+    Raises:
+        FileNotFoundError: the videos that are missing, named, and why they are needed.
+
+    Example:
+        >>> check_videos(read_database("continuous_va", "recola"), audio=True)
+    """
+    from affectkeras.data.preprocess.config import VIDEO_EXTENSIONS
+
+    check_choice("database.kind", database.kind, ("continuous_va",))
+    missing = [r["name"] for r in database.records if r["video"] is None and (audio or not r["crops"])]
+    if missing:
+        why = "the network's audio stream" if audio else "face detection (no cropped_aligned/<name>/ folder of crops)"
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise FileNotFoundError(
+            f"no video file for {shown} (looked for <name>.{'|'.join(e[1:] for e in VIDEO_EXTENSIONS[:3])}|... "
+            f"in <data>/videos/, or <data> without one): needed for {why}"
+        )
 
 
 def subject_folds(database, *, folds=0, leave_one_subject_out=False, test_fraction=0.25, seed=0):
@@ -302,6 +364,7 @@ __all__ = [
     "KINDS",
     "LEARNING_RATES",
     "Database",
+    "check_videos",
     "fold_model",
     "read_database",
     "run_folds",

@@ -211,8 +211,6 @@ class Predictor:
         Raises:
             DataFormatError: the folder is not a loadable SavedModel with that signature.
         """
-        import tensorflow as tf
-
         from affectkeras.export import (
             FEATURES_INPUT,
             FEATURES_OUTPUT,
@@ -220,12 +218,13 @@ class Predictor:
             SIGNATURE,
             TRACK_SIGNATURE,
             call_signature,
+            load_saved_model,
         )
         from affectkeras.models.registry import describe_signature
 
         path = pathlib.Path(path)
         try:
-            loaded = tf.saved_model.load(str(path))
+            loaded = load_saved_model(path)  # also a folder named like `model[v2]`
         except Exception as error:  # TF raises many kinds on a damaged folder
             raise DataFormatError(path, None, f"cannot load the SavedModel ({one_line(error)})") from None
         signature = loaded.signatures.get(SIGNATURE)

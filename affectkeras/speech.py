@@ -8,6 +8,10 @@ on every window, the window embeddings pooled, a softmax head). The clip's proba
 are the model's output on all its windows; a window's probabilities are the same head on
 that window's embedding alone.
 
+A clip classifier exported as a SavedModel (`export.export_model`: its serving signature
+from `audio` windows to the clip's `expression`) predicts through that signature
+(`SavedSpeechModel`): the clip on all its windows, each window as a clip of one.
+
 Without a model, `DEFAULT_SPEECH_MODEL` is used: `ravdess_audio`, the audio stream
 trained on RAVDESS speech that ships with affectkeras (8 classes, `constants.RAVDESS_EMOTIONS`;
 two networks, from two seeds, their probabilities averaged).
@@ -30,7 +34,7 @@ import typing
 import numpy as np
 
 from affectkeras.constants import AUDIO_CNN, AUDIO_INPUT, AUDIO_WINDOW, EXPR_OUTPUT, TEMPORAL_POOLING
-from affectkeras.errors import InvalidArgumentError, check_positive
+from affectkeras.errors import DataFormatError, InvalidArgumentError, check_positive, one_line
 from affectkeras.files import atomic_path
 from affectkeras.weights.presets import PresetName
 
@@ -172,24 +176,162 @@ def _padded_for_backend(rows, fill=0.0):
     return padded
 
 
+class SavedSpeechModel:
+    """A clip classifier exported as a SavedModel, ready to predict; `SpeechModel`'s interface.
+
+    The serving signature of `export.export_saved_model` takes `audio` `(batch, windows,
+    50, 64, 1)` float32 dB windows and returns `expression`, each clip's probabilities: a
+    clip's are the signature on all its windows at once; a window's, the signature on that
+    window as a clip of one (pooling one window is the identity), `batch_size` per call.
+    Build it with `load_speech_model`.
+
+    Args:
+        path: str or Path. A SavedModel folder, or an export folder holding one as `saved_model/`.
+        classes: sequence of str or None. Class names; None: the `expression` labels of the
+            `export.json` beside the SavedModel (`export.export_model`), else `class_0`, ...
+
+    Raises:
+        DataFormatError: the folder does not load as a SavedModel with a serving signature,
+            or its `export.json` is no JSON.
+        InvalidArgumentError: the SavedModel is no clip classifier's, or takes a fixed number
+            of windows, or the class names do not match its outputs.
+    """
+
+    def __init__(self, path, classes=None):
+        from affectkeras.export import SIGNATURE, load_saved_model
+
+        path = pathlib.Path(path)
+        saved = _saved_model_folder(path)
+        if saved is None:
+            raise DataFormatError(path, None, "holds no SavedModel (saved_model.pb, or saved_model/saved_model.pb)")
+        self.source = str(path)
+        try:
+            self._loaded = load_saved_model(saved)  # the signature's variables live as long as this object
+        except Exception as error:  # TF raises many kinds on a damaged folder
+            raise DataFormatError(saved, None, f"cannot load the SavedModel ({one_line(error)})") from None
+        self._signature = self._loaded.signatures.get(SIGNATURE)
+        if self._signature is None:
+            raise DataFormatError(saved, None, f"the SavedModel has no {SIGNATURE!r} signature "
+                                               f"(found: {sorted(self._loaded.signatures)})")
+        inputs = self._signature.structured_input_signature[1]
+        outputs = self._signature.structured_outputs
+        audio, expression = inputs.get(AUDIO_INPUT), outputs.get(EXPR_OUTPUT)
+        if (set(inputs) != {AUDIO_INPUT} or audio.shape.rank != 5 or tuple(audio.shape[2:]) != (*AUDIO_WINDOW, 1)
+                or expression is None or expression.shape.rank != 2):
+            raise InvalidArgumentError(
+                f"{path}: not a clip classifier's SavedModel (expected a {SIGNATURE!r} signature from `{AUDIO_INPUT}` "
+                f"(batch, windows, {AUDIO_WINDOW[0]}, {AUDIO_WINDOW[1]}, 1) log-mel windows to `{EXPR_OUTPUT}` "
+                f"(batch, classes), as export_model writes for models.audio_classifier). Received inputs "
+                f"{ {name: spec.shape.as_list() for name, spec in inputs.items()} } and outputs {sorted(outputs)}"
+            )
+        if audio.shape[1] is not None:
+            raise InvalidArgumentError(
+                f"{path}: a clip classifier exported with time_windows={audio.shape[1]} takes only clips of "
+                f"{audio.shape[1]} windows; predicting clips of any length needs one built with time_windows=None "
+                "(`models.audio_classifier`)"
+            )
+        num_classes = expression.shape[-1]
+        classes = classes or _export_labels(saved)
+        self.classes = tuple(classes) if classes else tuple(f"class_{i}" for i in range(num_classes))
+        if len(self.classes) != num_classes:
+            raise InvalidArgumentError(f"{path}: {len(self.classes)} class names for {num_classes} outputs")
+
+    def __repr__(self):
+        return f"SavedSpeechModel({self.source}, classes={list(self.classes)})"
+
+    def count_params(self):
+        """int. Elements of the SavedModel's variables (its weights, and a dropout's seed state)."""
+        return sum(int(np.prod(variable.shape)) for variable in self._loaded.variables)
+
+    def predict_windows(self, windows, *, batch_size=DEFAULT_CLIP_BATCH):
+        """`(window_probabilities, clip_probabilities)` of one clip's `(windows, steps, n_mels, 1)` dB windows."""
+        from affectkeras.export import call_signature
+
+        check_positive("batch_size", batch_size, integer=True)
+        windows = np.asarray(windows, np.float32)
+        per_window = [call_signature(self._signature, {AUDIO_INPUT: windows[start:start + batch_size, None]})[
+            EXPR_OUTPUT] for start in range(0, len(windows), batch_size)]
+        clip = call_signature(self._signature, {AUDIO_INPUT: windows[None]})[EXPR_OUTPUT][0]
+        return np.concatenate(per_window).astype(np.float32), np.asarray(clip, np.float32)
+
+
+def _saved_model_folder(path):
+    """The SavedModel `path` is, or holds as `saved_model/` (an export folder), or None."""
+    from affectkeras.export import SAVED_MODEL_DIR
+
+    if not path.is_dir():
+        return None
+    return next((folder for folder in (path, path / SAVED_MODEL_DIR) if (folder / "saved_model.pb").is_file()), None)
+
+
+def _export_labels(saved):
+    """The `expression` labels of the `export.json` beside SavedModel folder `saved`, or None."""
+    from affectkeras.export import DESCRIPTION_FILE
+
+    description = saved.parent / DESCRIPTION_FILE
+    if not description.is_file():
+        return None
+    try:
+        document = json.loads(description.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise DataFormatError(description, error.lineno, f"not JSON ({error.msg})") from None
+    if not isinstance(document, dict) or document.get("saved_model") != saved.name:
+        return None  # another export's description
+    return ((document.get("outputs") or {}).get(EXPR_OUTPUT) or {}).get("labels")
+
+
+def is_clip_classifier(network):
+    """bool. `network` is a clip classifier as `models.audio_classifier` builds it.
+
+    That is: one `audio` input, an `audio_cnn` stream, a `temporal_pooling` layer and an
+    `expression` output.
+
+    Args:
+        network: keras.Model.
+
+    Returns:
+        bool.
+
+    Example:
+        >>> is_clip_classifier(pretraining.build_speech_network(width=0.1))
+        True
+    """
+    input_names = [tensor.name for tensor in network.inputs]
+    layer_names = {layer.name for layer in network.layers}
+    return input_names == [AUDIO_INPUT] and {AUDIO_CNN, TEMPORAL_POOLING, EXPR_OUTPUT} <= layer_names
+
+
 def load_speech_model(model=DEFAULT_SPEECH_MODEL):
-    """Loads a clip classifier: a preset name, a `.keras` file, a run folder or a `keras.Model`.
+    """Loads a clip classifier: a preset name, a `.keras` file, a run folder, a SavedModel or a `keras.Model`.
 
     Class names come from the preset (`WeightsPreset.classes`), else from the run folder's
-    `metrics.json` (`"classes"`, as `recipes/finetune.py` writes it), else `class_0`, ...
+    `metrics.json` (`"classes"`, as `recipes/finetune.py` writes it), else for a SavedModel
+    (its folder, or an export folder holding it as `saved_model/`) from the `export.json`
+    beside it, else `class_0`, ...
+
+    Args:
+        model: str, Path, keras.Model, `SpeechModel` or `SavedSpeechModel`.
+
+    Returns:
+        `SpeechModel`, or `SavedSpeechModel` for a SavedModel.
 
     Raises:
         FileNotFoundError: no such file or folder.
         WeightsError: a file that is not a Keras model.
+        DataFormatError: a SavedModel that does not load.
         InvalidArgumentError: the model is no clip classifier (no `audio` input, `audio_cnn`
-            stream, `temporal_pooling` layer or `expression` output), or takes a fixed
-            number of windows.
+            stream, `temporal_pooling` layer or `expression` output; a SavedModel without
+            the serving signature of one), or takes a fixed number of windows.
+
+    Example:
+        >>> load_speech_model("deploy/emodb").classes  # an export folder of `affectkeras export`
+        ('anger', 'boredom', 'disgust', 'fear', 'happiness', 'neutral', 'sadness')
     """
     import keras
 
     from affectkeras import runs, weights
 
-    if isinstance(model, SpeechModel):
+    if isinstance(model, (SpeechModel, SavedSpeechModel)):
         return model
     classes, source = None, None
     if isinstance(model, keras.Model):
@@ -197,13 +339,14 @@ def load_speech_model(model=DEFAULT_SPEECH_MODEL):
     elif weights.is_network_preset(model):  # with the networks of its ensemble, if any
         source = str(model)
         networks, classes = weights.load_preset_networks(source), weights.get_preset(source).classes
+    elif _saved_model_folder(pathlib.Path(model)) is not None:  # as `inference.load_predictor` prefers it
+        return SavedSpeechModel(model)
     else:
         source = str(model)
-        networks, classes = [runs.load_trained_model(model)], _run_classes(pathlib.Path(model))
+        networks, classes = [runs.load_trained_model(model)], run_classes(pathlib.Path(model))
     for network in networks:
-        input_names = [tensor.name for tensor in network.inputs]
-        layer_names = {layer.name for layer in network.layers}
-        if input_names != [AUDIO_INPUT] or not {AUDIO_CNN, TEMPORAL_POOLING, EXPR_OUTPUT} <= layer_names:
+        if not is_clip_classifier(network):
+            input_names = [tensor.name for tensor in network.inputs]
             raise InvalidArgumentError(
                 f"{source or network.name}: not a clip classifier (expected an `audio` input, an `{AUDIO_CNN}` "
                 f"stream, a `{TEMPORAL_POOLING}` layer and an `{EXPR_OUTPUT}` output, as models.audio_classifier "
@@ -216,12 +359,30 @@ def load_speech_model(model=DEFAULT_SPEECH_MODEL):
     return SpeechModel(networks, classes, source=source)
 
 
-def _run_classes(path):
-    """The class names a fine-tuning run recorded in its (or its parent's) `metrics.json`, or None."""
+def run_classes(path):
+    """The class names a fine-tuning run recorded in its (or its parent's) `metrics.json`, or None.
+
+    Args:
+        path: Path. A run folder or a model file in one.
+
+    Returns:
+        list of str, or None: `metrics.json`'s `"classes"` (as `recipes/finetune.py` writes it).
+
+    Raises:
+        DataFormatError: a `metrics.json` that is no JSON.
+
+    Example:
+        >>> run_classes(pathlib.Path("runs/emodb/model.keras"))
+        ['anger', 'boredom', 'disgust', 'fear', 'happiness', 'neutral', 'sadness']
+    """
     folder = path if path.is_dir() else path.parent
     for candidate in (folder / "metrics.json", folder.parent / "metrics.json"):
         if candidate.is_file():
-            classes = json.loads(candidate.read_text()).get("classes")
+            try:
+                document = json.loads(candidate.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as error:
+                raise DataFormatError(candidate, error.lineno, f"not JSON ({error.msg})") from None
+            classes = document.get("classes") if isinstance(document, dict) else None
             if classes:
                 return classes
     return None
@@ -261,7 +422,7 @@ def predict_clip(clip, model=DEFAULT_SPEECH_MODEL, *, batch_size=DEFAULT_CLIP_BA
     Args:
         clip: str or path-like (an audio file: wav, flac, mp3, ogg, ...; any rate, mono or
             not), or a mono float waveform at 16 kHz (`read_clip`).
-        model: str, Path, keras.Model or `SpeechModel`. See `load_speech_model`.
+        model: str, Path, keras.Model, `SpeechModel` or `SavedSpeechModel`. See `load_speech_model`.
         batch_size: int. Windows per model call.
 
     Returns:
@@ -314,10 +475,13 @@ __all__ = [
     "DEFAULT_SPEECH_MODEL",
     "ClipFiles",
     "ClipPrediction",
+    "SavedSpeechModel",
     "SpeechModel",
     "clip_windows",
+    "is_clip_classifier",
     "load_speech_model",
     "predict_clip",
     "read_clip",
+    "run_classes",
     "write_clip_prediction",
 ]

@@ -49,6 +49,10 @@ held-out accuracy 0.329 +- 0.042 and macro F1 0.266 +- 0.032 (mean +- sample std
 the 4 actors; chance 0.125, majority class 0.133). `--model ravdess_audio` starts from the
 shipped speech-emotion network, `--model ferplus` (images) from the shipped FER+ one.
 
+What can be checked is checked before the run folder is made (option values, the subjects
+for the split, every image readable, every audio clip decoded -- once, for all folds --, the
+videos there, `--model` found), so a run refused for its input is rerun without `--overwrite`.
+
 The run folder gets `config.json`, `metrics.json` (per fold and mean +- std over folds:
 accuracy and macro F1 for classes, CCC for VA, with chance levels) and, per fold
 (`fold_1/`, ...), `checkpoints/`, TensorBoard `logs/`, `history.csv`, `model.keras` and
@@ -57,14 +61,18 @@ that fold's `metrics.json`. `--resume` skips the folds already finished.
 
 import dataclasses
 import os
+import pathlib
+import re
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
 from affectkeras.finetuning import CLASS_MAPS, KINDS  # noqa: E402
-from affectkeras.runs import config_field, parse_config, run_recipe  # noqa: E402
+from affectkeras.runs import CACHES, CONFIG_FILE, build_parser, config_field, parse_config, run_recipe  # noqa: E402
 from affectkeras.training import PRECISIONS  # noqa: E402
+
+PROG = "finetune.py"
 
 
 @dataclasses.dataclass
@@ -114,6 +122,103 @@ class FinetuneConfig:
     overwrite: bool = config_field(False, "replace a run already in --run-dir")
 
 
+def _integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# (option, test, what it accepts): values that cannot work, refused before anything is read.
+CHECKS = (
+    ("folds", lambda v: _integer(v) and (v == 0 or v >= 2),
+     "0 (one split, --test-fraction) or a number of folds >= 2 (K-fold by subject)"),
+    ("test_fraction", lambda v: _number(v) and 0 < v < 1, "a fraction of the subjects in (0, 1)"),
+    ("epochs", lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    ("batch_size", lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    ("learning_rate", lambda v: _number(v) and v >= 0, "a number > 0, or 0 for the kind's default"),
+    ("decay_rate", lambda v: _number(v) and 0 < v <= 1, "a factor in (0, 1] (1 = no decay)"),
+    ("decay_steps", lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    ("dropout", lambda v: _number(v) and 0 <= v < 1, "a fraction in [0, 1)"),
+    ("label_smoothing", lambda v: _number(v) and 0 <= v < 1, "a fraction in [0, 1)"),
+    ("width", lambda v: _number(v) and v > 0, "a number > 0 (1.0 = the papers' network)"),
+    ("image_size", lambda v: _integer(v) and v >= 32, "an integer >= 32 (the face CNN halves it 5 times)"),
+    ("num_windows", lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    ("seq_len", lambda v: _integer(v) and v >= 1, "an integer >= 1"),
+    ("seed", lambda v: _integer(v) and v >= 0, "an integer >= 0"),
+    ("verbose", lambda v: v in (0, 1, 2) and _integer(v), "0, 1 or 2"),
+)
+# Options of image databases only, at their defaults: other kinds take their classes elsewhere.
+IMAGE_OPTIONS = {"num_classes": 8, "unknown_classes": "error", "class_map": ""}
+CLASSES_OF = {"audio_clips": "the RAVDESS file names or the labels of a CSV list", "continuous_va": "valence/arousal"}
+
+
+def _option(name):
+    return "--" + name.replace("_", "-")
+
+
+def check_options(config, parser):
+    """Refuses option values that cannot work, naming the option and what it accepts.
+
+    Checked before anything is read or written, in the recipe's words: the library's own
+    checks name its parameters (`k`, `unknown`), which are not the options a user typed.
+    `parser.error` prints one `finetune.py: error: ...` line (after the usage) and exits 2.
+    """
+    if not config.data:
+        parser.error("--data is required: the database folder, or a CSV list of images or clips")
+    for name, test, accepted in CHECKS:
+        value = getattr(config, name)
+        if not test(value):
+            parser.error(f"{_option(name)} must be {accepted}. Received: {_option(name)} {value!r}")
+    if config.subject_pattern:
+        try:
+            groups = re.compile(config.subject_pattern).groups
+        except re.error as error:
+            parser.error(f"--subject-pattern is not a regular expression ({error}). "
+                         f"Received: --subject-pattern {config.subject_pattern!r}")
+        if not groups:
+            parser.error("--subject-pattern needs a group around the subject id, e.g. '/(S\\d+)_'. "
+                         f"Received: --subject-pattern {config.subject_pattern!r}")
+    if config.kind != "expression_images":
+        for name, default in IMAGE_OPTIONS.items():
+            if getattr(config, name) != default:
+                parser.error(f"{_option(name)} applies to --kind expression_images only: --kind {config.kind} takes "
+                             f"its classes from {CLASSES_OF[config.kind]}. Received: {_option(name)} "
+                             f"{getattr(config, name)!r}")
+    if config.kind == "audio_clips" and config.subject_pattern:
+        parser.error("--subject-pattern does not apply to --kind audio_clips: the subjects are the RAVDESS actors "
+                     f"or a CSV list's `subject` column. Received: --subject-pattern {config.subject_pattern!r}")
+    run_dir = pathlib.Path(config.run_dir)
+    held = run_dir.is_dir() and any(entry.name not in CACHES for entry in run_dir.iterdir())
+    if config.resume and not (run_dir / CONFIG_FILE).is_file():
+        parser.error(f"--resume: {run_dir} holds no run to resume (no {CONFIG_FILE}); leave out --resume to start one")
+    if held and not (config.resume or config.overwrite):
+        parser.error(f"--run-dir {run_dir} already holds a run: pass --resume to continue it or --overwrite to "
+                     "start again")
+
+
+def check_subjects(config, database, parser):
+    """Refuses splits the database's subjects cannot make (`--folds` above their number, one subject)."""
+    subjects = database.subjects()
+    if len(subjects) < 2:
+        hint = " (check --subject-pattern)" if config.kind != "audio_clips" else ""
+        parser.error(f"--data {config.data} holds one subject ({subjects[0]}){hint}: a subject-independent split "
+                     "needs at least 2")
+    if not config.leave_one_subject_out and config.folds > len(subjects):
+        parser.error(f"--folds must be at most the number of subjects, {len(subjects)} in --data {config.data} "
+                     f"(--leave-one-subject-out for one fold each). Received: --folds {config.folds}")
+
+
+def check_model(config):
+    """Fails now, before a run folder exists, on a --model that names no model."""
+    from affectkeras import weights
+    from affectkeras.runs import resolve_model_path
+
+    if config.model and config.model.lower() != "none" and not weights.is_network_preset(config.model):
+        resolve_model_path(config.model)  # a missing file or folder, or no .keras model: raises, naming it
+
+
 def build_model(config, num_classes):
     """The model one fold trains, compiled with the papers' losses and optimiser."""
     from affectkeras import finetuning, training
@@ -131,14 +236,16 @@ def build_model(config, num_classes):
     return training.compile_preset(model, optimizer=optimizer, label_smoothing=config.label_smoothing)
 
 
-def class_datasets(config, model, train, test):
-    """Training (augmented), batch-norm calibration (training set as tested) and test pipelines."""
+def class_datasets(config, model, train, test, spectrograms=None):
+    """Training (augmented), batch-norm calibration (training set as tested) and test pipelines.
+
+    `spectrograms`: the audio clips decoded once (`downstream.decode_clips`), for every fold."""
     from affectkeras.data import downstream
     from affectkeras.models import describe
 
     if config.kind == "audio_clips":
         shared = dict(num_windows=config.num_windows, batch_size=config.batch_size, seed=config.seed,
-                      normalize=None if config.normalize == "none" else config.normalize)
+                      normalize=None if config.normalize == "none" else config.normalize, spectrograms=spectrograms)
         return (downstream.audio_clip_dataset(train, training=True, spec_augment=config.spec_augment, **shared),
                 downstream.audio_clip_dataset(train, training=False, **shared),
                 downstream.audio_clip_dataset(test, training=False, **shared))
@@ -184,25 +291,35 @@ def va_datasets(config, records_dir, network, train, test):
 
 
 def main(argv=None):
-    config = parse_config(FinetuneConfig, argv, description=__doc__, prog="finetune.py")
+    config = parse_config(FinetuneConfig, argv, description=__doc__, prog=PROG)
+    parser = build_parser(FinetuneConfig, description=__doc__, prog=PROG)  # for errors in the options' words
+    check_options(config, parser)
 
     import keras
 
     from affectkeras import evaluation, finetuning, models, training
+    from affectkeras.data import downstream
     from affectkeras.runs import RunFolder, set_seed
 
-    # Bad data fails before a run folder exists.
+    # Bad options, data or model fail before a run folder exists: a rerun after the fix
+    # needs no --overwrite. Images are checked as they are read (`read_database`), audio
+    # clips decoded here, once for all folds, and continuous VA videos looked for.
     database = finetuning.read_database(config.kind, config.data, subject_pattern=config.subject_pattern,
                                         num_classes=config.num_classes, unknown_classes=config.unknown_classes,
                                         class_map=config.class_map)
+    check_subjects(config, database, parser)
     folds = finetuning.subject_folds(database, folds=config.folds, leave_one_subject_out=config.leave_one_subject_out,
                                      test_fraction=config.test_fraction, seed=config.seed)
-    run = RunFolder(config.run_dir, resume=config.resume, overwrite=config.overwrite)
-    run.save_config(config)
-    num_classes = len(database.classes)
+    check_model(config)
+    spectrograms = downstream.decode_clips(database.records) if config.kind == "audio_clips" else None
     if config.kind == "continuous_va":  # the network decides what the records need
         network = models.describe(finetuning.source_network(config.kind, config.model, width=config.width,
                                                             seq_len=config.seq_len))
+        finetuning.check_videos(database, audio=network.audio_shape is not None)
+    run = RunFolder(config.run_dir, resume=config.resume, overwrite=config.overwrite)
+    run.save_config(config)
+    num_classes = len(database.classes)
+    if config.kind == "continuous_va":
         records_dir = va_records(config, run.path, database.records, network)
 
     def train_fold(index, train, test, fold):
@@ -213,7 +330,7 @@ def main(argv=None):
         if config.kind == "continuous_va":
             train_ds, calibration_ds, test_ds = va_datasets(config, records_dir, network, train, test)
         else:
-            train_ds, calibration_ds, test_ds = class_datasets(config, model, train, test)
+            train_ds, calibration_ds, test_ds = class_datasets(config, model, train, test, spectrograms)
         started = time.perf_counter()
         model.fit(train_ds, epochs=config.epochs, callbacks=fold.callbacks(), verbose=config.verbose, shuffle=False)
         if config.recalibrate_bn:  # a short run leaves the moving statistics behind the weights

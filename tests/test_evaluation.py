@@ -20,7 +20,7 @@ import affectkeras
 from affectkeras import cli, evaluation
 from affectkeras.constants import AU_OUTPUT, AUS_12, EXPR_OUTPUT, VA_OUTPUT, expression_names
 from affectkeras.data.preprocess import run_preprocess
-from affectkeras.errors import InvalidArgumentError
+from affectkeras.errors import DataFormatError, InvalidArgumentError
 from affectkeras.export import SIGNATURE
 from affectkeras.testing import write_dataset
 from tests.conftest import REPO, load_recipe
@@ -176,6 +176,49 @@ def test_expression_labels_outside_the_model_classes_are_refused():
         evaluation.score_predictions(videos, edition=2021)
 
 
+def test_nan_targets_and_unannotated_aus_are_left_out_not_crashing():
+    videos = random_videos()
+    video = videos["video0"]
+    expr = video.targets[EXPR_OUTPUT].astype(float)
+    expr[:5] = np.nan  # NaN = not annotated, not a huge negative "class"
+    video.targets[EXPR_OUTPUT] = expr
+    for item in videos.values():
+        item.targets[AU_OUTPUT][:, 3] = -1  # nobody annotated AU6
+    result = evaluation.score_predictions(videos)
+    expr_true = np.concatenate([v.targets[EXPR_OUTPUT] for v in videos.values()])
+    assert result.counts["expr"] == np.sum((expr_true != -1) & ~np.isnan(expr_true))
+    assert result.confusion_matrix.sum() == result.counts["expr"]
+    f1 = result.to_dict()["per_au_f1"]
+    assert f1["AU6"] is None and None not in np.delete(list(f1.values()), 3)
+    assert result.scores["au"]["f1"] == pytest.approx(np.mean(np.delete(list(result.per_au_f1.values()), 3)))
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0, 1.5, float("nan")])
+def test_au_threshold_outside_0_1_is_refused_before_predicting(threshold):
+    with pytest.raises(InvalidArgumentError, match="threshold="):
+        evaluation.score_predictions(random_videos(), threshold=threshold)
+    with pytest.raises(InvalidArgumentError, match="threshold="):  # no model, no records: checked first
+        evaluation.evaluate(None, "no/such/records", threshold=threshold)
+
+
+def test_check_records_names_a_path_that_holds_no_tfrecord_data(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("these are not records\n" * 3)
+    with pytest.raises(DataFormatError, match="notes.txt: not a TFRecord file"):
+        evaluation.check_records(text)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no shard here")
+    with pytest.raises(FileNotFoundError, match="folder"):
+        evaluation.check_records(folder)
+    (folder / "shard.tfrecord").write_text("text under a shard's name")
+    with pytest.raises(DataFormatError, match="shard.tfrecord: not a TFRecord file"):
+        evaluation.check_records(folder)
+    (folder / "shard.tfrecord").write_bytes(b"")
+    with pytest.raises(DataFormatError, match="folder: holds no record"):
+        evaluation.check_records(folder)
+
+
 # ---------------------------------------------------------------------------- models on records
 
 
@@ -256,6 +299,33 @@ def test_report_of_a_va_only_result_draws_only_the_va_plot(tmp_path):
     evaluation.write_report(result, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "per_video_ccc.png", "report.md"]
     assert "confusion" not in (tmp_path / "report.md").read_text()
+
+
+def test_report_removes_the_plots_of_an_earlier_evaluation(tmp_path):
+    videos = random_videos(num_classes=7)  # EXPR only: one plot to draw
+    for video in videos.values():
+        for outputs in (video.predictions, video.targets):
+            del outputs[VA_OUTPUT], outputs[AU_OUTPUT]
+    labelled = evaluation.score_predictions(videos, edition=2021)
+    evaluation.write_report(labelled, tmp_path)
+    assert (tmp_path / "confusion_matrix.png").is_file()
+    for video in videos.values():  # the next evaluation has no expression label: no confusion matrix
+        video.targets[EXPR_OUTPUT][:] = -1
+    paths = evaluation.write_report(evaluation.score_predictions(videos, edition=2021), tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json", "report.md"]
+    assert "confusion_matrix" not in paths and "confusion" not in paths["report"].read_text()
+    (tmp_path / "confusion_matrix.png").write_bytes(b"an earlier plot")
+    evaluation.write_report(labelled, tmp_path, plots=False)  # no plot asked: none may be left either
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_report_into_an_existing_file_is_refused_naming_it(tmp_path):
+    result = evaluation.score_predictions(random_videos())
+    (tmp_path / "taken").write_text("a file")
+    with pytest.raises(InvalidArgumentError, match="taken is an existing file"):
+        evaluation.write_report(result, tmp_path / "taken", plots=False)
+    with pytest.raises(InvalidArgumentError, match="taken is an existing file"):
+        evaluation.write_report(result, tmp_path / "taken" / "report", plots=False)
 
 
 # ---------------------------------------------------------------------------- recipes
@@ -346,6 +416,24 @@ def test_cli_bad_input_is_one_line_and_exit_code_2(models, records, tmp_path, ca
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["evaluate", "--model", model, "--records", str(records), *base, "--tasks", "pose"])
     assert exit_info.value.code == 2 and "--tasks" in one_line_error(capsys)
+    assert not (tmp_path / "out").exists()
+
+
+def test_cli_evaluate_refuses_bad_threshold_out_and_records_in_one_line(tmp_path, capsys):
+    (tmp_path / "taken").write_text("a file")
+    (tmp_path / "notes.txt").write_text("not records")
+    model = str(tmp_path / "never_loaded.keras")  # each error comes before the model is loaded
+    base = ["evaluate", "--model", model, "--records", str(tmp_path / "notes.txt")]
+    for threshold in ("1.5", "0", "nan", "half"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([*base, "--out", str(tmp_path / "out"), "--threshold", threshold])
+        assert exit_info.value.code == 2 and "--threshold" in one_line_error(capsys)
+    for out in (tmp_path / "taken", tmp_path / "taken" / "report"):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.main([*base, "--out", str(out)])
+        assert exit_info.value.code == 2 and "taken is an existing file" in one_line_error(capsys)
+    assert cli.main([*base, "--out", str(tmp_path / "out")]) == 2
+    assert "notes.txt: not a TFRecord file" in one_line_error(capsys)  # 11 bytes: no record header even
     assert not (tmp_path / "out").exists()
 
 

@@ -166,6 +166,62 @@ def test_mtl_score_is_the_sum_of_the_track_scores():
     assert (got["va"], got["expr"], got["au"]) == pytest.approx((va, expr, au))
 
 
+def test_au_without_any_annotated_frame_is_left_out_of_the_mean_f1():
+    targets = np.array([[1, -1, 0], [0, -1, 1], [1, -1, 1]])
+    probs = np.array([[0.9, 0.8, 0.1], [0.2, 0.1, 0.3], [0.7, 0.6, 0.8]])
+    got = metrics.au_score(targets, probs, edition=2021)
+    assert got["per_au_f1"][0] == 1.0 and np.isnan(got["per_au_f1"][1])
+    assert got["per_au_f1"][2] == pytest.approx(f1_score([0, 1, 1], [0, 0, 1]))
+    assert got["f1"] == pytest.approx((1.0 + got["per_au_f1"][2]) / 2)  # not / 3, not NaN
+    assert got["accuracy"] == pytest.approx(5 / 6)  # the masked column counts in no element
+    nothing = metrics.au_score(np.full((3, 3), -1), probs)  # no AU annotated at all: undefined
+    assert all(np.isnan(nothing[key]) for key in ("f1", "accuracy", "score"))
+    assert np.isnan(nothing["per_au_f1"]).all()
+
+
+def test_expr_score_without_any_annotated_frame_is_undefined():
+    got = metrics.expr_score([-1, -1, -1], np.eye(8)[[0, 1, 2]], edition=2021)
+    assert all(np.isnan(got[key]) for key in ("f1", "accuracy", "score"))
+    assert np.isnan(metrics.expr_score(np.array([np.nan, -1.0]), [0, 1])["f1"])
+
+
+def test_nan_targets_count_as_not_annotated():
+    assert metrics.expr_score(np.array([0.0, np.nan, 1.0]), [0, 3, 1])["accuracy"] == 1.0
+    au = metrics.au_score(np.array([[1.0, np.nan], [0.0, np.nan], [np.nan, 1.0]]), [[0.9, 0.9], [0.1, 0.9], [0.0, 0.9]])
+    assert au["per_au_f1"] == [1.0, 1.0] and au["accuracy"] == 1.0
+    va_true = np.array([[0.1, 0.2], [np.nan, 0.4], [0.5, VA_MASK], [-0.3, 0.0]])
+    va = metrics.va_score(va_true, np.nan_to_num(va_true, nan=9.0))  # a NaN target, predicted 9: left out
+    assert va["valence"] == pytest.approx(1.0) and va["arousal"] == pytest.approx(1.0)
+
+
+def test_abaw_scorers_refuse_wrong_shapes_naming_the_arguments():
+    with pytest.raises(InvalidArgumentError, match=r"y_true.shape=\(3,\), y_pred.shape=\(2,\)"):
+        metrics.expr_score([0, 1, 1], [0, 1])
+    with pytest.raises(InvalidArgumentError, match=r"y_pred.shape=\(2, 8\)"):
+        metrics.expr_score([0, 1, 1], np.eye(8)[[0, 1]])
+    with pytest.raises(InvalidArgumentError, match=r"y_true.shape=\(3, 3\)"):
+        metrics.va_score(np.zeros((3, 3)), np.zeros((3, 3)))
+    with pytest.raises(InvalidArgumentError, match=r"y_true.shape=\(3,\)"):
+        metrics.va_score(np.zeros(3), np.zeros(3))
+    with pytest.raises(InvalidArgumentError, match=r"y_pred.shape=\(2, 2\)"):  # before the threshold is looked at
+        metrics.au_score(np.zeros((3, 2)), np.zeros((2, 2)), threshold=7)
+    va, expr, au = np.zeros((2, 2)), [0, 1], np.zeros((2, 3))
+    with pytest.raises(InvalidArgumentError, match=r"au_true.shape=\(2, 3\), au_pred.shape=\(2, 2\)"):
+        metrics.mtl_score(va, va, expr, expr, au, np.zeros((2, 2)))
+    with pytest.raises(InvalidArgumentError, match=r"va_pred.shape=\(3, 2\)"):
+        metrics.mtl_score(va, np.zeros((3, 2)), expr, expr, au, au)
+
+
+@pytest.mark.parametrize("threshold", [0.0, 1.0, -0.5, 1.5, float("nan"), True, "0.5"])
+def test_au_threshold_outside_0_1_is_refused(threshold):
+    targets, probs = np.array([[1, 0]]), np.array([[0.9, 0.1]])
+    with pytest.raises(InvalidArgumentError, match="`threshold` must be a number in \\(0, 1\\)"):
+        metrics.au_score(targets, probs, threshold=threshold)
+    va = np.zeros((1, 2))
+    with pytest.raises(InvalidArgumentError, match="threshold="):
+        metrics.mtl_score(va, va, [0], [0], targets, probs, threshold=threshold)
+
+
 @pytest.mark.parametrize(
     "metric",
     [

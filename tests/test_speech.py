@@ -258,3 +258,40 @@ def test_the_av_network_starts_from_both_shipped_presets():
                                              sequence_length=4)
     assert not any(p.startswith("audio_cnn/") for p in training.freeze_cnn(fresh_audio))  # random: it trains
     assert fresh_audio.get_layer("audio_cnn").trainable_weights
+
+
+def test_a_saved_model_of_a_clip_classifier_predicts_like_the_keras_model(tiny_network, tmp_path, capsys):
+    import soundfile
+
+    from affectkeras.export import export_model, export_saved_model
+    from affectkeras.models import get_network
+
+    names = [f"emotion_{i}" for i in range(8)]
+    folder = tmp_path / "speech[v2]"  # glob characters: TensorFlow's loader globs the variables' path
+    export_model(tiny_network, folder, classes=names, tflite=False)
+    rng = np.random.default_rng(0)
+    waveform = (0.1 * rng.normal(size=int(2.2 * 16000))).astype(np.float32)  # 5 windows, the last one padded
+    windows = speech.clip_windows(waveform)
+    keras_prediction = speech.predict_clip(waveform, tiny_network)
+    for path in (folder, folder / "saved_model"):  # the export folder, or its SavedModel beside export.json
+        prediction = speech.predict_clip(waveform, path, batch_size=2)  # windows in 3 calls
+        assert prediction.classes == tuple(names)  # from export.json
+        whole = np.asarray(tiny_network({"audio": windows[None]})["expression"])[0]
+        np.testing.assert_allclose(prediction.probabilities, whole, atol=1e-5)
+        assert prediction.window_probabilities.shape == (len(windows), 8)
+        np.testing.assert_allclose(prediction.window_probabilities, keras_prediction.window_probabilities, atol=1e-5)
+    # Without export.json: numbered classes.
+    export_saved_model(tiny_network, tmp_path / "bare")
+    assert speech.load_speech_model(tmp_path / "bare").classes == tuple(f"class_{i}" for i in range(8))
+    # The command line, as `affectkeras predict CLIP.wav --model deploy/speech` runs it.
+    clip = tmp_path / "clip.wav"
+    soundfile.write(clip, waveform, 16000)
+    assert cli.main(["predict", str(clip), "--model", str(folder), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    document = json.loads((tmp_path / "out" / "clip.json").read_text())
+    assert document["classes"] == names
+    capsys.readouterr()
+    # A face network's SavedModel is no clip classifier: refused, naming the folder.
+    faces = tmp_path / "faces"
+    export_saved_model(get_network("mt_vgg").build(width=0.05, input_size=32), faces)
+    with pytest.raises(InvalidArgumentError, match=f"{faces}: not a clip classifier's SavedModel"):
+        speech.load_speech_model(faces)

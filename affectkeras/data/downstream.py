@@ -343,6 +343,7 @@ def audio_clip_dataset(
     shuffle=None,
     seed=None,
     decoder="soundfile",
+    spectrograms=None,
     cache=True,
     num_parallel_calls=tf.data.AUTOTUNE,
 ):
@@ -382,6 +383,10 @@ def audio_clip_dataset(
             it; the spectrograms are held in memory. `"tfio"`: decoded inside `tf.data`
             by tensorflow-io (`audio.tfio.decode_audio`, the `tfio` extra, TF 2.16 only)
             with the in-graph twin of the spectrogram; files may live on `gs://`.
+        spectrograms: dict or None. With `"soundfile"`: clip path -> its log-mel
+            spectrogram, as `decode_clips` (with the same `config`) returns them; those clips
+            are not decoded again (cross-validation decodes each clip once, not once per fold
+            and pipeline).
         cache: bool. With `decoder="tfio"`: keep the spectrograms in memory after the
             first epoch.
         num_parallel_calls: int. Parallel decodes (`"tfio"`) and crops.
@@ -391,7 +396,8 @@ def audio_clip_dataset(
         {"expression": int32 (batch,)})`.
 
     Raises:
-        InvalidArgumentError: no records, a wrong argument.
+        InvalidArgumentError: no records, a wrong argument (`spectrograms` with `"tfio"`, or
+            of another number of mel bands than `config`'s).
         FileNotFoundError, MediaError: (`"soundfile"`) a clip is missing or cannot be
             decoded; the message names it. With `"tfio"` the same problems fail the
             iteration with a TensorFlow error naming the file.
@@ -415,14 +421,17 @@ def audio_clip_dataset(
         masks = dict(SPEC_AUGMENT) if spec_augment else None
     check_choice("normalize", normalize, NORMALIZATIONS)
     check_choice("decoder", decoder, AUDIO_DECODERS)
+    if spectrograms is not None and decoder != "soundfile":
+        raise InvalidArgumentError(f"`spectrograms` are decoded clips: they need decoder='soundfile'. "
+                                   f"Received: decoder={decoder!r}")
     pad_value = 0.0 if normalize == "clip" else None
     shuffle = training if shuffle is None else shuffle
     paths = [str(r.path) for r in records]
     labels = np.array([_record_label(r) for r in records], np.int32)
 
     if decoder == "soundfile":
-        spectrograms = _clip_spectrograms(paths, config)
-        ds = tf.data.Dataset.from_tensor_slices((spectrograms, labels))  # a (time, n_mels) tensor each
+        clips = _clip_spectrograms(paths, config, spectrograms)
+        ds = tf.data.Dataset.from_tensor_slices((clips, labels))  # a (time, n_mels) tensor each
     else:
         from affectkeras.audio import tfio
 
@@ -459,19 +468,60 @@ def audio_clip_dataset(
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _clip_spectrograms(paths, config):
-    """The log-mel spectrograms of audio files, as one ragged `(clips, None, n_mels)` tensor.
+def decode_clips(records, *, config=None):
+    """Decodes audio clips into their log-mel spectrograms, once, failing on the first bad one.
 
-    Decoded in a thread pool (soundfile, soxr and the FFT release the GIL); the first file
-    that fails raises its `MediaError` / `FileNotFoundError`, naming it.
+    What `audio_clip_dataset` does with `decoder="soundfile"`, done ahead: a corrupt or
+    missing clip fails here, before anything is trained or written, and the spectrograms
+    can be handed to every `audio_clip_dataset` call (`spectrograms=`) instead of decoding
+    the clips again for each fold and pipeline. Decoded in a thread pool (soundfile, soxr
+    and the FFT release the GIL).
+
+    Args:
+        records: sequence of records with a `path` (`RavdessRecord`, `ClipRecord`), or paths.
+        config: `SpectrogramConfig` or None (the defaults, as `audio_clip_dataset`'s).
+
+    Returns:
+        dict from each clip's path (str) to its float32 `(time, n_mels)` spectrogram in dB.
+
+    Raises:
+        FileNotFoundError, MediaError: a clip is missing or cannot be decoded; the message
+            names it.
+
+    Example:
+        >>> records = read_ravdess("ravdess")
+        >>> spectrograms = decode_clips(records)
+        >>> ds = audio_clip_dataset(records, spectrograms=spectrograms)
     """
     from concurrent.futures import ThreadPoolExecutor
+
+    config = config or audio_features.SpectrogramConfig()
+    paths = list(dict.fromkeys(str(getattr(r, "path", r)) for r in records))
 
     def spectrogram(path):
         return audio_features.log_mel_spectrogram(audio_features.load_audio(path, sample_rate=config.sample_rate), config)
 
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-        spectrograms = list(pool.map(spectrogram, paths))
+        return dict(zip(paths, pool.map(spectrogram, paths)))
+
+
+def _clip_spectrograms(paths, config, decoded=None):
+    """The log-mel spectrograms of audio files, as one ragged `(clips, None, n_mels)` tensor.
+
+    Clips in `decoded` (`decode_clips`) are taken from it, the others decoded; the first
+    file that fails raises its `MediaError` / `FileNotFoundError`, naming it.
+    """
+    decoded = dict(decoded or {})
+    missing = [path for path in paths if path not in decoded]
+    if missing:
+        decoded.update(decode_clips(missing, config=config))
+    spectrograms = [decoded[path] for path in paths]
+    wrong = next((path for path, s in zip(paths, spectrograms) if np.ndim(s) != 2 or s.shape[1] != config.n_mels), None)
+    if wrong is not None:
+        raise InvalidArgumentError(
+            f"`spectrograms` must be (time, n_mels={config.n_mels}) log-mel spectrograms (decode_clips with the same "
+            f"config). Received: spectrograms[{wrong!r}] with shape {np.shape(decoded[wrong])}"
+        )
     lengths = [len(s) for s in spectrograms]
     return tf.RaggedTensor.from_row_lengths(np.concatenate(spectrograms), lengths)
 
@@ -547,6 +597,7 @@ __all__ = [
     "SPEC_AUGMENT",
     "audio_clip_dataset",
     "clip_windows",
+    "decode_clips",
     "expression_image_dataset",
     "face_augmentation",
     "load_face_image",
