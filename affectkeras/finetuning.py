@@ -60,7 +60,8 @@ class Database:
 CLASS_MAPS = {"affectnet": AFFECTNET_CLASS_MAP, "rafdb": RAFDB_CLASS_MAP}
 
 
-def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_classes="error", class_map=""):
+def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_classes="error", class_map="",
+                  value_range=(-1.0, 1.0)):
     """Reads a downstream database of `kind` from `data`.
 
     Args:
@@ -74,6 +75,8 @@ def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_clas
         unknown_classes: str. `"error"` or `"drop"` for class folders that are no expression.
         class_map: str. `""` (numbered classes are the library's indices), or a key of
             `CLASS_MAPS` (`"affectnet"`, `"rafdb"`) for that database's numbering.
+        value_range: (low, high). Continuous VA: the scale of the label files, mapped onto
+            [-1, 1] (`annotations.read_continuous_csv`).
 
     Returns:
         `Database`.
@@ -136,7 +139,7 @@ def read_database(kind, data, *, subject_pattern="", num_classes=8, unknown_clas
         if not records:
             raise FileNotFoundError(f"{data}: no image in any <class>/ folder")
         return Database(kind, records, lambda r: r.subject, expression_names(num_classes))
-    return Database(kind, _continuous_records(data, subject_pattern), lambda r: r["subject"], VA_NAMES)
+    return Database(kind, _continuous_records(data, subject_pattern, value_range), lambda r: r["subject"], VA_NAMES)
 
 
 def _has_column(path, name):
@@ -149,7 +152,7 @@ def _has_column(path, name):
     return name in (column.strip().lower() for column in header)
 
 
-def _continuous_records(data, subject_pattern):
+def _continuous_records(data, subject_pattern, value_range):
     """One record per `labels/<name>.csv`: its 30-fps labels, and its subject (the name)."""
     from affectkeras import annotations
 
@@ -165,7 +168,7 @@ def _continuous_records(data, subject_pattern):
             if match is None or match.group(1) is None:
                 raise DataFormatError(path, None, f"{path.stem!r} does not match --subject-pattern {pattern.pattern!r}")
             subject = match.group(1)
-        records.append({"name": path.stem, "subject": subject, "labels": annotations.read_continuous_csv(path)})
+        records.append({"name": path.stem, "subject": subject, "labels": annotations.read_continuous_csv(path, value_range=value_range)})
     if not records:
         raise FileNotFoundError(f"{folder}: no <video>.csv label file")
     # Found as the preprocessing job finds them (`run_preprocess(data)`): <data>/videos/ if

@@ -90,6 +90,8 @@ class FinetuneConfig:
     test_fraction: float = config_field(0.25, "fraction of the subjects held out (one split)")
     num_classes: int = config_field(8, "expression classes of image databases (7 = no Other)", choices=(7, 8))
     unknown_classes: str = config_field("error", "class folders that are no expression", choices=("error", "drop"))
+    value_range: tuple[float, ...] = config_field(
+        (-1.0, 1.0), "continuous_va: the scale of the label files, mapped onto [-1, 1] (e.g. --value-range=1,9)")
     class_map: str = config_field("", "numbered classes as a database numbers them (affectnet: 0 Neutral ... 6 Anger; "
                                   "rafdb: 1 Surprise ... 7 Neutral); default: the library's indices (0 Neutral ... 7 Other)",
                                   choices=("", *CLASS_MAPS))
@@ -148,6 +150,8 @@ CHECKS = (
     ("seq_len", lambda v: _integer(v) and v >= 1, "an integer >= 1"),
     ("seed", lambda v: _integer(v) and v >= 0, "an integer >= 0"),
     ("verbose", lambda v: v in (0, 1, 2) and _integer(v), "0, 1 or 2"),
+    ("value_range", lambda v: len(v) == 2 and all(map(_number, v)) and v[0] < v[1],
+     "two numbers LOW,HIGH with LOW < HIGH (e.g. --value-range=1,9)"),
 )
 # Options of image databases only, at their defaults: other kinds take their classes elsewhere.
 IMAGE_OPTIONS = {"num_classes": 8, "unknown_classes": "error", "class_map": ""}
@@ -186,6 +190,8 @@ def check_options(config, parser):
                 parser.error(f"{_option(name)} applies to --kind expression_images only: --kind {config.kind} takes "
                              f"its classes from {CLASSES_OF[config.kind]}. Received: {_option(name)} "
                              f"{getattr(config, name)!r}")
+    if config.kind != "continuous_va" and tuple(config.value_range) != (-1.0, 1.0):
+        parser.error(f"--value-range applies to --kind continuous_va only. Received: --value-range {config.value_range}")
     if config.kind == "audio_clips" and config.subject_pattern:
         parser.error("--subject-pattern does not apply to --kind audio_clips: the subjects are the RAVDESS actors "
                      f"or a CSV list's `subject` column. Received: --subject-pattern {config.subject_pattern!r}")
@@ -306,7 +312,7 @@ def main(argv=None):
     # clips decoded here, once for all folds, and continuous VA videos looked for.
     database = finetuning.read_database(config.kind, config.data, subject_pattern=config.subject_pattern,
                                         num_classes=config.num_classes, unknown_classes=config.unknown_classes,
-                                        class_map=config.class_map)
+                                        class_map=config.class_map, value_range=config.value_range)
     check_subjects(config, database, parser)
     folds = finetuning.subject_folds(database, folds=config.folds, leave_one_subject_out=config.leave_one_subject_out,
                                      test_fraction=config.test_fraction, seed=config.seed)

@@ -768,6 +768,20 @@ def test_read_continuous_csv_bounds_and_empty_cells(tmp_path):
     np.testing.assert_array_equal(raw.values[raw.mask], [-1, 1, 1, -1])
 
 
+def test_read_continuous_csv_maps_another_scale_onto_minus_one_one(tmp_path):
+    path = write(tmp_path / "vid1.csv", "time,valence,arousal\n0.00,1,9\n0.04,5,\n0.08,7,3\n")
+    with pytest.raises(DataFormatError, match=r"expected a number in \[-1, 1\].*--value-range"):
+        ann.read_continuous_csv(path)
+    raw = ann.read_continuous_csv(path, dst_fps=None, value_range=(1, 9))  # a 1-9 rating: 5 is neutral
+    np.testing.assert_allclose(raw.values[raw.mask], [-1, 1, 0, 0.5, -0.5])
+    np.testing.assert_array_equal(raw.mask, [[True, True], [True, False], [True, True]])
+    with pytest.raises(DataFormatError, match=r"valence = 1 is not valid; expected a number in \[2, 9\]"):
+        ann.read_continuous_csv(path, value_range=(2, 9))
+    for bad in [(1, 1), (9, 1), (0, float("inf")), (0,), "0,1"]:
+        with pytest.raises(InvalidArgumentError, match="value_range"):
+            ann.read_continuous_csv(path, value_range=bad)
+
+
 @pytest.mark.parametrize("fps", [30, 25, fractions.Fraction(30000, 1001)])
 @pytest.mark.parametrize("decimals", [3, 6])
 def test_read_continuous_csv_infers_rate_of_rounded_times(tmp_path, fps, decimals):

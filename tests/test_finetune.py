@@ -621,6 +621,9 @@ def test_recipe_option_errors_name_the_options(tmp_path, capsys):
         (audio + ["--test-fraction", "1"], "--test-fraction must be a fraction of the subjects in (0, 1)"),
         (audio + ["--class-map", "affectnet"], "--class-map applies to --kind expression_images only"),
         (audio + ["--unknown-classes", "drop"], "--unknown-classes applies to --kind expression_images only"),
+        (audio + ["--value-range=1,9"], "--value-range applies to --kind continuous_va only"),
+        (["--kind", "continuous_va", "--data", str(tmp_path), "--value-range=9,1"],
+         "--value-range must be two numbers LOW,HIGH with LOW < HIGH"),
         (["--kind", "expression_images", "--data", str(images), "--subject-pattern", r"S\d+"],
          "--subject-pattern needs a group around the subject id"),
         (["--kind", "expression_images", "--data", str(images), "--subject-pattern", r"/(S)\d+_"],
@@ -737,3 +740,18 @@ def test_recipe_continuous_va_end_to_end(tmp_path):
     assert set(metrics["summary"]) == {"ccc_valence", "ccc_arousal", "ccc"}
     assert (run_dir / "annotations" / "VA_Estimation_Challenge" / "Train_Set").is_dir()
     assert any((run_dir / "records").glob("*.tfrecord"))
+
+
+def test_read_database_maps_continuous_labels_of_another_scale(tmp_path):
+    labels = tmp_path / "semaine" / "labels"
+    labels.mkdir(parents=True)
+    for name in ("s1_a", "s2_a"):  # rated on [0, 100]: 50 is neutral
+        (labels / f"{name}.csv").write_text("time,valence,arousal\n0.00,50,100\n0.04,25,0\n")
+    from affectkeras import finetuning
+
+    database = finetuning.read_database("continuous_va", tmp_path / "semaine", value_range=(0, 100))
+    values = database.records[0]["labels"].values
+    assert values.min() >= -1 and values.max() <= 1
+    np.testing.assert_allclose(values[0], [0.0, 1.0])  # the first frame, as rated
+    with pytest.raises(DataFormatError, match=r"s1_a.csv:2: valence = 50 is not valid; expected a number in \[-1, 1\]"):
+        finetuning.read_database("continuous_va", tmp_path / "semaine")  # the default scale

@@ -12,7 +12,7 @@ import numpy as np
 from affectkeras.annotations._text import column_index, read_text
 from affectkeras.annotations.fusion import resample_to_fps
 from affectkeras.constants import FPS
-from affectkeras.errors import DataFormatError, check_positive
+from affectkeras.errors import DataFormatError, InvalidArgumentError, check_positive
 
 __all__ = ["ContinuousLabels", "read_continuous_csv"]
 
@@ -44,13 +44,16 @@ def read_continuous_csv(
     src_fps=None,
     dst_fps=FPS,
     delimiter=None,
+    value_range=(-1.0, 1.0),
 ):
     """Reads a per-frame continuous label CSV (RECOLA style) and resamples it to `dst_fps`.
 
     RECOLA's gold standard is at 25 fps (40 ms steps); the papers train at 30 fps, so by
     default the values are resampled linearly to 30 fps with `resample_to_fps` (time
-    convention: output frame j at `times[0] + j / dst_fps`). Values must lie in [-1, 1]; an
-    empty cell or `nan` is a frame not annotated. For RECOLA's individual ratings (one column
+    convention: output frame j at `times[0] + j / dst_fps`). Values must lie in
+    `value_range` ([-1, 1] by default); a database rated on another scale (0 to 1, a 1-9
+    rating) is mapped linearly onto [-1, 1], the range of the networks' valence and arousal
+    outputs. An empty cell or `nan` is a frame not annotated. For RECOLA's individual ratings (one column
     per annotator), read the annotator columns and fuse them with `choose_fusion`.
 
     Without `src_fps`, the rate is inferred from the span of the times,
@@ -67,14 +70,17 @@ def read_continuous_csv(
             source frames.
         delimiter: str or None. The CSV delimiter; None picks `;` when the header has one
             and no comma, else `,`.
+        value_range: (low, high). The scale the values are on; they are mapped linearly
+            from it onto [-1, 1] (`(1, 9)`: 1 -> -1, 5 -> 0, 9 -> 1).
 
     Returns:
         A `ContinuousLabels`.
 
     Raises:
         FileNotFoundError: the file does not exist.
+        InvalidArgumentError: `value_range` is not two finite numbers, low < high.
         DataFormatError: a missing column, a short row, a non-number, a value outside
-            [-1, 1] (`inf` included), times that do not increase or are unevenly spaced
+            `value_range` (`inf` included), times that do not increase or are unevenly spaced
             (e.g. a missing row); the message names the file and line.
 
     Example:
@@ -83,6 +89,7 @@ def read_continuous_csv(
         >>> gold.fps, gold.values.shape
         (30.0, (9000, 2))
     """
+    low, high = _checked_range(value_range)
     path = pathlib.Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CSV file not found: {path}")
@@ -122,15 +129,18 @@ def read_continuous_csv(
         i = int(np.argmin(np.isfinite(times)))
         raise DataFormatError(path, lines[i], f"{time_column} must be a finite number")
     # NaN (not annotated) compares False; `inf` is a value out of range, not a missing one.
-    invalid = np.abs(values) > 1.0
+    invalid = (values < low) | (values > high)
     if invalid.any():
         i, j = (int(k) for k in np.argwhere(invalid)[0])
         raise DataFormatError(
             path,
             lines[i],
             f"{header[columns[j + 1]].strip()} = {rows[i][j + 1]} is not valid; "
-            "expected a number in [-1, 1] or an empty cell (not annotated)",
+            f"expected a number in [{low:g}, {high:g}] or an empty cell (not annotated)"
+            + ("" if (low, high) != (-1.0, 1.0) else "; labels on another scale need value_range (--value-range)"),
         )
+    if (low, high) != (-1.0, 1.0):
+        values = 2.0 * (values - low) / (high - low) - 1.0  # onto [-1, 1], the networks' tanh range
     steps = np.diff(times)
     if (steps <= 0).any():
         i = int(np.argmax(steps <= 0)) + 1
@@ -144,6 +154,18 @@ def read_continuous_csv(
     out, out_mask = resample_to_fps(values, src_fps, dst_fps, kind="linear", mask=mask)
     out_times = times[0] + np.arange(len(out)) / float(dst_fps) if len(times) else np.zeros(0)
     return ContinuousLabels(value_columns, out_times, out.astype(np.float32), out_mask, float(dst_fps))
+
+
+def _checked_range(value_range):
+    try:
+        low, high = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        low = high = np.nan
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise InvalidArgumentError(
+            f"`value_range` must be two finite numbers (low, high), low < high. Received: value_range={value_range!r}"
+        )
+    return low, high
 
 
 def _infer_fps(path, lines, times, cells):
