@@ -657,9 +657,15 @@ def test_recipe_damaged_audio_clip_or_missing_video_fails_before_the_run_folder(
     (data / "labels").mkdir(parents=True)
     for name in ("p1", "p2"):
         (data / "labels" / f"{name}.csv").write_text("time,valence,arousal\n0.0,0.1,0.2\n0.04,0.1,0.2\n")
+    argv = ["--kind", "continuous_va", "--data", str(data), "--model", "none", "--width", str(WIDTH),
+            "--seq-len", "4", "--epochs", "1", "--run-dir", str(run_dir), "--verbose", "0"]
     with pytest.raises(FileNotFoundError, match=r"no video file for p1, p2 .*face detection"):
-        recipe.main(["--kind", "continuous_va", "--data", str(data), "--model", "none", "--width", str(WIDTH),
-                     "--seq-len", "4", "--epochs", "1", "--run-dir", str(run_dir), "--verbose", "0"])
+        recipe.main(argv)
+    assert not run_dir.exists()
+    (data / "p1.mp4").write_bytes(b"not a video" * 100)  # present, but damaged
+    (data / "p2.mp4").write_bytes(b"not a video" * 100)
+    with pytest.raises(MediaError, match=r"p1\.mp4"):
+        recipe.main(argv)
     assert not run_dir.exists()
 
 
