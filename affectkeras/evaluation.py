@@ -50,7 +50,7 @@ from affectkeras.constants import (
 )
 from affectkeras.errors import DataFormatError, InvalidArgumentError, check_choice, check_positive
 from affectkeras.metrics import au_score, ccc, expr_score, mtl_score, va_score
-from affectkeras.metrics.abaw import check_threshold
+from affectkeras.metrics.abaw import annotated, check_threshold
 from affectkeras.files import atomic_write, write_json
 
 
@@ -405,15 +405,6 @@ def _stack(videos, kind, name):
     return np.concatenate([getattr(video, kind)[name] for video in videos.values()])
 
 
-def _annotated(targets, mask_value):
-    """bool, per element: a label, neither the sentinel nor NaN (as `affectkeras.metrics` counts)."""
-    targets = np.asarray(targets)
-    keep = targets != mask_value
-    if targets.dtype.kind in "fc":
-        keep &= ~np.isnan(targets)
-    return keep
-
-
 def confusion_counts(y_true, y_pred, *, num_classes):
     """Expression confusion matrix over the annotated frames.
 
@@ -428,7 +419,7 @@ def confusion_counts(y_true, y_pred, *, num_classes):
     Raises:
         InvalidArgumentError: an annotated class outside `[0, num_classes)`.
     """
-    keep = _annotated(y_true, EXPR_MASK)  # before astype(int), which makes NaN a huge negative class
+    keep = annotated(y_true, EXPR_MASK)  # before astype(int), which makes NaN a huge negative class
     y_true = np.asarray(y_true)[keep].astype(int)
     y_pred = np.asarray(y_pred)
     y_pred = (y_pred.argmax(axis=-1) if y_pred.ndim == 2 else y_pred.astype(int))[keep]
@@ -539,11 +530,11 @@ def score_predictions(videos, *, edition=LATEST_EDITION, threshold=0.5, model=No
 
     if "va" in tasks:
         va_true, va_pred = _stack(videos, "targets", VA_OUTPUT), _stack(videos, "predictions", VA_OUTPUT)
-        counts["va"] = int(np.sum(np.any(_annotated(va_true, VA_MASK), axis=-1)))
+        counts["va"] = int(np.sum(np.any(annotated(va_true, VA_MASK), axis=-1)))
         scores["va"] = va_score(va_true, va_pred)  # NaN (None in JSON) without an annotated frame
         for name, video in videos.items():
             target = video.targets[VA_OUTPUT]
-            per_video[name]["va_frames"] = int(np.sum(np.any(_annotated(target, VA_MASK), axis=-1)))
+            per_video[name]["va_frames"] = int(np.sum(np.any(annotated(target, VA_MASK), axis=-1)))
             per_video[name].update(zip(VA_NAMES, ccc(target, video.predictions[VA_OUTPUT])))
 
     if "expr" in tasks:
@@ -555,7 +546,7 @@ def score_predictions(videos, *, edition=LATEST_EDITION, threshold=0.5, model=No
                 stacklevel=2,
             )
         result["expression_names"] = expression_names(num_classes)
-        counts["expr"] = int(np.sum(_annotated(expr_true, EXPR_MASK)))
+        counts["expr"] = int(np.sum(annotated(expr_true, EXPR_MASK)))
         scores["expr"] = {"f1": np.nan, "accuracy": np.nan, "score": np.nan}
         if counts["expr"]:  # Aff-Wild2's VA, EXPR and AU sets are different videos: often none here
             result["confusion_matrix"] = confusion_counts(expr_true, expr_pred, num_classes=num_classes)
@@ -566,7 +557,7 @@ def score_predictions(videos, *, edition=LATEST_EDITION, threshold=0.5, model=No
         num_aus = au_pred.shape[-1]
         if num_aus != spec["num_aus"]:
             warnings.warn(f"ABAW {edition} scores {spec['num_aus']} AUs; the model has {num_aus}.", stacklevel=2)
-        counts["au"] = int(np.sum(np.any(_annotated(au_true, AU_MASK), axis=-1)))
+        counts["au"] = int(np.sum(np.any(annotated(au_true, AU_MASK), axis=-1)))
         scores["au"] = {"f1": np.nan, "accuracy": np.nan, "score": np.nan}
         result["per_au_f1"] = dict.fromkeys(au_names(num_aus), np.nan)
         if counts["au"]:

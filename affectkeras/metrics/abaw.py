@@ -53,7 +53,7 @@ def ccc(y_true, y_pred, mask_value=VA_MASK):
         return float(ccc(x[:, None], y[:, None], mask_value)[0])
     values = np.full(x.shape[1], np.nan)
     for column in range(x.shape[1]):
-        keep = _annotated(x[:, column], mask_value)
+        keep = annotated(x[:, column], mask_value)
         xc, yc = x[keep, column], y[keep, column]
         if len(xc) == 0:
             continue
@@ -67,8 +67,20 @@ def _edition(edition):
     return ABAW_EDITIONS[check_choice("edition", edition, ABAW_EDITIONS)]
 
 
-def _annotated(y_true, mask_value):
-    """bool array of `y_true`'s shape: neither the sentinel nor NaN (a NaN target is not a label)."""
+def annotated(y_true, mask_value):
+    """Which targets are labels: neither the "not annotated" sentinel nor NaN.
+
+    Args:
+        y_true: array-like. Targets.
+        mask_value: number or None. The sentinel (VA -5, EXPR -1, AU -1); None: only NaN.
+
+    Returns:
+        bool array of `y_true`'s shape.
+
+    Example:
+        >>> annotated([0, -1, float("nan"), 3], -1)
+        array([ True, False, False,  True])
+    """
     y_true = np.asarray(y_true)
     keep = np.ones(y_true.shape, bool) if mask_value is None else y_true != mask_value
     if y_true.dtype.kind in "fc":  # astype(int) would turn NaN into a huge negative class
@@ -121,7 +133,7 @@ def _expr_arrays(y_true, y_pred, names=("y_true", "y_pred")):
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.ndim != 1 or y_pred.ndim not in (1, 2) or len(y_pred) != len(y_true):
         raise _shape_error(names, y_true, y_pred, "(frames,) and (frames,) or (frames, C)")
-    keep = _annotated(y_true, EXPR_MASK)
+    keep = annotated(y_true, EXPR_MASK)
     y_pred = y_pred.argmax(axis=-1) if y_pred.ndim == 2 else y_pred
     return y_true[keep].astype(int), y_pred[keep].astype(int)
 
@@ -133,7 +145,7 @@ def _au_arrays(y_true, y_pred, threshold, names=("y_true", "y_pred")):
     if y_true.shape != y_pred.shape or y_true.ndim != 2:
         raise _shape_error(names, y_true, y_pred, "(frames, num_aus), the same for both")
     check_threshold(threshold)
-    keep = _annotated(y_true, AU_MASK)
+    keep = annotated(y_true, AU_MASK)
     y_true = np.where(keep, y_true, AU_MASK).astype(int)
     return y_true, (y_pred >= threshold).astype(int), keep
 
