@@ -195,8 +195,28 @@ def export_tflite(model, path, *, overwrite=False):
 # ---------------------------------------------------------------------------- deployment folder
 
 SAVED_MODEL_DIR = "saved_model"
+SAVED_MODEL_FILE = "saved_model.pb"  # what makes a folder a SavedModel
 TFLITE_FILE = "model.tflite"
 DESCRIPTION_FILE = "export.json"
+
+
+def find_saved_model(path):
+    """The SavedModel folder `path` is, or holds as `saved_model/` (an export folder), or None.
+
+    Args:
+        path: str or Path.
+
+    Returns:
+        `pathlib.Path` or None.
+
+    Example:
+        >>> find_saved_model("deploy/mt_vgg")
+        PosixPath('deploy/mt_vgg/saved_model')
+    """
+    path = pathlib.Path(path)
+    if not path.is_dir():
+        return None
+    return next((folder for folder in (path, path / SAVED_MODEL_DIR) if (folder / SAVED_MODEL_FILE).is_file()), None)
 
 
 def _labels(name, size, classes=None, clip_classifier=False):
@@ -345,5 +365,6 @@ __all__ = [
     "export_model",
     "export_saved_model",
     "export_tflite",
+    "find_saved_model",
     "load_saved_model",
 ]

@@ -168,7 +168,8 @@ def _continuous_records(data, subject_pattern, value_range):
             if match is None or match.group(1) is None:
                 raise DataFormatError(path, None, f"{path.stem!r} does not match --subject-pattern {pattern.pattern!r}")
             subject = match.group(1)
-        records.append({"name": path.stem, "subject": subject, "labels": annotations.read_continuous_csv(path, value_range=value_range)})
+        labels = annotations.read_continuous_csv(path, value_range=value_range)
+        records.append({"name": path.stem, "subject": subject, "labels": labels})
     if not records:
         raise FileNotFoundError(f"{folder}: no <video>.csv label file")
     # Found as the preprocessing job finds them (`run_preprocess(data)`): <data>/videos/ if
@@ -209,7 +210,8 @@ def check_videos(database, *, audio=False):
     from affectkeras.data.preprocess.config import VIDEO_EXTENSIONS
 
     check_choice("database.kind", database.kind, ("continuous_va",))
-    missing = [r["name"] for r in database.records if r["video"] is None and (audio or not r["crops"])]
+    needed = [r for r in database.records if audio or not r["crops"]]
+    missing = [r["name"] for r in needed if r["video"] is None]
     if missing:
         why = "the network's audio stream" if audio else "face detection (no cropped_aligned/<name>/ folder of crops)"
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
@@ -220,11 +222,10 @@ def check_videos(database, *, audio=False):
     from affectkeras import media
     from affectkeras.errors import MediaError
 
-    for record in database.records:
-        if record["video"] is not None and (audio or not record["crops"]):
-            info = media.probe(record["video"], require_video=not record["crops"])
-            if audio and not info.has_audio:
-                raise MediaError(record["video"], "no audio stream, which the network's audio stream needs")
+    for record in needed:
+        info = media.probe(record["video"], require_video=not record["crops"])
+        if audio and not info.has_audio:
+            raise MediaError(record["video"], "no audio stream, which the network's audio stream needs")
 
 
 def subject_folds(database, *, folds=0, leave_one_subject_out=False, test_fraction=0.25, seed=0):

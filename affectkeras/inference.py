@@ -84,7 +84,6 @@ FACE_MODES = ("main", "all")
 # Model inputs per call when `batch_size` is None: faces, or windows (old SavedModels).
 DEFAULT_FRAME_BATCH = 32
 DEFAULT_WINDOW_BATCH = 4
-SAVED_MODEL_FILE = "saved_model.pb"
 BOX_COLUMNS = ("x0", "y0", "x1", "y1")
 FRAME_COLUMNS = ("frame_index", "time", "face_found", *BOX_COLUMNS, "track_id")
 _EXPECTED_MODEL = (
@@ -447,8 +446,9 @@ def load_predictor(path, *, precision=None):
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(errno.ENOENT, "No such model file or folder", str(path))
-    saved = next((folder for folder in (path, path / "saved_model")  # a SavedModel or an export folder
-                  if path.is_dir() and (folder / SAVED_MODEL_FILE).is_file()), None)
+    from affectkeras.export import find_saved_model
+
+    saved = find_saved_model(path)  # a SavedModel or an export folder
     if saved is not None:
         if precision not in (None, "auto"):
             raise InvalidArgumentError(

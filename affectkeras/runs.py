@@ -200,19 +200,29 @@ class RunFolder:
             `resume` nor `overwrite` is set, or `resume` is set but `path` holds no run.
     """
 
+    @staticmethod
+    def check(path, *, resume=False, overwrite=False):
+        """Raises as `RunFolder(path, ...)` would, writing nothing: for recipes that read
+        their data first, so that a run folder in the way fails before that work.
+
+        Returns:
+            list of `pathlib.Path`: the entries of a run already in `path` (not its caches).
+        """
+        path = pathlib.Path(path)
+        entries = [entry for entry in path.iterdir() if entry.name not in CACHES] if path.is_dir() else []
+        if resume and not (path / CONFIG_FILE).is_file():
+            raise InvalidArgumentError(f"{path} holds no run to resume (no {CONFIG_FILE}). Received: resume=True")
+        if entries and not (resume or overwrite):
+            raise InvalidArgumentError(
+                f"{path} already holds a run; pass --resume to continue it or --overwrite "
+                f"to start again. Received: run_dir={str(path)!r}"
+            )
+        return entries
+
     def __init__(self, path, *, resume=False, overwrite=False):
         self.path = pathlib.Path(path)
         self.resume = resume
-        entries = [entry for entry in self.path.iterdir() if entry.name not in CACHES] if self.path.is_dir() else []
-        if resume and not (self.path / CONFIG_FILE).is_file():
-            raise InvalidArgumentError(
-                f"{self.path} holds no run to resume (no {CONFIG_FILE}). Received: resume=True"
-            )
-        if entries and not (resume or overwrite):
-            raise InvalidArgumentError(
-                f"{self.path} already holds a run; pass --resume to continue it or --overwrite "
-                f"to start again. Received: run_dir={str(self.path)!r}"
-            )
+        entries = self.check(self.path, resume=resume, overwrite=overwrite)
         if entries and overwrite and not resume:
             import shutil
 

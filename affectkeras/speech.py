@@ -198,10 +198,10 @@ class SavedSpeechModel:
     """
 
     def __init__(self, path, classes=None):
-        from affectkeras.export import SIGNATURE, load_saved_model
+        from affectkeras.export import SIGNATURE, find_saved_model, load_saved_model
 
         path = pathlib.Path(path)
-        saved = _saved_model_folder(path)
+        saved = find_saved_model(path)
         if saved is None:
             raise DataFormatError(path, None, "holds no SavedModel (saved_model.pb, or saved_model/saved_model.pb)")
         self.source = str(path)
@@ -253,15 +253,6 @@ class SavedSpeechModel:
             EXPR_OUTPUT] for start in range(0, len(windows), batch_size)]
         clip = call_signature(self._signature, {AUDIO_INPUT: windows[None]})[EXPR_OUTPUT][0]
         return np.concatenate(per_window).astype(np.float32), np.asarray(clip, np.float32)
-
-
-def _saved_model_folder(path):
-    """The SavedModel `path` is, or holds as `saved_model/` (an export folder), or None."""
-    from affectkeras.export import SAVED_MODEL_DIR
-
-    if not path.is_dir():
-        return None
-    return next((folder for folder in (path, path / SAVED_MODEL_DIR) if (folder / "saved_model.pb").is_file()), None)
 
 
 def _export_labels(saved):
@@ -330,6 +321,7 @@ def load_speech_model(model=DEFAULT_SPEECH_MODEL):
     import keras
 
     from affectkeras import runs, weights
+    from affectkeras.export import find_saved_model
 
     if isinstance(model, (SpeechModel, SavedSpeechModel)):
         return model
@@ -339,7 +331,7 @@ def load_speech_model(model=DEFAULT_SPEECH_MODEL):
     elif weights.is_network_preset(model):  # with the networks of its ensemble, if any
         source = str(model)
         networks, classes = weights.load_preset_networks(source), weights.get_preset(source).classes
-    elif _saved_model_folder(pathlib.Path(model)) is not None:  # as `inference.load_predictor` prefers it
+    elif find_saved_model(pathlib.Path(model)) is not None:  # as `inference.load_predictor` prefers it
         return SavedSpeechModel(model)
     else:
         source = str(model)

@@ -61,7 +61,6 @@ that fold's `metrics.json`. `--resume` skips the folds already finished.
 
 import dataclasses
 import os
-import pathlib
 import re
 import sys
 import time
@@ -69,7 +68,8 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
 from affectkeras.finetuning import CLASS_MAPS, KINDS  # noqa: E402
-from affectkeras.runs import CACHES, CONFIG_FILE, build_parser, config_field, parse_config, run_recipe  # noqa: E402
+from affectkeras.errors import InvalidArgumentError  # noqa: E402
+from affectkeras.runs import RunFolder, build_parser, config_field, parse_config, run_recipe  # noqa: E402
 from affectkeras.training import PRECISIONS  # noqa: E402
 
 PROG = "finetune.py"
@@ -195,13 +195,10 @@ def check_options(config, parser):
     if config.kind == "audio_clips" and config.subject_pattern:
         parser.error("--subject-pattern does not apply to --kind audio_clips: the subjects are the RAVDESS actors "
                      f"or a CSV list's `subject` column. Received: --subject-pattern {config.subject_pattern!r}")
-    run_dir = pathlib.Path(config.run_dir)
-    held = run_dir.is_dir() and any(entry.name not in CACHES for entry in run_dir.iterdir())
-    if config.resume and not (run_dir / CONFIG_FILE).is_file():
-        parser.error(f"--resume: {run_dir} holds no run to resume (no {CONFIG_FILE}); leave out --resume to start one")
-    if held and not (config.resume or config.overwrite):
-        parser.error(f"--run-dir {run_dir} already holds a run: pass --resume to continue it or --overwrite to "
-                     "start again")
+    try:  # the run folder's own check, before any data is read
+        RunFolder.check(config.run_dir, resume=config.resume, overwrite=config.overwrite)
+    except InvalidArgumentError as error:
+        parser.error(f"--run-dir {error}")
 
 
 def check_subjects(config, database, parser):
@@ -305,7 +302,7 @@ def main(argv=None):
 
     from affectkeras import evaluation, finetuning, models, training
     from affectkeras.data import downstream
-    from affectkeras.runs import RunFolder, set_seed
+    from affectkeras.runs import set_seed
 
     # Bad options, data or model fail before a run folder exists: a rerun after the fix
     # needs no --overwrite. Images are checked as they are read (`read_database`), audio
